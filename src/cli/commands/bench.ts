@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+// Placeholder until the 'bench' command lands; see the issue that owns it.
+export function register(_program: Command): void {}

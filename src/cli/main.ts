@@ -1,0 +1,29 @@
+import { Command, CommanderError } from 'commander';
+import { registerCommands } from './commands/index.ts';
+
+/**
+ * The `reprobook` command line. Each subcommand lives in its own module under
+ * commands/; this file only wires them and turns errors into clear messages.
+ */
+const program = new Command();
+program
+  .name('reprobook')
+  .description('Reproducible literate TypeScript notebooks and paper-shaped reports')
+  .showHelpAfterError('(run `reprobook --help` for the list of commands and options)')
+  .exitOverride();
+
+await registerCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    const e = err as Error & { hint?: string };
+    process.stderr.write(`reprobook: error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  fix: ${e.hint}\n`);
+    if (process.env.REPROBOOK_DEBUG) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = 1;
+  }
+}

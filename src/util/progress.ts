@@ -1,0 +1,96 @@
+import cliProgress from 'cli-progress';
+
+/**
+ * Progress for long work. On a terminal a live bar (cli-progress); elsewhere (CI, logs,
+ * notebook capture) plain lines at most every `intervalMs`, so that logs stay readable.
+ */
+export interface ProgressUpdate {
+  /** Extra fields shown after the bar, e.g. { loss: '0.123', 'img/s': '180' }. */
+  fields?: Record<string, string | number>;
+}
+
+export interface ProgressTask {
+  /** Set the absolute number of units done. */
+  update(done: number, update?: ProgressUpdate): void;
+  /** Finish the task (prints a final line). */
+  done(summary?: string): void;
+}
+
+export interface ProgressReporter {
+  start(label: string, total: number, unit?: string): ProgressTask;
+}
+
+export interface ProgressOptions {
+  stream?: NodeJS.WriteStream | NodeJS.WritableStream;
+  /** Force a live bar (true) or plain lines (false); default: live when the stream is a TTY. */
+  live?: boolean;
+  intervalMs?: number;
+}
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const m = Math.floor(s / 60);
+  const h = Math.floor(m / 60);
+  if (h > 0) return `${h}h${String(m % 60).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+function formatFields(fields: Record<string, string | number> | undefined): string {
+  if (!fields) return '';
+  return Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ');
+}
+
+export function createProgress(options: ProgressOptions = {}): ProgressReporter {
+  const stream = (options.stream ?? process.stderr) as NodeJS.WriteStream;
+  const live = options.live ?? Boolean((stream as NodeJS.WriteStream).isTTY);
+  const intervalMs = options.intervalMs ?? 5000;
+
+  return {
+    start(label: string, total: number, unit = 'it'): ProgressTask {
+      const t0 = Date.now();
+      if (live) {
+        const bar = new cliProgress.SingleBar(
+          {
+            stream,
+            format: `${label} [{bar}] {value}/{total} ${unit} | {percentage}% | ETA {eta_formatted} | {extra}`,
+            hideCursor: true,
+            etaBuffer: 50,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, 0, { extra: '' });
+        return {
+          update(done, u) { bar.update(done, { extra: formatFields(u?.fields) }); },
+          done(summary) {
+            bar.stop();
+            if (summary) stream.write(`${label}: ${summary}\n`);
+          },
+        };
+      }
+      let last = 0;
+      return {
+        update(done, u) {
+          const now = Date.now();
+          if (now - last < intervalMs && done < total) return;
+          last = now;
+          const elapsed = (now - t0) / 1000;
+          const rate = done / Math.max(elapsed, 1e-9);
+          const eta = rate > 0 ? (total - done) / rate : NaN;
+          const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
+          stream.write(`${label}: ${done}/${total} ${unit} (${pct}%) ETA ${formatEta(eta)} ${formatFields(u?.fields)}\n`);
+        },
+        done(summary) {
+          const elapsed = ((Date.now() - t0) / 1000).toFixed(1);
+          stream.write(`${label}: done in ${elapsed}s${summary ? ` — ${summary}` : ''}\n`);
+        },
+      };
+    },
+  };
+}
+
+/** A reporter that prints nothing, for tests and quiet runs. */
+export const silentProgress: ProgressReporter = {
+  start() { return { update() {}, done() {} }; },
+};
