@@ -1,0 +1,235 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Convolution gradients for the wasm backend, expressed through its forward `Conv2D`
+ * kernel so that they run on XNNPACK.
+ *
+ * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` at all and a naive scalar loop for
+ * `Conv2DBackpropInput`; training a CNN on it is either impossible or very slow. Both are
+ * correlations, so both can be rewritten as a forward convolution of rearranged tensors:
+ *
+ *  - input gradient: dx = conv(dilate(dy, stride), flip(W) with in/out swapped), stride 1,
+ *    padding (filter - 1 - pad) on each side: the classic "transposed convolution".
+ *  - filter gradient: dW = conv(x viewed as [C, H, W, N], dy viewed as [outH, outW, N, outC]),
+ *    i.e. the batch becomes the reduction channel and the stride becomes the dilation of a
+ *    big "filter" made of dy; the result [C, kH, kW, outC] is transposed back.
+ *
+ * Data rearrangements use the backend's own kernels (Transpose, Slice) where they are large,
+ * and plain loops over the wasm heap where they are small (the flipped filter).
+ *
+ * The gradient kernels receive no dilation attribute: tfjs-core refuses gradients of dilated
+ * convolutions before any backend is reached, so dilation is always 1 here.
+ */
+
+/** The slice of BackendWasm that these kernels use (the package does not export the class type usefully). */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike; attrs?: Record<string, unknown> }) => tf.TensorInfo;
+
+function kernel(name: string): KernelFunc {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`wasm kernel ${name} is not registered: import @tensorflow/tfjs-backend-wasm first`);
+  return k.kernelFunc as unknown as KernelFunc;
+}
+
+type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
+
+/** Forward Conv2D on the wasm backend with explicit non-negative padding (NHWC). */
+function conv(backend: WasmBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, pad: Pad4, dilations: [number, number]): tf.TensorInfo {
+  return kernel(tf.Conv2D)({
+    inputs: { x, filter },
+    backend,
+    attrs: { strides: [1, 1], pad, dilations, dataFormat: 'NHWC', dimRoundingMode: undefined },
+  });
+}
+
+function transpose(backend: WasmBackendLike, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
+  return kernel(tf.Transpose)({ inputs: { x }, backend, attrs: { perm } });
+}
+
+function slice(backend: WasmBackendLike, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+  return kernel(tf.Slice)({ inputs: { x }, backend, attrs: { begin, size } });
+}
+
+/** Forward padding (top, bottom, left, right) of the convolution whose gradient is asked for. */
+interface ConvGeometry {
+  batch: number;
+  inH: number; inW: number; inC: number;
+  outH: number; outW: number; outC: number;
+  fH: number; fW: number;
+  sH: number; sW: number;
+  top: number; bottom: number; left: number; right: number;
+}
+
+function geometry(
+  xShapeNHWC: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: unknown,
+  dimRoundingMode: unknown,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShapeNHWC, filterShape, strides, 1,
+    pad as 'valid' | 'same' | number,
+    dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false, 'channelsLast',
+  );
+  return {
+    batch: info.batchSize, inH: info.inHeight, inW: info.inWidth, inC: info.inChannels,
+    outH: info.outHeight, outW: info.outWidth, outC: info.outChannels,
+    fH: info.filterHeight, fW: info.filterWidth, sH: info.strideHeight, sW: info.strideWidth,
+    top: info.padInfo.top, bottom: info.padInfo.bottom, left: info.padInfo.left, right: info.padInfo.right,
+  };
+}
+
+const toNHWC = (s: number[]): [number, number, number, number] => [s[0]!, s[2]!, s[3]!, s[1]!];
+const isNCHW = (dataFormat: unknown) => dataFormat === 'NCHW';
+
+/**
+ * Run `conv` with paddings that may be negative: pad by max(0, p), then crop the rows and
+ * columns a negative padding would have removed (a crop of the output is equivalent, since
+ * the convolution is stride 1 here). Returns a tensor of exactly [n, wantH, wantW, c].
+ */
+function convAnyPad(
+  backend: WasmBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo,
+  top: number, bottom: number, left: number, right: number,
+  dilations: [number, number], wantH: number, wantW: number,
+): tf.TensorInfo {
+  const pad: Pad4 = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+  const out = conv(backend, x, filter, pad, dilations);
+  const beginH = Math.max(0, -top);
+  const beginW = Math.max(0, -left);
+  if (beginH === 0 && beginW === 0 && out.shape[1] === wantH && out.shape[2] === wantW) return out;
+  const cropped = slice(backend, out, [0, beginH, beginW, 0], [out.shape[0]!, wantH, wantW, out.shape[3]!]);
+  backend.disposeData(out.dataId);
+  return cropped;
+}
+
+/** dx of a convolution, NHWC. */
+function backpropInputNHWC(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  // Flipped filter with input and output channels swapped: [fH, fW, outC, inC]. Small: loops.
+  const flipped = backend.makeOutput([g.fH, g.fW, g.outC, g.inC], 'float32');
+  {
+    const w = backend.typedArrayFromHeap(filter);
+    const f = backend.typedArrayFromHeap(flipped);
+    for (let h = 0; h < g.fH; h++) {
+      for (let v = 0; v < g.fW; v++) {
+        const src = ((g.fH - 1 - h) * g.fW + (g.fW - 1 - v)) * g.inC * g.outC;
+        const dst = (h * g.fW + v) * g.outC * g.inC;
+        for (let ci = 0; ci < g.inC; ci++) {
+          for (let co = 0; co < g.outC; co++) f[dst + co * g.inC + ci] = w[src + ci * g.outC + co]!;
+        }
+      }
+    }
+  }
+  // Dilate dy by the stride (zeros between rows/columns); a no-op for stride 1.
+  let dyD = dy;
+  const dH = (g.outH - 1) * g.sH + 1;
+  const dW = (g.outW - 1) * g.sW + 1;
+  if (g.sH !== 1 || g.sW !== 1) {
+    dyD = backend.makeOutput([g.batch, dH, dW, g.outC], 'float32');
+    const src = backend.typedArrayFromHeap(dy);
+    const dst = backend.typedArrayFromHeap(dyD);
+    dst.fill(0);
+    for (let n = 0; n < g.batch; n++) {
+      for (let i = 0; i < g.outH; i++) {
+        for (let j = 0; j < g.outW; j++) {
+          const s = ((n * g.outH + i) * g.outW + j) * g.outC;
+          const d = ((n * dH + i * g.sH) * dW + j * g.sW) * g.outC;
+          dst.set(src.subarray(s, s + g.outC), d);
+        }
+      }
+    }
+  }
+  const top = g.fH - 1 - g.top;
+  const left = g.fW - 1 - g.left;
+  const bottom = g.inH + g.fH - 1 - dH - top;
+  const right = g.inW + g.fW - 1 - dW - left;
+  const dx = convAnyPad(backend, dyD, flipped, top, bottom, left, right, [1, 1], g.inH, g.inW);
+  backend.disposeData(flipped.dataId);
+  if (dyD !== dy) backend.disposeData(dyD.dataId);
+  return dx;
+}
+
+/** dW of a convolution, NHWC. */
+function backpropFilterNHWC(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const xT = transpose(backend, x, [3, 1, 2, 0]); // [inC, inH, inW, batch]
+  const dyT = transpose(backend, dy, [1, 2, 0, 3]); // [outH, outW, batch, outC]: a filter dilated by the stride
+  const bottom = g.fH + (g.outH - 1) * g.sH - g.inH - g.top;
+  const right = g.fW + (g.outW - 1) * g.sW - g.inW - g.left;
+  const r = convAnyPad(backend, xT, dyT, g.top, bottom, g.left, right, [g.sH, g.sW], g.fH, g.fW); // [inC, fH, fW, outC]
+  backend.disposeData(xT.dataId);
+  backend.disposeData(dyT.dataId);
+  const dw = transpose(backend, r, [1, 2, 0, 3]);
+  backend.disposeData(r.dataId);
+  return dw;
+}
+
+interface BackpropInputAttrs {
+  inputShape: number[];
+  strides: number | [number, number];
+  pad: unknown;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: unknown;
+}
+
+interface BackpropFilterAttrs {
+  filterShape: [number, number, number, number];
+  strides: number | [number, number];
+  pad: unknown;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: unknown;
+}
+
+export function conv2DBackpropInputWasm(args: { inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo }; backend: WasmBackendLike; attrs: BackpropInputAttrs }): tf.TensorInfo {
+  const { inputs: { dy, filter }, backend, attrs } = args;
+  const nchw = isNCHW(attrs.dataFormat);
+  const xShape = nchw ? toNHWC(attrs.inputShape) : (attrs.inputShape as [number, number, number, number]);
+  const g = geometry(xShape, filter.shape as [number, number, number, number], attrs.strides, attrs.pad, attrs.dimRoundingMode);
+  if (!nchw) return backpropInputNHWC(backend, dy, filter, g);
+  const dyNHWC = transpose(backend, dy, [0, 2, 3, 1]);
+  const dx = backpropInputNHWC(backend, dyNHWC, filter, g);
+  backend.disposeData(dyNHWC.dataId);
+  const out = transpose(backend, dx, [0, 3, 1, 2]);
+  backend.disposeData(dx.dataId);
+  return out;
+}
+
+export function conv2DBackpropFilterWasm(args: { inputs: { x: tf.TensorInfo; dy: tf.TensorInfo }; backend: WasmBackendLike; attrs: BackpropFilterAttrs }): tf.TensorInfo {
+  const { inputs: { x, dy }, backend, attrs } = args;
+  if (!isNCHW(attrs.dataFormat)) {
+    const g = geometry(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode);
+    return backpropFilterNHWC(backend, x, dy, g);
+  }
+  const xN = transpose(backend, x, [0, 2, 3, 1]);
+  const dyN = transpose(backend, dy, [0, 2, 3, 1]);
+  const g = geometry(xN.shape as [number, number, number, number], attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode);
+  const dw = backpropFilterNHWC(backend, xN, dyN, g);
+  backend.disposeData(xN.dataId);
+  backend.disposeData(dyN.dataId);
+  return dw;
+}
+
+let registered = false;
+
+/**
+ * Register the two gradient kernels for 'wasm', replacing any registered before. Call after
+ * importing @tensorflow/tfjs-backend-wasm (which registers its own kernels on import) and
+ * before the backend is first used. Idempotent.
+ */
+export function registerWasmConvGradients(): void {
+  if (registered) return;
+  const configs: Array<[string, unknown]> = [
+    [tf.Conv2DBackpropInput, conv2DBackpropInputWasm],
+    [tf.Conv2DBackpropFilter, conv2DBackpropFilterWasm],
+  ];
+  for (const [kernelName, kernelFunc] of configs) {
+    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
+  }
+  registered = true;
+}

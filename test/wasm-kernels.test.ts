@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/ml/backends/select.ts';
+
+/**
+ * The wasm convolution gradients (src/ml/backends/wasm-kernels.ts) against the reference
+ * implementation of the cpu backend: gradients of a conv2d loss with respect to the input
+ * and the filter, on shapes that exercise every padding/stride path.
+ */
+
+type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  f: [number, number, number, number];
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: 'NHWC' | 'NCHW';
+}
+
+const cases: Case[] = [
+  { name: 'paper conv2 (stride 1, valid)', x: [3, 12, 12, 8], f: [3, 3, 8, 16], strides: 1, pad: 'valid' },
+  { name: 'single input channel', x: [2, 9, 9, 1], f: [3, 3, 1, 4], strides: 1, pad: 'valid' },
+  { name: 'stride 1 same, odd size', x: [2, 7, 7, 3], f: [3, 3, 3, 5], strides: 1, pad: 'same' },
+  { name: 'stride 2 valid, odd size', x: [2, 7, 7, 3], f: [3, 3, 3, 4], strides: 2, pad: 'valid' },
+  { name: 'stride 2 same, odd size', x: [2, 9, 9, 2], f: [3, 3, 2, 3], strides: 2, pad: 'same' },
+  { name: 'stride 2 same, even size', x: [1, 8, 8, 2], f: [3, 3, 2, 3], strides: 2, pad: 'same' },
+  { name: 'unequal strides, rectangular', x: [2, 9, 11, 2], f: [2, 4, 2, 3], strides: [2, 3], pad: 'same' },
+  { name: 'stride 3 valid, leftover rows', x: [1, 10, 10, 2], f: [3, 3, 2, 2], strides: 3, pad: 'valid' },
+  { name: 'even filter same', x: [2, 6, 6, 2], f: [2, 2, 2, 3], strides: 1, pad: 'same' },
+  { name: '5x5 filter, numeric pad 2', x: [2, 8, 8, 3], f: [5, 5, 3, 4], strides: 1, pad: 2 },
+  { name: 'explicit asymmetric pad', x: [2, 7, 6, 2], f: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  { name: 'explicit pad larger than filter', x: [1, 5, 5, 2], f: [3, 3, 2, 2], strides: 2, pad: [[0, 0], [4, 3], [3, 4], [0, 0]] },
+  { name: '1x1 filter stride 2', x: [2, 5, 5, 4], f: [1, 1, 4, 3], strides: 2, pad: 'valid' },
+];
+
+/** Deterministic values in [-1, 1) from a small LCG, identical on every backend. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Gradients of sum(conv(x, f) * weights) w.r.t. x and f: a loss whose dy is not constant. */
+function gradients(c: Case): { dx: Float32Array; df: Float32Array } {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(size(c.x), 1), c.x);
+    const f = tf.tensor4d(values(size(c.f), 2), c.f);
+    const loss = (a: tf.Tensor, b: tf.Tensor) => {
+      // tf.conv2d's typings only admit 'valid' | 'same' | number, but the op accepts explicit pads.
+      const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad as 'valid', c.dataFormat ?? 'NHWC');
+      const w = tf.tensor(values(y.size, 3), y.shape);
+      return tf.sum(tf.mul(y, w));
+    };
+    const [dx, df] = tf.grads(loss)([x, f]);
+    return { dx: dx!.dataSync() as Float32Array, df: df!.dataSync() as Float32Array };
+  });
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i]! - expected[i]!);
+    // 1e-4 relative to the element, with a floor relative to the tensor's scale for
+    // elements that are sums cancelling to ~0.
+    assert.ok(err <= 1e-4 * Math.max(Math.abs(expected[i]!), 1e-2 * scale), `${what}[${i}]: wasm ${actual[i]} vs cpu ${expected[i]}`);
+  }
+}
+
+/**
+ * The gradient kernels called directly: the wasm forward Conv2D rejects NCHW, so NCHW
+ * gradients never arise from tf.grads there, but the kernels still accept the attribute.
+ */
+function kernelGradients(c: Case): { dx: Float32Array; df: Float32Array } {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(size(c.x), 1), c.x);
+    const f = tf.tensor4d(values(size(c.f), 2), c.f);
+    const nhwc = c.dataFormat === 'NCHW' ? [c.x[0], c.x[2], c.x[3], c.x[1]] : c.x;
+    const info = tf.backend_util.computeConv2DInfo(nhwc as [number, number, number, number], c.f, c.strides, 1, c.pad as 'valid');
+    const dyShape = c.dataFormat === 'NCHW' ? [c.x[0], c.f[3], info.outHeight, info.outWidth] : [c.x[0], info.outHeight, info.outWidth, c.f[3]];
+    const dy = tf.tensor4d(values(size(dyShape), 3), dyShape as [number, number, number, number]);
+    const common = { strides: c.strides, pad: c.pad, dataFormat: c.dataFormat ?? 'NHWC', dimRoundingMode: undefined };
+    const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: f }, { ...common, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const df = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...common, filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return { dx: dx.dataSync() as Float32Array, df: df.dataSync() as Float32Array };
+  });
+}
+
+const nchwCases: Case[] = [
+  { name: 'NCHW stride 2 same', x: [2, 3, 7, 7], f: [3, 3, 3, 4], strides: 2, pad: 'same', dataFormat: 'NCHW' },
+  { name: 'NCHW stride 1 valid', x: [2, 2, 6, 5], f: [3, 2, 2, 3], strides: 1, pad: 'valid', dataFormat: 'NCHW' },
+];
+
+const expected = new Map<string, { dx: Float32Array; df: Float32Array }>();
+
+test('cpu reference gradients', async () => {
+  await initBackend('cpu');
+  for (const c of cases) expected.set(c.name, gradients(c));
+  for (const c of nchwCases) expected.set(c.name, kernelGradients(c));
+});
+
+test('wasm backend is initialised with the replacement kernels', async () => {
+  const report = await initBackend('wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.equal(report.chosen, 'wasm');
+  assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'Conv2DBackpropFilter registered for wasm');
+});
+
+for (const c of cases) {
+  test(`wasm conv2d gradients match cpu: ${c.name}`, async () => {
+    await initBackend('wasm');
+    const ref = expected.get(c.name)!;
+    const before = tf.memory().numTensors;
+    const got = gradients(c);
+    assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+    assertClose(got.dx, ref.dx, 'dx');
+    assertClose(got.df, ref.df, 'dfilter');
+  });
+}
+
+for (const c of nchwCases) {
+  test(`wasm gradient kernels match cpu when called directly: ${c.name}`, async () => {
+    await initBackend('wasm');
+    const ref = expected.get(c.name)!;
+    const got = kernelGradients(c);
+    assertClose(got.dx, ref.dx, 'dx');
+    assertClose(got.df, ref.df, 'dfilter');
+  });
+}
+
+test('wasm gradients leak no backend memory', async () => {
+  await initBackend('wasm');
+  const c = cases[4]!;
+  gradients(c);
+  const before = tf.engine().backend.numDataIds();
+  for (let i = 0; i < 3; i++) gradients(c);
+  assert.equal(tf.engine().backend.numDataIds(), before);
+});
+
+test('dilation 2: forward matches cpu and tfjs-core refuses its gradient on both backends', async () => {
+  const run = () => tf.tidy(() => {
+    const x = tf.tensor4d(values(2 * 9 * 9 * 2, 4), [2, 9, 9, 2]);
+    const f = tf.tensor4d(values(3 * 3 * 2 * 3, 5), [3, 3, 2, 3]);
+    const y = tf.conv2d(x, f, 1, 'same', 'NHWC', 2).dataSync() as Float32Array;
+    assert.throws(() => tf.grad((a: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, f, 1, 'valid', 'NHWC', 2).sum())(x), /dilation/);
+    return y;
+  });
+  await initBackend('cpu');
+  const ref = run();
+  await initBackend('wasm');
+  assertClose(run(), ref, 'dilated forward');
+});
