@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../../util/errors.ts';
+import { silentProgress, type ProgressReporter } from '../../util/progress.ts';
+import { fgsmLoss, geometryOf, gradWithLogits } from './core.ts';
+import { histogram, logitGaps, quantiles } from './metrics.ts';
+import type { AttackData, FgsmLoss } from './types.ts';
+
+export interface SaturationOptions {
+  /** The FGSM loss whose gradient is inspected (default 'softmax-cross-entropy'). */
+  loss?: FgsmLoss;
+  /** Loss on logits / temperature (default 1: the deployed network, as FGSM sees it). */
+  temperature?: number;
+  batchSize?: number;
+  progress?: ProgressReporter;
+  /** Lower edges of the logit-gap histogram bins; the last bin is open. */
+  gapEdges?: number[];
+}
+
+export const GAP_QUANTILES = [0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1] as const;
+export const DEFAULT_GAP_EDGES = [0, 1, 2, 5, 10, 17, 20, 50, 88, 104, 200, 500, 1000, 2000, 5000];
+
+/**
+ * Why gradient attacks fail on a distilled network, measured (reference.md, "Why distillation
+ * works"). JSON-serialisable.
+ */
+export interface SaturationReport {
+  samples: number;
+  params: { loss: FgsmLoss; temperature: number };
+  /** Samples whose FGSM-loss gradient wrt the input is exactly 0 in every pixel (float32). */
+  zeroGradientCount: number;
+  zeroGradientFraction: number;
+  /** Samples whose largest softmax probability at T = 1 is exactly 1 in float32. */
+  saturatedSoftmaxFraction: number;
+  /** Top logit minus second logit. */
+  logitGap: {
+    mean: number;
+    quantiles: Array<{ p: number; value: number }>;
+    histogram: { edges: number[]; counts: number[] };
+  };
+}
+
+/**
+ * Per model: the fraction of samples whose loss gradient is exactly zero (sign(0) = 0, so FGSM
+ * leaves them untouched) and the distribution of the logit gap that causes it.
+ */
+export async function saturationDiagnostic(model: tf.LayersModel, data: AttackData, opts: SaturationOptions = {}): Promise<SaturationReport> {
+  const g = geometryOf(model, data);
+  const loss = opts.loss ?? 'softmax-cross-entropy';
+  const temperature = opts.temperature ?? 1;
+  const batchSize = opts.batchSize ?? 100;
+  const edges = opts.gapEdges ?? DEFAULT_GAP_EDGES;
+  if (edges.some((e, i) => i > 0 && e <= edges[i - 1])) throw new UserError('gapEdges must be increasing', 'give bin lower edges in increasing order');
+  const task = (opts.progress ?? silentProgress).start('saturation', g.n, 'img');
+  let zero = 0;
+  let saturated = 0;
+  const gaps = new Float64Array(g.n);
+  for (let start = 0; start < g.n; start += batchSize) {
+    const end = Math.min(g.n, start + batchSize);
+    const m = end - start;
+    const labels = Int32Array.from({ length: m }, (_, i) => data.labels[start + i]);
+    const x = tf.tensor(data.images.subarray(start * g.size, end * g.size), [m, ...g.inputShape]);
+    const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D;
+    const { grad, logits } = gradWithLogits(model, x, (z) => fgsmLoss(loss, z, oneHot, temperature));
+    const probs = tf.softmax(logits);
+    const [gradData, logitData, probData] = await Promise.all([grad.data(), logits.data(), probs.data()]);
+    tf.dispose([x, oneHot, grad, logits, probs]);
+    for (let i = 0; i < m; i++) {
+      let allZero = true;
+      for (let p = i * g.size; p < (i + 1) * g.size; p++) if (gradData[p] !== 0) { allZero = false; break; }
+      if (allZero) zero++;
+      let top = 0;
+      for (let j = 0; j < g.numClasses; j++) top = Math.max(top, probData[i * g.numClasses + j]);
+      if (top === 1) saturated++;
+    }
+    gaps.set(logitGaps(logitData, g.numClasses), start);
+    task.update(end);
+  }
+  task.done();
+  let sum = 0;
+  for (const v of gaps) sum += v;
+  const qs = quantiles(gaps, GAP_QUANTILES);
+  return {
+    samples: g.n,
+    params: { loss, temperature },
+    zeroGradientCount: zero,
+    zeroGradientFraction: g.n > 0 ? zero / g.n : 0,
+    saturatedSoftmaxFraction: g.n > 0 ? saturated / g.n : 0,
+    logitGap: {
+      mean: g.n > 0 ? sum / g.n : NaN,
+      quantiles: GAP_QUANTILES.map((p, i) => ({ p, value: qs[i] })),
+      histogram: { edges: [...edges], counts: histogram(gaps, edges) },
+    },
+  };
+}
