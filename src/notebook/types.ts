@@ -136,6 +136,8 @@ export interface ExecutedNotebook {
   startedAt: string;
   wallTimeMs: number;
   environment: RunEnvironment;
+  /** Artifact store events during the run (reused, stored, corrupt and recomputed), by cell. */
+  artifactEvents?: Array<{ type: 'hit' | 'miss' | 'stored' | 'corrupt'; id: string; kind: string; reason?: string; cellIndex: number }>;
 }
 
 /** `results.json`: an interface read by scripts outside the project; keep names stable. */

@@ -1,0 +1,171 @@
+import { readFile, readdir, stat, mkdir } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { CellOptions, NotebookDocument, Params } from './types.ts';
+import type { ProjectConfig } from './config.ts';
+import { codeCells } from './format.ts';
+import { hashValue, sha256 } from '../util/hash.ts';
+
+/**
+ * The notebook cache key (Quarto's freeze, made safe): everything that can change what a
+ * notebook computes. Prose is deliberately absent, so prose edits reuse stored outputs.
+ * Bump CACHE_FORMAT when the runner's semantics change so that old outputs are not reused.
+ */
+export const CACHE_FORMAT = 'reprobook.cache/1';
+
+export interface CacheKey {
+  key: string;
+  inputs: Record<string, unknown>;
+}
+
+/** Options that change what a cell computes or publishes (echo/output only affect rendering). */
+function executionOptions(o: CellOptions): Partial<CellOptions> {
+  const { echo: _e, output: _o, ...rest } = o;
+  return rest;
+}
+
+const IMPORT_RE = /(?:\bimport|\bexport)\s+(?:type\s+)?(?:[\w*${}\s,]+?\s+from\s+)?['"]([^'"\n]+)['"]|\bimport\s*\(\s*['"]([^'"\n]+)['"]\s*\)/g;
+
+/** Import specifiers found in TypeScript/JavaScript text (static, re-exports, literal dynamic). */
+export function scanImports(code: string): string[] {
+  const out: string[] = [];
+  for (const m of code.matchAll(IMPORT_RE)) {
+    const spec = m[1] ?? m[2];
+    if (spec) out.push(spec);
+  }
+  return out;
+}
+
+function isLocal(spec: string): boolean {
+  return spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/') || spec.startsWith('file:');
+}
+
+/** The file a relative import names (TypeScript's `.js` → `.ts` convention included), or null. */
+export function resolveLocal(fromDir: string, spec: string): string | null {
+  const base = spec.startsWith('file:') ? new URL(spec).pathname : resolve(fromDir, spec);
+  const candidates = [base, `${base}.ts`, `${base}.tsx`, `${base}.js`, `${base}.mjs`, join(base, 'index.ts'), join(base, 'index.js')];
+  if (/\.(m?js)$/.test(base)) candidates.push(base.replace(/\.(m?)js$/, '.$1ts'));
+  for (const c of candidates) {
+    try {
+      if (statSync(c).isFile()) return c;
+    } catch { /* try the next */ }
+  }
+  return null;
+}
+
+/**
+ * The transitive set of project-local files imported by the notebook's cells, as
+ * root-relative path to sha256 ('missing' for an import that does not resolve).
+ */
+export async function importedSources(root: string, doc: NotebookDocument): Promise<Record<string, string>> {
+  const nbDir = dirname(join(root, doc.path));
+  const out: Record<string, string> = {};
+  const queue: Array<[string, string]> = [];
+  for (const cell of codeCells(doc)) for (const s of scanImports(cell.source)) if (isLocal(s)) queue.push([nbDir, s]);
+  const seen = new Set<string>();
+  while (queue.length) {
+    const [from, spec] = queue.shift()!;
+    const file = resolveLocal(from, spec);
+    if (!file) {
+      out[`${relative(root, resolve(from, spec)).split(sep).join('/')}`] = 'missing';
+      continue;
+    }
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = await readFile(file);
+    out[relative(root, file).split(sep).join('/')] = sha256(text);
+    if (/\.(m?[jt]sx?)$/.test(file)) {
+      for (const s of scanImports(text.toString('utf8'))) if (isLocal(s)) queue.push([dirname(file), s]);
+    }
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** A glob (`*`, `?`, `**`) relative to the root, as a regular expression over '/'-paths. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*' && glob[i + 1] === '*') {
+      re += glob[i + 2] === '/' ? '(?:.*/)?' : '.*';
+      i += glob[i + 2] === '/' ? 2 : 1;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+const SKIP_DIRS = new Set(['node_modules', '.git', '.reprobook']);
+
+async function walkFiles(root: string, dir = ''): Promise<string[]> {
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = await readdir(join(root, dir), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    if (e.isDirectory()) { if (!SKIP_DIRS.has(e.name)) out.push(...(await walkFiles(root, rel))); }
+    else if (e.isFile()) out.push(rel);
+  }
+  return out;
+}
+
+/**
+ * Checksums of the data files the config lists. Hashing large files (MNIST is 55 MB) on
+ * every run is wasteful, so digests are memoised by (size, mtime) in .reprobook/cache.
+ */
+export async function dataChecksums(root: string, globs: string[]): Promise<Record<string, string>> {
+  if (globs.length === 0) return {};
+  const res = globs.map(globToRegExp);
+  const files = (await walkFiles(root)).filter((f) => res.some((r) => r.test(f))).sort();
+  const memoPath = join(root, '.reprobook', 'cache', 'data-hashes.json');
+  let memo: Record<string, { size: number; mtimeMs: number; sha256: string }> = {};
+  try { memo = JSON.parse(await readFile(memoPath, 'utf8')); } catch { /* first run */ }
+  const out: Record<string, string> = {};
+  let changed = false;
+  for (const f of files) {
+    const st = await stat(join(root, f));
+    const m = memo[f];
+    if (m && m.size === st.size && m.mtimeMs === st.mtimeMs) { out[f] = m.sha256; continue; }
+    const digest = sha256(await readFile(join(root, f)));
+    memo[f] = { size: st.size, mtimeMs: st.mtimeMs, sha256: digest };
+    out[f] = digest;
+    changed = true;
+  }
+  if (changed) {
+    await mkdir(dirname(memoPath), { recursive: true });
+    await writeFileAtomic(memoPath, JSON.stringify(memo, null, 2));
+  }
+  return out;
+}
+
+async function lockfileDigest(root: string): Promise<string> {
+  for (const name of ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock']) {
+    const p = join(root, name);
+    if (existsSync(p)) return `${name}:${sha256(await readFile(p))}`;
+  }
+  return 'none';
+}
+
+export async function computeCacheKey(root: string, doc: NotebookDocument, params: Params, config: ProjectConfig): Promise<CacheKey> {
+  const inputs: Record<string, unknown> = {
+    format: CACHE_FORMAT,
+    notebook: doc.path,
+    cells: codeCells(doc).map((c) => ({ source: c.source, options: executionOptions(c.options) })),
+    params,
+    imports: await importedSources(root, doc),
+    lockfile: await lockfileDigest(root),
+    data: await dataChecksums(root, config.data),
+  };
+  return { key: hashValue(inputs), inputs };
+}
+
+/** A cell with `cache: false` makes its notebook re-run every time. */
+export function alwaysRuns(doc: NotebookDocument): boolean {
+  return codeCells(doc).some((c) => c.options.cache === false);
+}

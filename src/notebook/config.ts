@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseDocument, isMap, isScalar, LineCounter } from 'yaml';
+import type { Params } from './types.ts';
+import { NotebookFormatError, validateParams } from './format.ts';
+
+/**
+ * The project config, `<root>/reprobook.config.yaml` (optional):
+ *
+ *   defaultProfile: quick
+ *   profiles:
+ *     quick: { epochs: 1, samples: 500 }
+ *     paper: { epochs: 50, samples: 10000 }
+ *   data:                 # files whose checksums enter every notebook's cache key
+ *     - data/*-ubyte
+ *
+ * Profiles here are project-wide: a notebook takes the values of the parameters it
+ * declares and ignores the others.
+ */
+export interface ProjectConfig {
+  profiles: Record<string, Params>;
+  defaultProfile: string | null;
+  /** Globs (relative to the root) of data files hashed into cache keys. */
+  data: string[];
+}
+
+export const CONFIG_FILE = 'reprobook.config.yaml';
+const KEYS = ['profiles', 'defaultProfile', 'data'];
+
+export async function loadProjectConfig(root: string): Promise<ProjectConfig> {
+  let text: string;
+  try {
+    text = await readFile(join(root, CONFIG_FILE), 'utf8');
+  } catch {
+    return { profiles: {}, defaultProfile: null, data: [] };
+  }
+  return parseProjectConfig(text, CONFIG_FILE);
+}
+
+export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw new NotebookFormatError(file, lineCounter.linePos(e.pos[0]).line, `bad YAML: ${e.message.split('\n')[0]}`);
+  }
+  const lineOf = (path: string[]): number => {
+    let node: unknown = doc.contents;
+    let pos = 0;
+    for (const k of path) {
+      if (!isMap(node)) break;
+      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
+      if (!pair) break;
+      const range = (pair.key as { range?: [number, number, number] }).range;
+      if (range) pos = range[0];
+      node = pair.value;
+    }
+    return lineCounter.linePos(pos).line;
+  };
+  const data = (doc.toJS() ?? {}) as Record<string, unknown>;
+  if (typeof data !== 'object' || Array.isArray(data)) throw new NotebookFormatError(file, 1, 'the config must be a YAML map');
+  for (const k of Object.keys(data)) {
+    if (!KEYS.includes(k)) throw new NotebookFormatError(file, lineOf([k]), `unknown key '${k}'`, `valid keys: ${KEYS.join(', ')}`);
+  }
+  const profiles: Record<string, Params> = {};
+  if (data.profiles !== undefined && data.profiles !== null) {
+    if (typeof data.profiles !== 'object' || Array.isArray(data.profiles)) {
+      throw new NotebookFormatError(file, lineOf(['profiles']), 'profiles must be a map of profile name to parameter values');
+    }
+    for (const [p, values] of Object.entries(data.profiles as Record<string, unknown>)) {
+      profiles[p] = validateParams(values, `profile '${p}'`, (k, msg, hint) => {
+        throw new NotebookFormatError(file, lineOf(k ? ['profiles', p, k] : ['profiles', p]), msg, hint);
+      });
+    }
+  }
+  let defaultProfile: string | null = null;
+  if (data.defaultProfile !== undefined && data.defaultProfile !== null) {
+    if (typeof data.defaultProfile !== 'string' || !(data.defaultProfile in profiles)) {
+      throw new NotebookFormatError(file, lineOf(['defaultProfile']), `defaultProfile '${String(data.defaultProfile)}' is not a profile`,
+        `profiles: ${Object.keys(profiles).join(', ') || 'none'}`);
+    }
+    defaultProfile = data.defaultProfile;
+  }
+  let globs: string[] = [];
+  if (data.data !== undefined && data.data !== null) {
+    const d = data.data;
+    if (!Array.isArray(d) || !d.every((x) => typeof x === 'string')) {
+      throw new NotebookFormatError(file, lineOf(['data']), 'data must be a list of file globs relative to the project root');
+    }
+    globs = d as string[];
+  }
+  return { profiles, defaultProfile, data: globs };
+}

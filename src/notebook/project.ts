@@ -1,0 +1,132 @@
+import { resolve, relative, sep, basename, extname } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { CellError, ExecutedNotebook, NotebookDocument, Params, ResultsFile } from './types.ts';
+import { loadProjectConfig, type ProjectConfig } from './config.ts';
+import { parseNotebook } from './format.ts';
+import { resolveParams, validateRequest } from './params.ts';
+import { alwaysRuns, computeCacheKey } from './cache.ts';
+import { executeNotebook } from './runner.ts';
+import { clearFailed, collectResults, listNotebooks, loadExecutedNotebook, writeExecuted, type NotebookFile } from './store.ts';
+import { UserError } from '../util/errors.ts';
+import type { ProgressReporter } from '../util/progress.ts';
+
+/**
+ * Running a project's notebooks: selection, parameters, the cache decision, storage of the
+ * executed form and collection of results. The CLI is a thin layer over runProject().
+ */
+
+export interface ProjectRunRequest {
+  root: string;
+  /** Notebook names (`04-fgsm`) or paths; all notebooks when empty. */
+  notebooks?: string[];
+  /** Profile name; undefined takes the config's defaultProfile; null forces none. */
+  profile?: string | null;
+  /** Raw `--param name=value` overrides. */
+  overrides?: Record<string, string>;
+  force?: boolean;
+  /** Status lines for the terminal (default: none). */
+  log?: (line: string) => void;
+  progress?: ProgressReporter;
+  quietArtifacts?: boolean;
+}
+
+export interface NotebookRunOutcome {
+  name: string;
+  path: string;
+  status: 'cached' | 'ran' | 'failed';
+  cacheKey: string;
+  wallTimeMs: number;
+  params: Params;
+  executed: ExecutedNotebook;
+  error?: CellError;
+}
+
+export interface ProjectRunResult {
+  profile: string | null;
+  outcomes: NotebookRunOutcome[];
+  results: ResultsFile;
+  ok: boolean;
+}
+
+/** Select notebooks by name or path; an unknown one is a UserError listing the valid names. */
+export async function selectNotebooks(root: string, wanted: string[] = []): Promise<NotebookFile[]> {
+  const all = await listNotebooks(root);
+  if (all.length === 0) throw new UserError(`no notebooks found in ${resolve(root, 'notebooks')}`, 'put notebooks as Markdown files in <root>/notebooks/*.md or pass --root');
+  if (wanted.length === 0) return all;
+  const out: NotebookFile[] = [];
+  for (const w of wanted) {
+    const asPath = resolve(w);
+    const rel = existsSync(asPath) ? relative(resolve(root), asPath).split(sep).join('/') : null;
+    const name = basename(w, extname(w));
+    const hit = all.find((n) => n.path === rel || n.path === w || n.name === w || (extname(w) === '.md' && n.name === name));
+    if (!hit) throw new UserError(`no notebook '${w}' in ${resolve(root, 'notebooks')}`, `notebooks: ${all.map((n) => n.name).join(', ')}`);
+    if (!out.includes(hit)) out.push(hit);
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function short(key: string): string {
+  return key.slice(0, 12);
+}
+
+export function formatCellError(doc: NotebookDocument, e: CellError): string {
+  const where = e.fileLine !== undefined ? `${doc.path}:${e.fileLine}` : doc.path;
+  const cell = `cell ${e.cellIndex + 1}${e.cellLine !== undefined ? `, line ${e.cellLine}` : ''}`;
+  const stack = e.stack ? e.stack.split('\n').slice(1).map((l) => `    ${l.trim()}`).join('\n') : '';
+  return `${where} (${cell}): ${e.name}: ${e.message}${stack ? `\n${stack}` : ''}`;
+}
+
+export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
+  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'>): Promise<NotebookRunOutcome> {
+  const log = opts.log ?? (() => {});
+  const { key, inputs } = await computeCacheKey(root, doc, params, config);
+  const { good } = await loadExecutedNotebook(root, profile, doc.name);
+  const base = { name: doc.name, path: doc.path, cacheKey: key, params };
+  if (!opts.force && good && good.status === 'ok' && good.cacheKey === key && !alwaysRuns(doc)) {
+    // Same code, parameters and inputs: reuse outputs, refreshing prose (and line numbers) from the file.
+    if (JSON.stringify(good.notebook) !== JSON.stringify(doc)) {
+      good.notebook = doc;
+      await writeExecuted(root, good);
+    }
+    await clearFailed(root, profile, doc.name);
+    log(`${doc.name}: cached (key ${short(key)}, ran ${good.startedAt} in ${(good.wallTimeMs / 1000).toFixed(1)}s)`);
+    return { ...base, status: 'cached', wallTimeMs: good.wallTimeMs, executed: good };
+  }
+  log(`${doc.name}: running (key ${short(key)})`);
+  const executed = await executeNotebook(doc, {
+    root, profile, params, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts,
+  });
+  await writeExecuted(root, executed);
+  const secs = (executed.wallTimeMs / 1000).toFixed(1);
+  if (executed.status === 'ok') {
+    log(`${doc.name}: ran in ${secs}s (key ${short(key)})`);
+    return { ...base, status: 'ran', wallTimeMs: executed.wallTimeMs, executed };
+  }
+  const error = executed.cells.find((c) => c.error)!.error!;
+  log(`${doc.name}: FAILED after ${secs}s at ${formatCellError(doc, error)}`);
+  if (good) log(`${doc.name}: the outputs of the last good run (${good.startedAt}) are kept`);
+  return { ...base, status: 'failed', wallTimeMs: executed.wallTimeMs, executed, error };
+}
+
+/**
+ * Run the selected notebooks in file-name order. A failing notebook does not stop the
+ * others (each has its own scope); the result says whether all succeeded.
+ */
+export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResult> {
+  const root = resolve(req.root);
+  const config = await loadProjectConfig(root);
+  const files = await selectNotebooks(root, req.notebooks);
+  const docs: NotebookDocument[] = [];
+  for (const f of files) docs.push(await parseNotebook(f.file, f.path));
+  const profile = req.profile === undefined ? config.defaultProfile : req.profile;
+  const request = { profile, overrides: req.overrides ?? {} };
+  validateRequest(config, docs, request);
+  const log = req.log ?? (() => {});
+  log(`profile: ${profile ?? 'default (no profile)'}`);
+  // Resolve every notebook's parameters first, so that a bad value fails before anything runs.
+  const params = docs.map((doc) => resolveParams(config, doc, request));
+  const outcomes: NotebookRunOutcome[] = [];
+  for (const [i, doc] of docs.entries()) outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, req));
+  const results = await collectResults(root, profile);
+  return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed') };
+}

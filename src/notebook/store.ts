@@ -1,0 +1,137 @@
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import lockfile from 'proper-lockfile';
+import type { ExecutedNotebook, ResultsFile } from './types.ts';
+import { getEnvironment } from './environment.ts';
+
+/**
+ * Where executed notebooks and results live under <root>/.reprobook, and how they are
+ * written: atomically (write-file-atomic renames a complete temporary file into place), so
+ * a killed run or a concurrent one never leaves a half-written file. A failed run is kept
+ * beside the last good one (`<name>.failed.json`) instead of replacing it.
+ */
+
+export interface NotebookFile {
+  /** File name without extension: the notebook's id. */
+  name: string;
+  /** Root-relative path with '/' separators, e.g. notebooks/04-fgsm.md. */
+  path: string;
+  /** Absolute path. */
+  file: string;
+}
+
+export function profileDir(profile: string | null): string {
+  return profile ?? 'default';
+}
+
+export function executedPath(root: string, profile: string | null, name: string, failed = false): string {
+  return join(root, '.reprobook', 'executed', profileDir(profile), `${name}${failed ? '.failed' : ''}.json`);
+}
+
+export function resultsPath(root: string, profile: string | null): string {
+  return join(root, '.reprobook', 'results', `${profileDir(profile)}.json`);
+}
+
+/** The notebooks of a project: <root>/notebooks/*.md in file-name order. */
+export async function listNotebooks(root: string): Promise<NotebookFile[]> {
+  let names: string[];
+  try {
+    names = (await readdir(join(root, 'notebooks'), { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.md')).map((e) => e.name);
+  } catch {
+    return [];
+  }
+  return names.sort().map((n) => ({ name: n.slice(0, -3), path: `notebooks/${n}`, file: join(root, 'notebooks', n) }));
+}
+
+async function readJson<T>(path: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** The last good run and the last failed run (newer than the good one) of a notebook. */
+export async function loadExecutedNotebook(root: string, profile: string | null, name: string): Promise<{ good: ExecutedNotebook | null; failed: ExecutedNotebook | null }> {
+  return {
+    good: await readJson<ExecutedNotebook>(executedPath(root, profile, name)),
+    failed: await readJson<ExecutedNotebook>(executedPath(root, profile, name, true)),
+  };
+}
+
+/**
+ * The latest state of every current notebook for a profile, in file-name order: a failed
+ * run when the last attempt failed (so that the report shows the error), else the last good
+ * run. Notebooks never run are absent.
+ */
+export async function loadExecuted(root: string, profile: string | null): Promise<ExecutedNotebook[]> {
+  const out: ExecutedNotebook[] = [];
+  for (const nb of await listNotebooks(root)) {
+    const { good, failed } = await loadExecutedNotebook(root, profile, nb.name);
+    const latest = failed ?? good;
+    if (latest) out.push(latest);
+  }
+  return out;
+}
+
+export async function writeExecuted(root: string, executed: ExecutedNotebook): Promise<string> {
+  const ok = executed.status === 'ok';
+  const path = executedPath(root, executed.profile, executed.notebook.name, !ok);
+  await mkdir(join(path, '..'), { recursive: true });
+  await writeFileAtomic(path, JSON.stringify(executed, null, 1));
+  if (ok) await rm(executedPath(root, executed.profile, executed.notebook.name, true), { force: true });
+  return path;
+}
+
+export async function clearFailed(root: string, profile: string | null, name: string): Promise<void> {
+  await rm(executedPath(root, profile, name, true), { force: true });
+}
+
+/** Build the results file from the last good run of every current notebook (pure but for reads). */
+export async function buildResults(root: string, profile: string | null): Promise<ResultsFile> {
+  const file: ResultsFile = {
+    profile,
+    provenance: { generatedAt: new Date().toISOString(), environment: getEnvironment(root), notebooks: [] },
+    results: {},
+    sources: {},
+  };
+  const data: Record<string, string> = {};
+  for (const nb of await listNotebooks(root)) {
+    const good = await readJson<ExecutedNotebook>(executedPath(root, profile, nb.name));
+    if (!good) continue;
+    file.provenance.notebooks.push({
+      name: good.notebook.name, path: good.notebook.path, cacheKey: good.cacheKey, wallTimeMs: good.wallTimeMs, params: good.params, startedAt: good.startedAt,
+    });
+    Object.assign(data, (good.cacheKeyInputs.data ?? {}) as Record<string, string>);
+    // A later notebook publishing the same name wins: notebooks run in file-name order.
+    for (const r of good.results) {
+      file.results[r.name] = r.value;
+      file.sources[r.name] = r.cellLabel === undefined ? { notebook: r.notebook, cellIndex: r.cellIndex } : { notebook: r.notebook, cellIndex: r.cellIndex, cellLabel: r.cellLabel };
+    }
+  }
+  if (Object.keys(data).length) file.provenance.data = data;
+  return file;
+}
+
+/**
+ * Collect all notebooks' published results into <root>/.reprobook/results/<profile>.json.
+ * A lock serialises concurrent collectors so that the last one reads every finished run.
+ */
+export async function collectResults(root: string, profile: string | null): Promise<ResultsFile> {
+  const path = resultsPath(root, profile);
+  await mkdir(join(path, '..'), { recursive: true });
+  const release = await lockfile.lock(join(path, '..'), { lockfilePath: `${path}.lock`, retries: { retries: 50, minTimeout: 50, maxTimeout: 1000 }, stale: 30000 });
+  try {
+    const results = await buildResults(root, profile);
+    await writeFileAtomic(path, JSON.stringify(results, null, 2));
+    return results;
+  } finally {
+    await release();
+  }
+}
+
+export async function loadResults(root: string, profile: string | null): Promise<ResultsFile | null> {
+  return readJson<ResultsFile>(resultsPath(root, profile));
+}
