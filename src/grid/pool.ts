@@ -107,7 +107,7 @@ class Slots {
 
 type Outcome = { ok: true } | { ok: false; reason: string };
 
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function defaultLog(line: string): void {
   // On a terminal the live bar owns the last line: clear it first, the bar redraws below.
@@ -164,7 +164,7 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
     }
   };
 
-  let pool: Piscina<WorkerTask, UnitOutcome> | undefined;
+  let pool: Promise<Piscina<WorkerTask, UnitOutcome>> | undefined;
   const onAbort = () => {
     stopping = true;
   };
@@ -175,29 +175,33 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
     if (workers === 1) {
       return executeUnit({ handlerUrl, unit: u, key, deps, storeRoot: opts.storeRoot, send: onMessage, signal: opts.signal });
     }
-    if (!pool) {
-      // Created on the first miss: a run where everything is cached starts no thread at all.
-      const { Piscina } = await import('piscina');
-      pool = new Piscina<WorkerTask, UnitOutcome>({
-        filename: new URL('./worker.mjs', import.meta.url).href,
-        maxThreads: workers,
-        minThreads: 0,
-        // Keep idle workers (and their initialised backends) while units wait for deps.
-        idleTimeout: 60_000,
-        // worker.mjs registers tsx itself; inheriting e.g. node --test flags would not help.
-        execArgv: [],
-        atomics: 'disabled',
-      });
-    }
+    // Created on the first miss (a run where everything is cached starts no thread at all),
+    // once: two units may reach this point together.
+    pool ??= import('piscina').then(
+      ({ Piscina }) =>
+        new Piscina<WorkerTask, UnitOutcome>({
+          filename: new URL('./worker.mjs', import.meta.url).href,
+          maxThreads: workers,
+          minThreads: 0,
+          // Keep idle workers (and their initialised backends) while units wait for deps.
+          idleTimeout: 60_000,
+          // worker.mjs registers tsx itself; inheriting e.g. node --test flags would not help.
+          execArgv: [],
+          atomics: 'disabled',
+        }),
+    );
+    const piscina = await pool;
     const { port1, port2 } = new MessageChannel();
     port1.on('message', onMessage);
     const closed = new Promise<void>((r) => port1.once('close', () => r()));
     try {
       const task: WorkerTask = { handlerUrl, unit: u, key, deps, storeRoot: opts.storeRoot, port: port2 };
-      return await pool.run(task, { transferList: [port2], signal: opts.signal });
+      return await piscina.run(task, { transferList: [port2], signal: opts.signal });
     } finally {
       // The worker closes its end after its last message; a crashed worker may never do so.
-      await Promise.race([closed, delay(1000)]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
       port1.close();
     }
   };
@@ -305,7 +309,7 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
     await Promise.all(outcomes.values());
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    await pool?.destroy();
+    await (await pool)?.destroy();
   }
 
   const inOrder = (ids: Iterable<string>) => [...ids].sort((a, b) => position.get(a)! - position.get(b)!);
