@@ -149,7 +149,7 @@ test('JSMA changes at most gamma of the pixels, stops on success, and gives up o
 
   // Stops on success: with one pixel pair less than it used, the same attack must fail.
   const win = wins.reduce((m, o) => (o.iterations > m.iterations ? o : m));
-  const src = [...data.ids!].indexOf(win.id);
+  const src = Array.from(data.ids!).indexOf(win.id);
   const single = subsetData(data, [src]);
   const cut = await jsma(base, single, { variant: 'Z', gamma: (2 * (win.iterations - 1) + 1) / 784 });
   const again = cut.outcomes.find((o) => o.target === win.target)!;
