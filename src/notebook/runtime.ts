@@ -83,7 +83,6 @@ export class Runtime {
       const at = this.results.findIndex((x) => x.name === name);
       if (at >= 0) this.results.splice(at, 1);
       this.results.push(r);
-      return value;
     };
 
     // Synchronous, like Plot.plot: prepare() loads Plot and jsdom before the cells run.

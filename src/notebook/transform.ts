@@ -183,8 +183,10 @@ export async function transformCell(source: string, filename: string): Promise<T
       return;
     }
     if (i === body.length - 1 && s.type === 'ExpressionStatement') {
-      ms.prependRight(s.expression.start, 'return { value: (');
-      ms.appendLeft(s.expression.end, ') };');
+      // The statement's range, not the expression's: `({ a })` keeps its parentheses.
+      const end = js[s.end - 1] === ';' ? s.end - 1 : s.end;
+      ms.prependRight(s.start, 'return { value: (');
+      ms.appendLeft(end, ') }');
     }
   });
 
