@@ -289,3 +289,38 @@ test('the code hash covers the modules a handler imports, so editing one invalid
   await writeFile(join(src, 'helper.ts'), 'export const factor = 3;\n');
   assert.notEqual(await handlerCodeHash(join(src, 'handler.ts')), before);
 });
+
+test('a worker that dies, or a handler that returns no JSON, fails the run naming the unit', async (t) => {
+  const { store } = await scratch(t);
+  await assert.rejects(
+    runGrid([{ id: 'dies', kind: 'crash', inputs: {} }], quiet({ storeRoot: store, workers: 2 })),
+    (e: unknown) => e instanceof GridRunError && /grid unit "dies" \(kind crash\) failed: .*exited with code: 3/.test(e.message),
+  );
+  await assert.rejects(
+    runGrid([{ id: 'void', kind: 'nothing', inputs: {} }], quiet({ storeRoot: store, workers: 1 })),
+    (e: unknown) => e instanceof GridRunError && /grid unit "void" \(kind nothing\) failed: execute\(\) returned undefined; a unit's result must be a JSON value/.test(e.message),
+  );
+});
+
+for (const workers of [1, 2]) {
+  test(`aborting a run stops it: no new unit starts, a running worker is stopped (workers=${workers})`, async (t) => {
+    const { store, logFile } = await scratch(t);
+    const controller = new AbortController();
+    // Inline, only a handler that watches ctx.signal could stop early; this one does not,
+    // so its sleep is short there. A worker is terminated mid-unit.
+    const units: GridUnit[] = [
+      { id: 'first', kind: 'teacher', inputs: { n: 1 } },
+      { id: 'slow', kind: 'sleep', inputs: { ms: workers === 1 ? 200 : 60_000 }, deps: ['first'] },
+      { id: 'last', kind: 'teacher', inputs: { n: 2 }, deps: ['slow'] },
+    ];
+    const onEvent = (e: GridEvent) => {
+      if (e.type === 'log' && e.unitId === 'slow') controller.abort(new Error('stopped by the user'));
+    };
+    const run = runGrid(units, quiet({ storeRoot: store, workers, signal: controller.signal, onEvent }));
+    await assert.rejects(run, /stopped by the user/);
+    const ran = executed(await logLines(logFile));
+    assert.ok(!ran.includes('last'), `nothing starts after the abort: ${ran.join(', ')}`);
+    assert.ok(ran.includes('slow'), 'the abort came while "slow" was running');
+    if (workers === 2) assert.ok(!(await logLines(logFile)).some((l) => l.startsWith('end slow ')), 'the worker running "slow" was stopped');
+  });
+}

@@ -53,8 +53,10 @@ export class GridRunError extends Error {
   ) {
     const [first] = failures;
     const others = failures.length > 1 ? ` (and ${failures.length - 1} more: ${failures.slice(1).map((f) => f.unitId).join(', ')})` : '';
-    super(`grid unit "${first!.unitId}" (kind ${first!.kind}) failed: ${first!.error.message}${others}`);
+    super(`grid unit "${first!.unitId}" (kind ${first!.kind}) failed: ${first!.error.message}${others}`, { cause: first!.error });
     this.name = 'GridRunError';
+    // The CLI prints the stack with REPROBOOK_DEBUG: make it the handler's, where the bug is.
+    if (first!.error.stack) this.stack = `${this.stack}\nCaused by: ${first!.error.stack}`;
     this.hint = `fix the cause and run again: the ${report.ran.length + report.cached.length} finished units are stored in ${storeRoot} and will not be recomputed`;
   }
 }
@@ -280,12 +282,14 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
         settle();
         return { ok: true };
       } catch (err) {
+        running.delete(u.id);
+        // A cancelled run is not the unit's fault: say so instead of blaming it.
+        if (opts.signal?.aborted) return skip(u, 'the run was aborted');
         const error = err instanceof Error ? err : new Error(String(err));
         failures.push({ unitId: u.id, kind: u.kind, error });
         stopping = true;
         emit({ type: 'failed', unitId: u.id, message: error.message });
         log(`${label}: FAILED ${u.id}: ${error.message}`);
-        running.delete(u.id);
         settle();
         return { ok: false, reason: `dependency "${u.id}" failed` };
       }
