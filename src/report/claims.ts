@@ -1,0 +1,177 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { UserError } from '../util/errors.ts';
+import { formatPointDifference, formatValue } from './format.ts';
+import { temperaturesRun } from './figures.ts';
+
+/**
+ * The paper's quantitative claims against our results. Each claim states how the paper
+ * phrased its value (a point value, an upper bound, a range of temperatures, a sample
+ * count), which result is ours, and the tolerance under which we call it reproduced,
+ * partly reproduced or not. `judgeClaim` is pure: the table is its output, rendered.
+ */
+
+export type Verdict = 'reproduced' | 'partly' | 'not reproduced' | 'not run';
+
+/** Fractions in [0, 1] unless noted; tolerances are absolute, in the same unit. */
+export type ClaimMeasure =
+  /** "99.51%": reproduced when |ours − value| ≤ reproduced, partly when ≤ partly. */
+  | { kind: 'approx'; value: number; tolerance: { reproduced: number; partly: number } }
+  /** "< 1.5%": reproduced when ours < value, partly when ours < value + partly. */
+  | { kind: 'below'; value: number; tolerance: { partly: number } }
+  /** "T from 1 to 100": reproduced when both ends and at least minCount temperatures were run. */
+  | { kind: 'temperatures'; min: number; max: number; tolerance: { minCount: number } }
+  /** "all 10,000 samples": a count; reproduced at value, partly at ≥ partlyAtLeast. */
+  | { kind: 'count'; value: number; tolerance: { partlyAtLeast: number } };
+
+export interface ClaimSpec {
+  id: string;
+  /** What is claimed, in our words. */
+  claim: string;
+  /** Where the paper says it; Markdown with citations, e.g. "§3, citing [@papernot2016distillation]". */
+  source: string;
+  /** The paper's value as the paper states it, e.g. "< 1.5%". */
+  paperText: string;
+  measure: ClaimMeasure;
+  /** The result name(s) holding our value; the first one published is used. Not needed for `temperatures`. */
+  results?: string[];
+  /** Markdown shown under the claim (e.g. that a value comes from [7], or is unverified). */
+  note?: string;
+}
+
+export interface ClaimRow {
+  spec: ClaimSpec;
+  /** Our value as shown, or undefined when no notebook published it. */
+  oursText?: string;
+  differenceText: string;
+  verdict: Verdict;
+  toleranceText: string;
+  /** The result our value came from (for the link to its notebook cell). */
+  resultName?: string;
+}
+
+const pp = (x: number) => `${+(x * 100).toFixed(2)} pp`;
+
+export function toleranceText(m: ClaimMeasure): string {
+  switch (m.kind) {
+    case 'approx': return `reproduced within ±${pp(m.tolerance.reproduced)}; partly within ±${pp(m.tolerance.partly)}`;
+    case 'below': return `reproduced below ${formatValue(m.value, 'percent1')}; partly below ${formatValue(m.value + m.tolerance.partly, 'percent1')}`;
+    case 'temperatures': return `reproduced if T = ${m.min} and T = ${m.max} and ≥ ${m.tolerance.minCount} temperatures were run; partly if ≥ 2`;
+    case 'count': return `reproduced at ${formatValue(m.value, 'int')}; partly at ≥ ${formatValue(m.tolerance.partlyAtLeast, 'int')}`;
+  }
+}
+
+function firstResult(spec: ClaimSpec, results: Record<string, unknown>): { name: string; value: number } | undefined {
+  for (const name of spec.results ?? []) {
+    const v = results[name];
+    if (typeof v === 'number' && Number.isFinite(v)) return { name, value: v };
+  }
+  return undefined;
+}
+
+/** The verdict for one claim given our published results. Pure. */
+export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): ClaimRow {
+  const m = spec.measure;
+  const base = { spec, toleranceText: toleranceText(m) };
+  if (m.kind === 'temperatures') {
+    const temps = temperaturesRun(results);
+    if (temps.length === 0) return { ...base, differenceText: '—', verdict: 'not run' };
+    const both = temps.includes(m.min) && temps.includes(m.max);
+    const verdict: Verdict = both && temps.length >= m.tolerance.minCount ? 'reproduced' : temps.length >= 2 ? 'partly' : 'not reproduced';
+    const missing = [m.min, m.max].filter((t) => !temps.includes(t));
+    return {
+      ...base,
+      oursText: `${temps.join(', ')} (${temps.length} temperature${temps.length === 1 ? '' : 's'})`,
+      differenceText: missing.length ? `T = ${missing.join(' and ')} not run` : `${temps.length} temperatures`,
+      verdict,
+    };
+  }
+  const ours = firstResult(spec, results);
+  if (!ours) return { ...base, differenceText: '—', verdict: 'not run' };
+  switch (m.kind) {
+    case 'approx': {
+      const d = Math.abs(ours.value - m.value);
+      // A hair of slack so that a value shown as exactly the tolerance counts as inside it.
+      const eps = 1e-12;
+      const verdict: Verdict = d <= m.tolerance.reproduced + eps ? 'reproduced' : d <= m.tolerance.partly + eps ? 'partly' : 'not reproduced';
+      return { ...base, resultName: ours.name, oursText: formatValue(ours.value, 'percent'), differenceText: formatPointDifference(ours.value, m.value), verdict };
+    }
+    case 'below': {
+      const verdict: Verdict = ours.value < m.value ? 'reproduced' : ours.value < m.value + m.tolerance.partly ? 'partly' : 'not reproduced';
+      const diff = ours.value < m.value ? `below the bound by ${pp(m.value - ours.value)}` : `above the bound by ${pp(ours.value - m.value)}`;
+      return { ...base, resultName: ours.name, oursText: formatValue(ours.value, 'percent'), differenceText: diff, verdict };
+    }
+    case 'count': {
+      const verdict: Verdict = ours.value >= m.value ? 'reproduced' : ours.value >= m.tolerance.partlyAtLeast ? 'partly' : 'not reproduced';
+      const diff = ours.value >= m.value ? 'all' : `${formatValue(m.value - ours.value, 'int')} fewer`;
+      return { ...base, resultName: ours.name, oursText: formatValue(ours.value, 'int'), differenceText: diff, verdict };
+    }
+  }
+}
+
+export function judgeClaims(specs: ClaimSpec[], results: Record<string, unknown>): ClaimRow[] {
+  return specs.map((s) => judgeClaim(s, results));
+}
+
+// ---- loading report/claims.yaml, with errors that name the claim and the field ----
+
+function fail(where: string, what: string): never {
+  throw new UserError(`claims file ${where}: ${what}`, 'see the comment at the top of report/claims.yaml for the fields each claim needs');
+}
+
+function num(obj: Record<string, unknown>, key: string, where: string): number {
+  const v = obj[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, `"${key}" must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function str(obj: Record<string, unknown>, key: string, where: string, optional = false): string | undefined {
+  const v = obj[key];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string' || !v.trim()) fail(where, `"${key}" must be a non-empty string`);
+  return v;
+}
+
+export function parseClaims(yamlText: string, file = 'report/claims.yaml'): ClaimSpec[] {
+  const doc = parseYaml(yamlText) as { claims?: unknown };
+  if (!doc || !Array.isArray(doc.claims)) fail(file, 'expected a top-level "claims:" list');
+  return doc.claims.map((raw, i): ClaimSpec => {
+    const where = `${file}, claim ${i + 1}`;
+    if (!raw || typeof raw !== 'object') fail(where, 'expected a mapping');
+    const c = raw as Record<string, unknown>;
+    const t = (c.tolerance ?? {}) as Record<string, unknown>;
+    const kind = c.kind;
+    let measure: ClaimMeasure;
+    switch (kind) {
+      case 'approx': measure = { kind, value: num(c, 'value', where), tolerance: { reproduced: num(t, 'reproduced', `${where} tolerance`), partly: num(t, 'partly', `${where} tolerance`) } }; break;
+      case 'below': measure = { kind, value: num(c, 'value', where), tolerance: { partly: num(t, 'partly', `${where} tolerance`) } }; break;
+      case 'temperatures': measure = { kind, min: num(c, 'min', where), max: num(c, 'max', where), tolerance: { minCount: num(t, 'minCount', `${where} tolerance`) } }; break;
+      case 'count': measure = { kind, value: num(c, 'value', where), tolerance: { partlyAtLeast: num(t, 'partlyAtLeast', `${where} tolerance`) } }; break;
+      default: fail(where, `"kind" must be approx, below, temperatures or count, got ${JSON.stringify(kind)}`);
+    }
+    const results = c.results === undefined ? undefined : Array.isArray(c.results) && c.results.every((r) => typeof r === 'string')
+      ? (c.results as string[])
+      : fail(where, '"results" must be a list of result names');
+    if (kind !== 'temperatures' && !results?.length) fail(where, '"results" must name at least one result');
+    const note = str(c, 'note', where, true);
+    return {
+      id: str(c, 'id', where)!,
+      claim: str(c, 'claim', where)!,
+      source: str(c, 'source', where)!,
+      paperText: str(c, 'paper', where)!,
+      measure,
+      ...(results ? { results } : {}),
+      ...(note ? { note } : {}),
+    };
+  });
+}
+
+export async function loadClaims(path: string): Promise<ClaimSpec[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UserError(`claims file not found: ${path}`, 'the report needs report/claims.yaml under the project root (or pass --root)');
+  }
+  return parseClaims(text, path);
+}

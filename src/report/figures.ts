@@ -1,0 +1,206 @@
+import { JSDOM } from 'jsdom';
+import * as Plot from '@observablehq/plot';
+
+/**
+ * Figures as static SVG: Observable Plot rendered against a jsdom document at build
+ * time, so that the site needs no JavaScript to show them and the PDF gets vector art.
+ * The data extraction is pure and separate from the drawing, so a notebook can draw the
+ * same Figure 1 from the same results.
+ */
+
+/** The paper's stated values for Figure 1 (§3): what our points are compared with. */
+export const PAPER_FIGURE1 = {
+  /** FGSM success on the undistilled network, eps = 0.3. */
+  baselineSuccessRate: 0.8803,
+  /** "smaller than 1.5%" at T = 100: an upper bound, drawn as such. */
+  t100UpperBound: 0.015,
+} as const;
+
+export interface TemperaturePoint {
+  temperature: number;
+  value: number;
+  /** The result name the value came from, e.g. `fgsm.T100.successRate`. */
+  name: string;
+}
+
+export interface Figure1Data {
+  points: TemperaturePoint[];
+  /** Our FGSM success on the undistilled baseline, when published. */
+  baseline?: number;
+}
+
+/** Every `<prefix>.T<T>.<suffix>` numeric result, sorted by temperature. */
+export function temperatureSeries(results: Record<string, unknown>, prefix: string, suffix: string): TemperaturePoint[] {
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`^${esc(prefix)}\\.T(\\d+(?:\\.\\d+)?)\\.${esc(suffix)}$`);
+  const out: TemperaturePoint[] = [];
+  for (const [name, value] of Object.entries(results)) {
+    const m = re.exec(name);
+    if (m && typeof value === 'number' && Number.isFinite(value)) out.push({ temperature: Number(m[1]), value, name });
+  }
+  return out.sort((a, b) => a.temperature - b.temperature);
+}
+
+/** The temperatures for which any per-temperature result was published. */
+export function temperaturesRun(results: Record<string, unknown>): number[] {
+  const set = new Set<number>();
+  for (const name of Object.keys(results)) {
+    const m = /^[\w-]+\.T(\d+(?:\.\d+)?)\./.exec(name);
+    if (m) set.add(Number(m[1]));
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+export function figure1Data(results: Record<string, unknown>): Figure1Data {
+  const b = results['fgsm.baseline.successRate'];
+  return {
+    points: temperatureSeries(results, 'fgsm', 'successRate'),
+    ...(typeof b === 'number' && Number.isFinite(b) ? { baseline: b } : {}),
+  };
+}
+
+let sharedDocument: Document | undefined;
+function plotDocument(): Document {
+  sharedDocument ??= new JSDOM('<!DOCTYPE html><html><body></body></html>').window.document;
+  return sharedDocument;
+}
+
+/** Renders Plot options to an SVG element (jsdom); the caller may annotate it before serialising. */
+export function plotToElement(options: Plot.PlotOptions): SVGSVGElement {
+  const el = Plot.plot({ ...options, document: plotDocument() }) as unknown as SVGSVGElement;
+  if (el.tagName.toLowerCase() !== 'svg') {
+    // A legend turns the plot into a <figure>; report figures keep legends as text marks.
+    throw new Error('plotToElement: expected an <svg> (do not ask Plot for a legend here)');
+  }
+  el.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
+  return el;
+}
+
+export function plotToSvg(options: Plot.PlotOptions): string {
+  return plotToElement(options).outerHTML;
+}
+
+const FONT = 'system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif';
+const OURS = '#1f5fa8';
+const PAPER = '#c2410c';
+
+/** Tags each circle of the mark whose group has `aria-label=label` with a class and its temperature. */
+function tagMarks(svg: SVGSVGElement, label: string, className: string, points: TemperaturePoint[]): void {
+  const group = [...svg.querySelectorAll('g')].find((g) => g.getAttribute('aria-label') === label);
+  const circles = group ? [...group.querySelectorAll('circle')] : [];
+  circles.forEach((c, i) => {
+    const p = points[i];
+    if (!p) return;
+    c.setAttribute('class', className);
+    c.setAttribute('data-temperature', String(p.temperature));
+    c.setAttribute('data-value', String(p.value));
+    const title = c.ownerDocument.createElementNS('http://www.w3.org/2000/svg', 'title');
+    title.textContent = `T = ${p.temperature}: ${(p.value * 100).toFixed(2)}%`;
+    c.appendChild(title);
+  });
+}
+
+/**
+ * Figure 1 of the paper, regenerated: FGSM success rate (eps = 0.3) against the distillation
+ * temperature on a log axis. Our points and line in blue, one `<circle class="fig1-point"
+ * data-temperature=T>` per temperature; the paper's stated values in orange: the baseline's
+ * 88.03% as a dashed rule and the "< 1.5% at T = 100" bound as a downward triangle.
+ */
+export function figure1Svg(results: Record<string, unknown>): string {
+  const data = figure1Data(results);
+  const temps = data.points.map((p) => p.temperature);
+  const xMin = Math.min(1, ...temps);
+  const xMax = Math.max(100, ...temps);
+  const pct = (v: number) => v * 100;
+  const marks: Plot.Markish[] = [
+    Plot.ruleY([0], { stroke: '#999' }),
+    Plot.ruleY([pct(PAPER_FIGURE1.baselineSuccessRate)], { stroke: PAPER, strokeDasharray: '6,4', ariaLabel: 'paper-baseline' }),
+    Plot.text([{ x: xMax, y: pct(PAPER_FIGURE1.baselineSuccessRate) }], {
+      x: 'x', y: 'y', text: () => 'paper, no distillation: 88.03%', textAnchor: 'end', dy: -7, fill: PAPER, ariaLabel: 'paper-baseline-label',
+    }),
+    Plot.dot([{ x: 100, y: pct(PAPER_FIGURE1.t100UpperBound) }], {
+      x: 'x', y: 'y', symbol: 'triangle', rotate: 180, r: 6, stroke: PAPER, fill: 'white', strokeWidth: 1.5, ariaLabel: 'paper-t100',
+    }),
+    Plot.text([{ x: 100, y: pct(PAPER_FIGURE1.t100UpperBound) }], {
+      x: 'x', y: 'y', text: () => 'paper: < 1.5% at T = 100', textAnchor: 'end', dx: -10, dy: -12, fill: PAPER, ariaLabel: 'paper-t100-label',
+    }),
+  ];
+  if (data.baseline !== undefined) {
+    marks.push(
+      Plot.ruleY([pct(data.baseline)], { stroke: OURS, strokeDasharray: '2,3', ariaLabel: 'ours-baseline' }),
+      Plot.text([{ x: xMax, y: pct(data.baseline) }], {
+        x: 'x', y: 'y', text: () => `ours, no distillation: ${pct(data.baseline!).toFixed(2)}%`, textAnchor: 'end', dy: 12, fill: OURS, ariaLabel: 'ours-baseline-label',
+      }),
+    );
+  }
+  if (data.points.length > 0) {
+    marks.push(
+      Plot.line(data.points, { x: 'temperature', y: (p: TemperaturePoint) => pct(p.value), stroke: OURS, strokeWidth: 2, ariaLabel: 'ours-line' }),
+      Plot.dot(data.points, { x: 'temperature', y: (p: TemperaturePoint) => pct(p.value), r: 4, fill: OURS, stroke: 'white', ariaLabel: 'ours-points' }),
+    );
+  } else {
+    marks.push(Plot.text([{ x: Math.sqrt(xMin * xMax), y: 50 }], {
+      x: 'x', y: 'y', text: () => 'not run: no fgsm.T<T>.successRate result in this build', fill: '#a00', fontSize: 13, ariaLabel: 'not-run',
+    }));
+  }
+  const svg = plotToElement({
+    width: 640,
+    height: 380,
+    marginLeft: 56,
+    marginBottom: 44,
+    marginRight: 24,
+    style: { fontFamily: FONT, fontSize: '12px', background: 'white', color: '#222' },
+    x: { type: 'log', domain: [xMin, xMax], label: 'Distillation temperature T (log scale)', labelAnchor: 'center', labelOffset: 36, ticks: [1, 2, 5, 10, 20, 50, 100].filter((t) => t >= xMin && t <= xMax) , tickFormat: (d: number) => String(d) },
+    y: { domain: [0, 100], label: 'FGSM success rate (%)', labelAnchor: 'center', grid: true, ticks: 10 },
+    marks,
+    ariaLabel: 'Figure 1: FGSM success rate against distillation temperature',
+  });
+  svg.setAttribute('id', 'figure1-svg');
+  svg.setAttribute('role', 'img');
+  tagMarks(svg, 'ours-points', 'fig1-point', data.points);
+  return svg.outerHTML;
+}
+
+export interface SeriesSpec {
+  label: string;
+  points: TemperaturePoint[];
+  color: string;
+}
+
+/**
+ * The "Beyond the paper" figure: several per-temperature series (fractions) on the same
+ * log-temperature axis; each series is a line with one mark per temperature.
+ */
+export function seriesFigureSvg(series: SeriesSpec[], yLabel: string, ariaLabel: string): string {
+  const temps = series.flatMap((s) => s.points.map((p) => p.temperature));
+  const xMin = Math.min(1, ...temps);
+  const xMax = Math.max(100, ...temps);
+  const marks: Plot.Markish[] = [Plot.ruleY([0], { stroke: '#999' })];
+  const shown = series.filter((s) => s.points.length > 0);
+  shown.forEach((s, i) => {
+    const y = (p: TemperaturePoint) => p.value * 100;
+    marks.push(
+      Plot.line(s.points, { x: 'temperature', y, stroke: s.color, strokeWidth: 2 }),
+      Plot.dot(s.points, { x: 'temperature', y, r: 3.5, fill: s.color, ariaLabel: `series-${i}` }),
+      Plot.text([{ x: xMin, y: 96 - i * 7 }], { x: 'x', y: 'y', text: () => `● ${s.label}`, textAnchor: 'start', dx: 6, fill: s.color }),
+    );
+  });
+  if (shown.length === 0) {
+    marks.push(Plot.text([{ x: Math.sqrt(xMin * xMax), y: 50 }], { x: 'x', y: 'y', text: () => 'not run: no result for these series in this build', fill: '#a00', fontSize: 13 }));
+  }
+  const svg = plotToElement({
+    width: 640,
+    height: 340,
+    marginLeft: 56,
+    marginBottom: 44,
+    marginRight: 24,
+    style: { fontFamily: FONT, fontSize: '12px', background: 'white', color: '#222' },
+    x: { type: 'log', domain: [xMin, xMax], label: 'Distillation temperature T (log scale)', labelAnchor: 'center', labelOffset: 36, ticks: [1, 2, 5, 10, 20, 50, 100].filter((t) => t >= xMin && t <= xMax), tickFormat: (d: number) => String(d) },
+    y: { domain: [0, 100], label: yLabel, labelAnchor: 'center', grid: true },
+    marks,
+    ariaLabel,
+  });
+  svg.setAttribute('role', 'img');
+  shown.forEach((s, i) => tagMarks(svg, `series-${i}`, 'series-point', s.points));
+  return svg.outerHTML;
+}

@@ -1,0 +1,363 @@
+import MarkdownIt from 'markdown-it';
+import type StateInline from 'markdown-it/lib/rules_inline/state_inline.mjs';
+import type StateBlock from 'markdown-it/lib/rules_block/state_block.mjs';
+import type StateCore from 'markdown-it/lib/rules_core/state_core.mjs';
+import katex from 'katex';
+import { parse as parseYaml } from 'yaml';
+import { escapeHtml, formatValue, isValueFormat, VALUE_FORMATS, type ValueFormat } from './format.ts';
+
+/**
+ * The report's Markdown dialect: CommonMark through markdown-it with raw HTML OFF (so a
+ * `<script>` in prose is shown as text, never run), plus
+ *   - placeholders   `{{result NAME [FORMAT]}}`, `{{meta KEY}}`: values from the results file,
+ *                    never typed in; a missing one shows "not run" and adds a warning;
+ *   - directives     a line `{{figure fig-ID}}`, `{{table tbl-ID}}`, `{{provenance}}`,
+ *                    `{{references}}`: replaced by HTML the report generates;
+ *   - cross-refs     `@fig-ID`, `@tbl-ID`, `@eq-ID`, `@sec-ID` → "Figure 1" etc., linked;
+ *   - citations      `[@key]`, `[@a; @b]` → "[2]" linked to the reference list;
+ *   - math           `$...$` inline, `$$...$$ {#eq-ID}` display (numbered), by KaTeX at build time.
+ */
+
+export interface ReferenceEntry {
+  key: string;
+  /** The reference as Markdown-free plain text. */
+  text: string;
+  url?: string;
+}
+
+export interface CrossRefTarget {
+  /** "Figure", "Table", "Equation", "Section". */
+  kind: string;
+  /** What a reference shows: "Figure 1", "equation (1)", "Section 3". */
+  label: string;
+  number: number;
+}
+
+export type Numbering = Map<string, CrossRefTarget>;
+
+export interface ResultSource {
+  notebook: string;
+  cellIndex: number;
+  cellLabel?: string;
+}
+
+export interface RenderContext {
+  results: Record<string, unknown>;
+  sources: Record<string, ResultSource>;
+  references: ReferenceEntry[];
+  numbering: Numbering;
+  /** Named strings for `{{meta KEY}}` (e.g. the profile). */
+  meta: Record<string, string>;
+  /** Relative path from the page to the site root: '' for index.html, '../' for notebooks/. */
+  rootPrefix: string;
+  /** Page on which the ids of cross-ref targets live ('' = this page). */
+  targetPage: string;
+  warnings: string[];
+  /** Result names shown on this page (the notebook pages link back to their first use). */
+  usedResults: Set<string>;
+  /** Renders a block directive to trusted HTML; absent on pages without directives. */
+  directive?: (name: string, args: string[]) => string;
+}
+
+export function createContext(partial: Partial<RenderContext> = {}): RenderContext {
+  return {
+    results: {},
+    sources: {},
+    references: [],
+    numbering: new Map(),
+    meta: {},
+    rootPrefix: '',
+    targetPage: '',
+    warnings: [],
+    usedResults: new Set(),
+    ...partial,
+  };
+}
+
+/** YAML front matter (`---` … `---`) and the body after it. */
+export function splitFrontMatter(src: string): { data: Record<string, unknown>; body: string } {
+  const m = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(src);
+  if (!m) return { data: {}, body: src };
+  const data = (parseYaml(m[1]!) ?? {}) as Record<string, unknown>;
+  return { data, body: src.slice(m[0].length) };
+}
+
+const DIRECTIVE_LINE = /^\{\{\s*(figure|table|provenance|references)\b([^}]*)\}\}\s*$/;
+
+/**
+ * Numbers figures, tables and display equations in the order they appear, and records the
+ * sections that carry an explicit `{#sec-ID}`, so that a reference may come before its target.
+ */
+export function scanNumbering(markdown: string): Numbering {
+  const out: Numbering = new Map();
+  let fig = 0;
+  let tbl = 0;
+  let eq = 0;
+  for (const line of markdown.split(/\r?\n/)) {
+    const d = DIRECTIVE_LINE.exec(line.trim());
+    if (d) {
+      const id = d[2]!.trim().split(/\s+/)[0] ?? '';
+      if (d[1] === 'figure' && id) out.set(id, { kind: 'Figure', number: ++fig, label: `Figure ${fig}` });
+      if (d[1] === 'table' && id) out.set(id, { kind: 'Table', number: ++tbl, label: `Table ${tbl}` });
+      continue;
+    }
+    const e = /\$\$\s*\{#(eq-[\w-]+)\}\s*$/.exec(line);
+    if (e) {
+      eq++;
+      out.set(e[1]!, { kind: 'Equation', number: eq, label: `equation (${eq})` });
+      continue;
+    }
+    const h = /^#{1,6}\s+(.*?)\s*\{#(sec-[\w-]+)(?:\s+\.[\w-]+)*\}\s*$/.exec(line);
+    if (h) {
+      const num = /^(\d+)\s/.exec(h[1]!);
+      const n = num ? Number(num[1]) : 0;
+      out.set(h[2]!, { kind: 'Section', number: n, label: num ? `Section ${n}` : `“${h[1]!.replace(/^\d+\s+/, '')}”` });
+    }
+  }
+  return out;
+}
+
+export function notRunMarker(what: string): string {
+  return `<span class="not-run" title="${escapeHtml(what)}">not run</span>`;
+}
+
+/** The anchor for the first use of a result in the report (notebook pages link to it). */
+export function resultAnchor(name: string): string {
+  return `use-${name.replace(/[^\w.-]/g, '_')}`;
+}
+
+/** A cell's anchor on its notebook page; "cell N" is 1-based as in the runner's messages. */
+export function cellAnchor(cellIndex: number): string {
+  return `cell-${cellIndex + 1}`;
+}
+
+export function sourceHref(src: ResultSource, rootPrefix: string): string {
+  return `${rootPrefix}notebooks/${encodeURIComponent(src.notebook)}.html#${cellAnchor(src.cellIndex)}`;
+}
+
+/** Renders one published value as a link to the cell that produced it. */
+export function renderResult(ctx: RenderContext, name: string, format: ValueFormat): string {
+  if (!(name in ctx.results)) {
+    ctx.warnings.push(`result "${name}" is not in the results file: shown as "not run"`);
+    return notRunMarker(`${name}: no notebook published this result in this build`);
+  }
+  const text = escapeHtml(formatValue(ctx.results[name], format));
+  const first = !ctx.usedResults.has(name);
+  ctx.usedResults.add(name);
+  const id = first ? ` id="${resultAnchor(name)}"` : '';
+  const src = ctx.sources[name];
+  if (!src) return `<span class="result"${id} data-result="${escapeHtml(name)}">${text}</span>`;
+  const title = `${name}, published by ${src.notebook}, cell ${src.cellIndex + 1}`;
+  return `<a class="result"${id} data-result="${escapeHtml(name)}" href="${escapeHtml(sourceHref(src, ctx.rootPrefix))}" title="${escapeHtml(title)}">${text}</a>`;
+}
+
+function renderPlaceholder(ctx: RenderContext, body: string): string {
+  const parts = body.trim().split(/\s+/);
+  const [kind, name, fmt] = parts;
+  if (kind === 'result' && name) {
+    if (fmt !== undefined && !isValueFormat(fmt)) {
+      ctx.warnings.push(`placeholder {{${body.trim()}}}: unknown format "${fmt}" (use one of ${VALUE_FORMATS.join(', ')})`);
+      return notRunMarker(`bad format ${fmt}`);
+    }
+    return renderResult(ctx, name, (fmt as ValueFormat | undefined) ?? 'number');
+  }
+  if (kind === 'meta' && name) {
+    const v = ctx.meta[name];
+    if (v === undefined) {
+      ctx.warnings.push(`placeholder {{meta ${name}}}: nothing named "${name}" (known: ${Object.keys(ctx.meta).join(', ') || 'none'})`);
+      return notRunMarker(name);
+    }
+    return escapeHtml(v);
+  }
+  ctx.warnings.push(`placeholder {{${body.trim()}}} is not understood (use {{result NAME [FORMAT]}} or {{meta KEY}})`);
+  return notRunMarker(body.trim());
+}
+
+function renderMath(ctx: RenderContext, tex: string, displayMode: boolean): string {
+  try {
+    return katex.renderToString(tex, { displayMode, throwOnError: true, output: 'htmlAndMathml', strict: 'ignore' });
+  } catch (err) {
+    ctx.warnings.push(`math "${tex}" does not typeset: ${(err as Error).message}`);
+    return `<code class="math-error">${escapeHtml(tex)}</code>`;
+  }
+}
+
+function renderCrossRef(ctx: RenderContext, id: string): string {
+  const target = ctx.numbering.get(id);
+  if (!target) {
+    ctx.warnings.push(`cross-reference @${id} has no target (define it with {{figure ${id}}}, {{table ${id}}}, $$…$$ {#${id}} or a heading {#${id}})`);
+    return `<span class="xref-missing">@${escapeHtml(id)}?</span>`;
+  }
+  return `<a class="xref" href="${escapeHtml(ctx.targetPage)}#${escapeHtml(id)}">${escapeHtml(target.label)}</a>`;
+}
+
+function renderCitation(ctx: RenderContext, keys: string[]): string {
+  const parts = keys.map((key) => {
+    const i = ctx.references.findIndex((r) => r.key === key);
+    if (i < 0) {
+      ctx.warnings.push(`citation [@${key}] is not in the reference list`);
+      return `<span class="xref-missing">@${escapeHtml(key)}?</span>`;
+    }
+    return `<a class="cite" href="${escapeHtml(ctx.targetPage)}#ref-${escapeHtml(key)}">${i + 1}</a>`;
+  });
+  return `[${parts.join(', ')}]`;
+}
+
+function inlineRule(ctx: RenderContext) {
+  return (state: StateInline, silent: boolean): boolean => {
+    const src = state.src;
+    const pos = state.pos;
+    const ch = src.charCodeAt(pos);
+    let html: string | null = null;
+    let end = pos;
+    if (ch === 0x7b /* { */ && src.startsWith('{{', pos)) {
+      const close = src.indexOf('}}', pos + 2);
+      if (close < 0) return false;
+      if (!silent) html = renderPlaceholder(ctx, src.slice(pos + 2, close));
+      end = close + 2;
+    } else if (ch === 0x40 /* @ */) {
+      const prev = pos > 0 ? src[pos - 1]! : ' ';
+      if (/[\w.]/.test(prev)) return false;
+      const m = /^@((?:fig|tbl|eq|sec)-[A-Za-z0-9_-]*[A-Za-z0-9])/.exec(src.slice(pos));
+      if (!m) return false;
+      if (!silent) html = renderCrossRef(ctx, m[1]!);
+      end = pos + m[0].length;
+    } else if (ch === 0x5b /* [ */) {
+      const m = /^\[@([\w-]+(?:\s*[;,]\s*@[\w-]+)*)\]/.exec(src.slice(pos));
+      if (!m) return false;
+      if (!silent) html = renderCitation(ctx, m[1]!.split(/\s*[;,]\s*/).map((k) => k.replace(/^@/, '')));
+      end = pos + m[0].length;
+    } else if (ch === 0x24 /* $ */) {
+      if (src.charCodeAt(pos + 1) === 0x24) return false;
+      let close = pos + 1;
+      while (true) {
+        close = src.indexOf('$', close);
+        if (close < 0) return false;
+        if (src[close - 1] !== '\\') break;
+        close++;
+      }
+      const tex = src.slice(pos + 1, close);
+      // "$5 and $6" is money, not math: TeX must not start or end with a space.
+      if (!tex || /^\s|\s$/.test(tex)) return false;
+      if (!silent) html = renderMath(ctx, tex, false);
+      end = close + 1;
+    } else {
+      return false;
+    }
+    if (!silent) {
+      const token = state.push('reprobook_html', '', 0);
+      token.content = html ?? '';
+    }
+    state.pos = end;
+    return true;
+  };
+}
+
+function blockMathRule(ctx: RenderContext) {
+  return (state: StateBlock, startLine: number, endLine: number, silent: boolean): boolean => {
+    const start = state.bMarks[startLine]! + state.tShift[startLine]!;
+    const first = state.src.slice(start, state.eMarks[startLine]);
+    if (!first.startsWith('$$')) return false;
+    const lines: string[] = [];
+    let line = startLine;
+    let rest = first.slice(2);
+    let label: string | undefined;
+    let closed = false;
+    while (line < endLine) {
+      const close = /\$\$\s*(?:\{#(eq-[\w-]+)\})?\s*$/.exec(rest);
+      if (close) {
+        lines.push(rest.slice(0, close.index));
+        label = close[1];
+        closed = true;
+        break;
+      }
+      lines.push(rest);
+      line++;
+      if (line >= endLine) break;
+      rest = state.src.slice(state.bMarks[line]! + state.tShift[line]!, state.eMarks[line]);
+    }
+    if (!closed) return false;
+    if (silent) return true;
+    const tex = lines.join('\n').trim();
+    const token = state.push('reprobook_html', '', 0);
+    const math = renderMath(ctx, tex, true);
+    const target = label ? ctx.numbering.get(label) : undefined;
+    token.content = target
+      ? `<div class="equation" id="${escapeHtml(label!)}"><div class="equation-body">${math}</div><span class="equation-number">(${target.number})</span></div>\n`
+      : `<div class="equation"><div class="equation-body">${math}</div></div>\n`;
+    token.map = [startLine, line + 1];
+    state.line = line + 1;
+    return true;
+  };
+}
+
+function directiveRule(ctx: RenderContext) {
+  return (state: StateBlock, startLine: number, _endLine: number, silent: boolean): boolean => {
+    const text = state.src.slice(state.bMarks[startLine]! + state.tShift[startLine]!, state.eMarks[startLine]);
+    const m = DIRECTIVE_LINE.exec(text.trim());
+    if (!m) return false;
+    if (silent) return true;
+    const args = m[2]!.trim() ? m[2]!.trim().split(/\s+/) : [];
+    const token = state.push('reprobook_html', '', 0);
+    if (ctx.directive) {
+      token.content = ctx.directive(m[1]!, args) + '\n';
+    } else {
+      ctx.warnings.push(`directive {{${m[1]}}} is not available on this page`);
+      token.content = `<p>${notRunMarker(m[1]!)}</p>\n`;
+    }
+    token.map = [startLine, startLine + 1];
+    state.line = startLine + 1;
+    return true;
+  };
+}
+
+/** Heading ids: an explicit trailing `{#id}` wins, otherwise a slug of the heading's text. */
+function headingIds(state: StateCore): void {
+  const seen = new Set<string>();
+  const tokens = state.tokens;
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i]!.type !== 'heading_open') continue;
+    const inline = tokens[i + 1];
+    if (!inline || inline.type !== 'inline') continue;
+    let id: string;
+    const m = /\s*\{#([\w-]+)((?:\s+\.[\w-]+)*)\}\s*$/.exec(inline.content);
+    if (m) {
+      inline.content = inline.content.slice(0, m.index);
+      id = m[1]!;
+      const classes = m[2]!.trim().split(/\s+/).filter(Boolean).map((c) => c.slice(1));
+      if (classes.length) tokens[i]!.attrSet('class', classes.join(' '));
+    } else {
+      id = inline.content.toLowerCase().replace(/[^\w\s-]/g, '').trim().replace(/\s+/g, '-') || 'section';
+    }
+    let unique = id;
+    for (let n = 2; seen.has(unique); n++) unique = `${id}-${n}`;
+    seen.add(unique);
+    tokens[i]!.attrSet('id', unique);
+  }
+}
+
+export function createMarkdown(ctx: RenderContext): MarkdownIt {
+  const md = new MarkdownIt({ html: false, linkify: false, typographer: true });
+  md.inline.ruler.before('link', 'reprobook_inline', inlineRule(ctx));
+  md.block.ruler.before('fence', 'reprobook_math', blockMathRule(ctx), { alt: ['paragraph'] });
+  md.block.ruler.before('paragraph', 'reprobook_directive', directiveRule(ctx));
+  md.core.ruler.before('inline', 'reprobook_heading_ids', headingIds);
+  // Trusted HTML generated by this module (every input string inside it was escaped).
+  md.renderer.rules['reprobook_html'] = (tokens, idx) => tokens[idx]!.content;
+  return md;
+}
+
+export function renderMarkdown(markdown: string, ctx: RenderContext): string {
+  return createMarkdown(ctx).render(markdown);
+}
+
+/** The reference list, with ids that citations link to. */
+export function renderReferences(refs: ReferenceEntry[]): string {
+  const items = refs.map((r, i) => {
+    const url = r.url && /^https?:\/\//.test(r.url)
+      ? ` <a class="ref-url" href="${escapeHtml(r.url)}">${escapeHtml(r.url)}</a>`
+      : '';
+    return `<li id="ref-${escapeHtml(r.key)}" value="${i + 1}"><span class="ref-number">[${i + 1}]</span> ${escapeHtml(r.text)}${url}</li>`;
+  });
+  return `<ol class="references">\n${items.join('\n')}\n</ol>`;
+}

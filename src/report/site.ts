@@ -1,0 +1,412 @@
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import type { ExecutedNotebook, ResultsFile } from '../notebook/types.ts';
+import { UserError } from '../util/errors.ts';
+import { escapeHtml, formatValue } from './format.ts';
+import {
+  createContext, createMarkdown, renderReferences, resultAnchor, scanNumbering, sourceHref, splitFrontMatter,
+  notRunMarker, type ReferenceEntry, type RenderContext,
+} from './markdown.ts';
+import { figure1Data, figure1Svg, seriesFigureSvg, temperatureSeries, temperaturesRun } from './figures.ts';
+import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
+import { collectProvenance, renderProvenance, type Provenance } from './provenance.ts';
+import { renderNotebookPage } from './notebook-page.ts';
+
+/**
+ * Writes the static site: index.html (the paper mirrored from report/paper.md, with its
+ * figures, the claims table and provenance), one page per executed notebook, results.json
+ * and the assets (our CSS, KaTeX's CSS and fonts, the code-highlighting theme). Everything
+ * is rendered in memory first, so that a strict build fails before writing anything.
+ */
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** This project's own report/ folder: used when the root being built has none. */
+export const BUNDLED_REPORT_DIR = resolve(here, '../../report');
+
+export interface SiteOptions {
+  root: string;
+  /** null or undefined: the runner's unnamed default (stored under "default"). */
+  profile?: string | null;
+  out: string;
+  /** Fail on any warning (missing result, unknown citation…) instead of showing "not run". */
+  strict?: boolean;
+  /** Link report.pdf from the pages (the caller prints it after the HTML). */
+  linkPdf?: boolean;
+  /** Fixed for reproducible output in tests. */
+  builtAt?: string;
+}
+
+export interface SiteBuild {
+  out: string;
+  indexPath: string;
+  resultsPath: string;
+  notebookPages: string[];
+  warnings: string[];
+  profile: string | null;
+  provenance: Provenance;
+  claims: ClaimRow[];
+}
+
+export interface ReportInputs {
+  results: ResultsFile;
+  executed: ExecutedNotebook[];
+  /** True when results.json was assembled here from executed notebooks (no results file found). */
+  synthesised: boolean;
+}
+
+export const profileDir = (profile: string | null | undefined) => profile ?? 'default';
+
+async function readJson<T>(path: string, what: string): Promise<T> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (err) {
+    throw new UserError(`cannot read ${what} ${path}: ${(err as Error).message}`, 're-run the notebooks (`reprobook run`) to rewrite it');
+  }
+}
+
+/** The inputs of a build: executed notebooks and the results file of one profile. */
+export async function loadReportInputs(root: string, profile: string | null | undefined): Promise<ReportInputs> {
+  const dir = join(root, '.reprobook', 'executed', profileDir(profile));
+  const executed: ExecutedNotebook[] = [];
+  if (existsSync(dir)) {
+    for (const f of (await readdir(dir)).filter((f) => f.endsWith('.json')).sort()) {
+      const nb = await readJson<ExecutedNotebook>(join(dir, f), 'executed notebook');
+      if (nb.format !== 'reprobook.executed/1') {
+        throw new UserError(`${join(dir, f)} is not an executed notebook (format ${JSON.stringify(nb.format)})`, 're-run the notebooks to rewrite it, or remove the file');
+      }
+      executed.push(nb);
+    }
+  }
+  const resultsPath = join(root, '.reprobook', 'results', `${profileDir(profile)}.json`);
+  if (existsSync(resultsPath)) {
+    return { results: await readJson<ResultsFile>(resultsPath, 'results file'), executed, synthesised: false };
+  }
+  if (executed.length === 0) {
+    throw new UserError(
+      `nothing to build: no executed notebooks in ${dir} and no results file ${resultsPath}`,
+      `run the notebooks first: \`reprobook run --root ${root}${profile ? ` --profile ${profile}` : ''}\` (or drop --no-run)`,
+    );
+  }
+  return { results: synthesiseResults(executed, profile ?? null), executed, synthesised: true };
+}
+
+/** A results file assembled from executed notebooks, for when the runner wrote none. */
+export function synthesiseResults(executed: ExecutedNotebook[], profile: string | null): ResultsFile {
+  const results: ResultsFile['results'] = {};
+  const sources: ResultsFile['sources'] = {};
+  for (const nb of executed) {
+    for (const r of nb.results) {
+      results[r.name] = r.value;
+      sources[r.name] = { notebook: r.notebook, cellIndex: r.cellIndex, ...(r.cellLabel ? { cellLabel: r.cellLabel } : {}) };
+    }
+  }
+  const first = executed[0]!;
+  return {
+    profile,
+    provenance: {
+      generatedAt: executed.map((e) => e.startedAt).sort().at(-1) ?? '',
+      environment: first.environment,
+      notebooks: executed.map((e) => ({ name: e.notebook.name, path: e.notebook.path, cacheKey: e.cacheKey, wallTimeMs: e.wallTimeMs, params: e.params, startedAt: e.startedAt })),
+    },
+    results,
+    sources,
+  };
+}
+
+export async function loadReferences(path: string): Promise<ReferenceEntry[]> {
+  const doc = parseYaml(await readFile(path, 'utf8')) as { references?: unknown; extra?: unknown };
+  const list = [...(Array.isArray(doc?.references) ? doc.references : []), ...(Array.isArray(doc?.extra) ? doc.extra : [])];
+  return list.map((r, i) => {
+    const e = r as Partial<ReferenceEntry>;
+    if (typeof e.key !== 'string' || typeof e.text !== 'string') {
+      throw new UserError(`${path}: reference ${i + 1} needs "key" and "text"`, 'write each reference as { key: name2016, text: "Authors. Title. Venue, year." }');
+    }
+    return { key: e.key, text: e.text, ...(typeof e.url === 'string' ? { url: e.url } : {}) };
+  });
+}
+
+/** The paper's own list (shown as [1]–[9]) and then the works only this reproduction cites. */
+async function referenceCount(path: string): Promise<number> {
+  const doc = parseYaml(await readFile(path, 'utf8')) as { references?: unknown[] };
+  return Array.isArray(doc?.references) ? doc.references.length : 0;
+}
+
+// ---------- page chrome ----------
+
+export interface PageOptions {
+  title: string;
+  rootPrefix: string;
+  profile: string | null;
+  body: string;
+  notebooks: string[];
+  linkPdf: boolean;
+  bodyClass: string;
+}
+
+/**
+ * No script runs on these pages: the CSP forbids it (defence in depth behind escaping),
+ * and every asset is local and linked relatively, so the site works from file://.
+ */
+export function pageHtml(o: PageOptions): string {
+  const p = o.rootPrefix;
+  const nbLinks = o.notebooks.map((n) => `<a href="${p}notebooks/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`).join(' ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'">
+<meta name="generator" content="reprobook">
+<title>${escapeHtml(o.title)}</title>
+<link rel="stylesheet" href="${p}assets/katex/katex.min.css">
+<link rel="stylesheet" href="${p}assets/hljs.css">
+<link rel="stylesheet" href="${p}assets/report.css">
+</head>
+<body class="${o.bodyClass}">
+<nav class="site-bar" aria-label="site">
+<a class="home" href="${p}index.html">reprobook</a>
+<span class="profile-badge">profile <strong>${escapeHtml(o.profile ?? 'default')}</strong></span>
+<span class="nav-notebooks">Notebooks: ${nbLinks || '<em>none</em>'}</span>
+<a href="${p}results.json">results.json</a>${o.linkPdf ? ` <a href="${p}report.pdf">PDF</a>` : ''}
+</nav>
+<main>
+${o.body}
+</main>
+<footer class="site-footer">Built by reprobook from executed notebooks (profile ${escapeHtml(o.profile ?? 'default')}). Open <a href="${p}results.json">results.json</a> for every published value.</footer>
+</body>
+</html>
+`;
+}
+
+/** Wraps each `<h2>` and what follows it, up to the next `<h2>`, in a `<section>`. */
+export function sectionize(html: string): string {
+  const parts = html.split(/(?=<h2[\s>])/);
+  return parts.map((part) => {
+    const m = /^<h2([^>]*)>/.exec(part);
+    if (!m) return part;
+    const cls = /class="([^"]*)"/.exec(m[1]!)?.[1];
+    return `<section class="paper-section${cls ? ` ${cls}` : ''}">\n${part}</section>\n`;
+  }).join('');
+}
+
+// ---------- generated figures and tables ----------
+
+const BEYOND_COLUMNS: Array<{ prefix: string; suffix: string; label: string; baseline: string }> = [
+  { prefix: 'distilled', suffix: 'accuracy', label: 'Test accuracy', baseline: 'baseline.accuracy' },
+  { prefix: 'fgsm', suffix: 'successRate', label: 'FGSM success', baseline: 'fgsm.baseline.successRate' },
+  { prefix: 'saturation', suffix: 'zeroGradientFraction', label: 'Zero-gradient samples', baseline: 'saturation.baseline.zeroGradientFraction' },
+  { prefix: 'fgsmTemperature', suffix: 'successRate', label: 'FGSM on logits / T', baseline: 'fgsmTemperature.baseline.successRate' },
+  { prefix: 'pgd', suffix: 'successRate', label: 'Logit PGD success', baseline: 'pgd.baseline.successRate' },
+  { prefix: 'jsma', suffix: 'successRate', label: 'JSMA success', baseline: 'jsma.baseline.successRate' },
+];
+
+function linkedValue(ctx: RenderContext, name: string, format: 'percent' | 'percent1'): string {
+  if (!(name in ctx.results)) return notRunMarker(`${name} was not published in this build`);
+  const text = escapeHtml(formatValue(ctx.results[name], format));
+  const src = ctx.sources[name];
+  const first = !ctx.usedResults.has(name);
+  ctx.usedResults.add(name);
+  const id = first ? ` id="${resultAnchor(name)}"` : '';
+  return src ? `<a class="result"${id} href="${escapeHtml(sourceHref(src, ctx.rootPrefix))}" title="${escapeHtml(name)}">${text}</a>` : `<span class="result"${id}>${text}</span>`;
+}
+
+function beyondTable(ctx: RenderContext): string {
+  const temps = temperaturesRun(ctx.results);
+  const header = `<tr><th>Network</th>${BEYOND_COLUMNS.map((c) => `<th>${escapeHtml(c.label)}</th>`).join('')}</tr>`;
+  const rows = [`<tr><th scope="row">baseline</th>${BEYOND_COLUMNS.map((c) => `<td class="num">${linkedValue(ctx, c.baseline, 'percent')}</td>`).join('')}</tr>`];
+  for (const t of temps) {
+    rows.push(`<tr><th scope="row">T = ${t}</th>${BEYOND_COLUMNS.map((c) => `<td class="num">${linkedValue(ctx, `${c.prefix}.T${t}.${c.suffix}`, 'percent')}</td>`).join('')}</tr>`);
+  }
+  return `<div class="table-scroll"><table class="data numbers">\n<thead>${header}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
+}
+
+const VERDICT_CLASS: Record<string, string> = {
+  reproduced: 'verdict-yes', partly: 'verdict-partly', 'not reproduced': 'verdict-no', 'not run': 'verdict-notrun',
+};
+
+function claimsTable(ctx: RenderContext, rows: ClaimRow[], inline: (md: string) => string): string {
+  const body = rows.map((r) => {
+    const ours = r.oursText === undefined
+      ? notRunMarker(`no result among ${(r.spec.results ?? []).join(', ') || 'the per-temperature results'}`)
+      : r.resultName && ctx.sources[r.resultName]
+        ? (() => {
+          const first = !ctx.usedResults.has(r.resultName!);
+          ctx.usedResults.add(r.resultName!);
+          return `<a class="result"${first ? ` id="${resultAnchor(r.resultName!)}"` : ''} href="${escapeHtml(sourceHref(ctx.sources[r.resultName!]!, ctx.rootPrefix))}" title="${escapeHtml(r.resultName!)}">${escapeHtml(r.oursText!)}</a>`;
+        })()
+        : escapeHtml(r.oursText);
+    const note = r.spec.note ? `<div class="claim-note">${inline(r.spec.note)}</div>` : '';
+    return `<tr id="claim-${escapeHtml(r.spec.id)}"><td>${inline(r.spec.claim)}<div class="claim-source">${inline(r.spec.source)}</div>${note}</td><td class="num">${escapeHtml(r.spec.paperText)}</td>` +
+      `<td class="num">${ours}</td><td class="num diff">${escapeHtml(r.differenceText)}</td>` +
+      `<td><span class="verdict ${VERDICT_CLASS[r.verdict]}">${escapeHtml(r.verdict)}</span><div class="tolerance">${escapeHtml(r.toleranceText)}</div></td></tr>`;
+  });
+  return `<div class="table-scroll"><table class="data claims">\n<thead><tr><th>Claim (where in the paper)</th><th>Paper</th><th>Ours</th><th>Difference</th><th>Verdict (tolerance)</th></tr></thead>\n<tbody>\n${body.join('\n')}\n</tbody>\n</table></div>`;
+}
+
+function firstSourceLink(ctx: RenderContext, names: string[]): string {
+  for (const n of names) {
+    const src = ctx.sources[n];
+    if (src) return `<a class="source-link" href="${escapeHtml(sourceHref(src, ctx.rootPrefix))}">notebook ${escapeHtml(src.notebook)}, cell ${src.cellIndex + 1}</a>`;
+  }
+  return 'no notebook in this build';
+}
+
+// ---------- the build ----------
+
+async function gitState(cwd: string): Promise<{ commit?: string; dirty?: boolean }> {
+  const run = promisify(execFile);
+  try {
+    const { stdout: commit } = await run('git', ['rev-parse', 'HEAD'], { cwd });
+    const { stdout: status } = await run('git', ['status', '--porcelain', '--untracked-files=no'], { cwd });
+    return { commit: commit.trim(), dirty: status.trim().length > 0 };
+  } catch {
+    return {};
+  }
+}
+
+function reportFile(root: string, name: string): string {
+  const own = join(root, 'report', name);
+  return existsSync(own) ? own : join(BUNDLED_REPORT_DIR, name);
+}
+
+function assetPath(spec: string): string {
+  return createRequire(import.meta.url).resolve(spec);
+}
+
+export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
+  const root = resolve(opts.root);
+  const out = resolve(opts.out);
+  const inputs = await loadReportInputs(root, opts.profile);
+  const { results: resultsFile, executed } = inputs;
+  const profile = resultsFile.profile ?? opts.profile ?? null;
+  const warnings: string[] = [];
+  if (inputs.synthesised) warnings.push(`no results file for profile "${profileDir(opts.profile)}": results.json was assembled from the executed notebooks`);
+  for (const nb of executed) if (nb.status === 'error') warnings.push(`notebook ${nb.notebook.name} failed in this run; its page shows the error`);
+
+  const paperSrc = await readFile(reportFile(root, 'paper.md'), 'utf8');
+  const refsFile = reportFile(root, 'references.yaml');
+  const references = await loadReferences(refsFile);
+  const paperRefCount = await referenceCount(refsFile);
+  const claimSpecs = await loadClaims(reportFile(root, 'claims.yaml'));
+  const { data: front, body: paperBody } = splitFrontMatter(paperSrc);
+  const results = resultsFile.results;
+  const claims = judgeClaims(claimSpecs, results);
+  const git = await gitState(root);
+  const builtAt = opts.builtAt ?? new Date().toISOString();
+  const provenance = collectProvenance(resultsFile, executed, { ...git, builtAt });
+  const notebookNames = executed.map((e) => e.notebook.name);
+
+  const temps = temperaturesRun(results);
+  const sampleCount = ['fgsm.samples', 'fgsm.sampleCount', 'fgsm.attackedSamples'].map((n) => results[n]).find((v) => typeof v === 'number');
+  const meta: Record<string, string> = {
+    profile: profile ?? 'default',
+    ...(temps.length ? { temperatures: temps.length > 1 ? `T = ${temps.slice(0, -1).join(', ')} and ${temps.at(-1)}` : `T = ${temps[0]}` } : {}),
+    ...(typeof sampleCount === 'number' ? { fgsmSamples: formatValue(sampleCount, 'int') } : {}),
+  };
+
+  // ---- index.html ----
+  const ctx = createContext({
+    results, sources: resultsFile.sources, references, numbering: scanNumbering(paperBody), meta, rootPrefix: '', targetPage: '', warnings,
+  });
+  const md = createMarkdown(ctx);
+  const inline = (s: string) => md.renderInline(s);
+  const figureBlock = (id: string, svg: string, caption: string, note: string) => {
+    const n = ctx.numbering.get(id)!;
+    return `<figure class="figure" id="${escapeHtml(id)}">\n${svg}\n<figcaption><span class="figure-label">${escapeHtml(n.label)}:</span> ${caption}<span class="figure-note"> ${note}</span></figcaption>\n</figure>`;
+  };
+  const tableBlock = (id: string, table: string, caption: string) => {
+    const n = ctx.numbering.get(id)!;
+    return `<figure class="table-figure" id="${escapeHtml(id)}">\n<figcaption><span class="figure-label">${escapeHtml(n.label)}:</span> ${caption}</figcaption>\n${table}\n</figure>`;
+  };
+  ctx.directive = (name, args) => {
+    const id = args[0] ?? '';
+    if (name === 'provenance') return `<div class="provenance">${renderProvenance(provenance, '')}</div>`;
+    if (name === 'references') {
+      const paperRefs = references.slice(0, paperRefCount);
+      const extra = references.slice(paperRefCount);
+      return renderReferences(paperRefs) + (extra.length
+        ? `\n<p class="references-extra-title">Cited only by this reproduction:</p>\n${renderReferences(extra).replace(/<ol class="references">/, `<ol class="references" start="${paperRefCount + 1}">`)}`
+        : '');
+    }
+    if (name === 'figure' && id === 'fig-fgsm') {
+      const fgsmNames = figure1Data(results).points.map((p) => p.name);
+      return figureBlock(id, figure1Svg(results),
+        inline('Success rate of the fast gradient sign method [@goodfellow2015explaining] against MNIST networks trained with defensive distillation as set up in [@papernot2016distillation], for each distillation temperature.'),
+        `Blue: this reproduction (profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, fgsmNames)}). Orange: the values stated in the paper.`);
+    }
+    if (name === 'figure' && id === 'fig-beyond') {
+      const series = [
+        { label: 'FGSM (as in the paper)', points: temperatureSeries(results, 'fgsm', 'successRate'), color: '#1f5fa8' },
+        { label: 'FGSM on logits / T', points: temperatureSeries(results, 'fgsmTemperature', 'successRate'), color: '#b45309' },
+        { label: 'logit-space PGD', points: temperatureSeries(results, 'pgd', 'successRate'), color: '#15803d' },
+        { label: 'samples with zero gradient', points: temperatureSeries(results, 'saturation', 'zeroGradientFraction'), color: '#7c3aed' },
+      ];
+      const names = series.flatMap((s) => s.points.map((p) => p.name));
+      return figureBlock(id, seriesFigureSvg(series, 'Percent of test samples', 'Beyond the paper: attacks that adapt to distillation'),
+        'Attack success and gradient saturation per distillation temperature (not in the paper).',
+        `Profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, names)}.`);
+    }
+    if (name === 'table' && id === 'tbl-claims') {
+      return tableBlock(id, claimsTable(ctx, claims, inline),
+        `The paper's quantitative claims next to this reproduction's values (profile <strong>${escapeHtml(profile ?? 'default')}</strong>). Rates are success rates over the test samples the network classified correctly; the tolerance behind each verdict is stated in its row.`);
+    }
+    if (name === 'table' && id === 'tbl-beyond') {
+      return tableBlock(id, beyondTable(ctx), `Per-temperature results of this reproduction (profile ${escapeHtml(profile ?? 'default')}); every value links to the notebook cell that published it.`);
+    }
+    warnings.push(`directive {{${name} ${args.join(' ')}}} names nothing the report can draw`);
+    return `<p>${notRunMarker(`${name} ${id}`)}</p>`;
+  };
+  const paperHtml = sectionize(md.render(paperBody));
+  const fm = (k: string) => (typeof front[k] === 'string' ? (front[k] as string) : '');
+  const title = fm('title') || 'Report';
+  const originalUrl = /^https?:\/\//.test(fm('originalUrl')) ? fm('originalUrl') : '';
+  const titleBlock = `<header class="title-block">
+<p class="kicker">A reproduction</p>
+<h1>${escapeHtml(title)}</h1>
+<p class="authors">${escapeHtml(fm('authors'))}</p>
+<p class="affiliation">${escapeHtml(fm('affiliation'))}</p>
+<p class="reproduced">Reproduced by <strong>${escapeHtml(fm('reproducedBy') || 'reprobook')}</strong> · profile <strong class="profile-name">${escapeHtml(profile ?? 'default')}</strong> · built ${escapeHtml(builtAt.slice(0, 10))}${fm('original') ? ` · original: ${originalUrl ? `<a href="${escapeHtml(originalUrl)}">${escapeHtml(fm('original'))}</a>` : escapeHtml(fm('original'))}` : ''}</p>
+</header>`;
+  const indexHtml = pageHtml({ title: `${title} (reproduction)`, rootPrefix: '', profile, body: `<article class="paper">\n${titleBlock}\n${paperHtml}</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'report' });
+  const usedInReport = new Set(ctx.usedResults);
+
+  // ---- notebooks/NAME.html ----
+  const pages = executed.map((nb) => {
+    const nctx = createContext({ results, sources: resultsFile.sources, references, numbering: ctx.numbering, meta, rootPrefix: '../', targetPage: '../index.html', warnings: [] });
+    const page = renderNotebookPage(nb, nctx, usedInReport);
+    for (const w of nctx.warnings) warnings.push(`notebook ${nb.notebook.name}: ${w}`);
+    return { name: nb.notebook.name, html: pageHtml({ title: `${page.title} · notebook`, rootPrefix: '../', profile, body: `<article class="notebook">\n${page.body}\n</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'notebook-page' }) };
+  });
+
+  if (opts.strict && warnings.length) {
+    throw new UserError(`the report has ${warnings.length} problem(s) and --strict is set:\n  - ${warnings.join('\n  - ')}`, 'run the missing notebooks, fix the names in report/paper.md, or build without --strict to show them as "not run"');
+  }
+
+  // ---- write; only the paths a build owns are replaced, so --out . cannot wipe a project ----
+  await mkdir(out, { recursive: true });
+  for (const p of ['index.html', 'notebooks', 'assets', 'results.json', 'report.pdf']) await rm(join(out, p), { recursive: true, force: true });
+  await mkdir(join(out, 'notebooks'), { recursive: true });
+  await mkdir(join(out, 'assets', 'katex'), { recursive: true });
+  const indexPath = join(out, 'index.html');
+  await writeFile(indexPath, indexHtml);
+  const notebookPages: string[] = [];
+  for (const p of pages) {
+    const file = join(out, 'notebooks', `${p.name}.html`);
+    await writeFile(file, p.html);
+    notebookPages.push(file);
+  }
+  const resultsPath = join(out, 'results.json');
+  await writeFile(resultsPath, `${JSON.stringify(resultsFile, null, 2)}\n`);
+  const katexDist = dirname(assetPath('katex'));
+  await cp(join(katexDist, 'katex.min.css'), join(out, 'assets', 'katex', 'katex.min.css'));
+  await cp(join(katexDist, 'fonts'), join(out, 'assets', 'katex', 'fonts'), { recursive: true });
+  await cp(assetPath('highlight.js/styles/github.css'), join(out, 'assets', 'hljs.css'));
+  await cp(reportFile(root, 'style.css'), join(out, 'assets', 'report.css'));
+  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims };
+}
