@@ -176,6 +176,17 @@ test('JSMA-F on the normal model, and a source already of the target class is a 
   assert.equal(r.summary.rates.b, 0);
 });
 
+test('attacks release every tensor they create', async () => {
+  const data = subsetData(confident, [0, 1]);
+  await fgsm(base, data, { eps: 0.1 }); // first calls may allocate lasting state (e.g. kernels)
+  const before = tf.memory().numTensors;
+  await fgsm(base, data, { eps: 0.1, loss: 'categorical-cross-entropy' });
+  await pgd(base, data, { eps: 0.1, steps: 2, stepSize: 0.05, randomStart: true });
+  await jsma(base, data, { variant: 'F', gamma: 0.02 });
+  await saturationDiagnostic(base, data);
+  assert.equal(tf.memory().numTensors, before);
+});
+
 test('bad input is rejected with a clear error', async () => {
   await assert.rejects(fgsm(base, { images: new Float32Array(10), labels: [1] }, { eps: 0.1 }), /expected 784/);
   await assert.rejects(fgsm(base, test100, { eps: 2 }), /eps = 2 is not in \[0, 1\]/);

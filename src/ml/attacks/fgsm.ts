@@ -17,7 +17,7 @@ export async function fgsm(model: tf.LayersModel, data: AttackData, params: Fgsm
   if (!(temperature > 0)) throw new Error(`FGSM temperature must be positive, got ${temperature}`);
   const name = temperature === 1 ? 'fgsm' : 'fgsm-temperature';
   return runUntargeted(model, data, name, { eps: params.eps, loss, temperature }, opts, async (x, labels, _ids, g) => {
-    const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D;
+    const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D);
     const { grad, logits } = gradWithLogits(model, x, (z) => fgsmLoss(loss, z, oneHot, temperature));
     const adv = tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(tf.sign(grad), params.eps)), 0, 1));
     const [advData, logitData] = await Promise.all([adv.data() as Promise<Float32Array>, logits.data()]);

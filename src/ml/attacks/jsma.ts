@@ -120,7 +120,9 @@ export async function jsma(model: tf.LayersModel, data: AttackData, params: Jsma
           const out = params.variant === 'F' ? tf.softmax(zz) : zz;
           return tf.sum(tf.mul(out, weights));
         })(tf.concat([xt, xt], 0));
-        return { logits: tf.keep(z!.slice([0, 0], [m, g.numClasses])), grads: gr };
+        const first = tf.keep(z!.slice([0, 0], [m, g.numClasses]));
+        z!.dispose();
+        return { logits: first, grads: gr };
       });
       const [logitData, gradData] = await Promise.all([logits.data(), grads.data()]);
       tf.dispose([logits, grads]);

@@ -33,7 +33,7 @@ export async function pgd(model: tf.LayersModel, data: AttackData, params: PgdPa
   const recorded = { eps: params.eps, steps: params.steps, stepSize: params.stepSize, randomStart, seed };
   return runUntargeted(model, data, 'pgd-margin', recorded, opts, async (x, labels, ids, g) => {
     const m = labels.length;
-    const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D;
+    const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D);
     const clean = tf.tidy(() => logitsOf(model, x));
     const predBefore = argmaxRows(await clean.data(), g.numClasses);
     clean.dispose();

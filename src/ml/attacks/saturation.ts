@@ -59,7 +59,7 @@ export async function saturationDiagnostic(model: tf.LayersModel, data: AttackDa
     const m = end - start;
     const labels = Int32Array.from({ length: m }, (_, i) => data.labels[start + i]);
     const x = tf.tensor(data.images.subarray(start * g.size, end * g.size), [m, ...g.inputShape]);
-    const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D;
+    const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D);
     const { grad, logits } = gradWithLogits(model, x, (z) => fgsmLoss(loss, z, oneHot, temperature));
     const probs = tf.softmax(logits);
     const [gradData, logitData, probData] = await Promise.all([grad.data(), logits.data(), probs.data()]);
