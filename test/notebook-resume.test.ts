@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,8 @@ test('a run killed with SIGKILL resumes from the last finished artifact', async 
     assert.deepEqual((await computations(root)).filter((c) => c === 'first'), ['first']);
     assert.ok(!existsSync(stepDir(root, 2)), 'no entry for the unfinished step');
     assert.ok(!existsSync(join(root, '.reprobook', 'executed', 'default', '01-slow.json')));
+    const tmp = join(root, '.reprobook', 'artifacts', 'tmp');
+    const leftovers = existsSync(tmp) ? await readdir(tmp) : [];
 
     const lines: string[] = [];
     const again = await runProject({ root, log: (l) => lines.push(l), quietArtifacts: true });
@@ -59,6 +61,8 @@ test('a run killed with SIGKILL resumes from the last finished artifact', async 
     assert.equal(log.at(-1), 'second');
     const events = again.outcomes[0]!.executed.artifactEvents!.map((e) => `${e.type}:${e.cellIndex}`);
     assert.deepEqual(events, ['hit:1', 'miss:2', 'stored:2']);
+    // The killed writer's half-written entry (if it got that far) was cleaned up.
+    for (const name of leftovers) assert.ok(!existsSync(join(tmp, name)), `stale ${name} removed`);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -109,6 +113,23 @@ test('reprobook run: exit status, status lines, error location, --ipynb', async 
     const bad = await cli(['--profile', 'nope']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /error: unknown profile 'nope'/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('concurrent runs on one root leave a consistent store, executed file and results', async () => {
+  const root = await slowRoot();
+  try {
+    const runs = await Promise.all([0, 1, 2].map(() => runProject({ root, force: true, quietArtifacts: true })));
+    for (const r of runs) assert.ok(r.ok);
+    const executed = JSON.parse(await readFile(join(root, '.reprobook', 'executed', 'default', '01-slow.json'), 'utf8'));
+    assert.equal(executed.status, 'ok');
+    const results = JSON.parse(await readFile(join(root, '.reprobook', 'results', 'default.json'), 'utf8'));
+    assert.equal(results.results.answer, 42);
+    const store = new ArtifactStore(join(root, '.reprobook', 'artifacts'));
+    for (const step of [1, 2]) assert.notEqual(await store.get({ kind: 'slow-step', inputs: { step } }), null, `step ${step} verifies`);
+    assert.deepEqual(await readdir(join(root, '.reprobook', 'artifacts', 'tmp')), [], 'no temporary entries left');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -137,3 +137,35 @@ test('redeclaration across cells, params are read-only, exports are tolerated, t
   assert.deepEqual(items(r.cells[1]!, 'result'), [{ kind: 'json', value: [10, 6] }]);
   assert.equal(items(r.cells[3]!, 'result').length, 0, 'a declaration is not a value');
 });
+
+test('progress from a cell goes to the terminal, not into the outputs', async () => {
+  const lines: string[] = [];
+  const { createProgress } = await import('../src/util/progress.ts');
+  const stream = { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream;
+  const doc = parseNotebookSource('```ts\nconst task = progress.start("steps", 3, "step");\nfor (let i = 1; i <= 3; i++) task.update(i);\ntask.done("all good");\n```\n', 'notebooks/p.md');
+  const r = await executeCells(doc, { root: tmpdir(), profile: null, params: {}, progress: createProgress({ stream, live: false, intervalMs: 0 }) });
+  assert.equal(r.status, 'ok', JSON.stringify(r.error));
+  assert.deepEqual(r.cells[0]!.outputs, []);
+  assert.ok(lines.some((l) => l.startsWith('steps: 3/3 step (100.0%)')), lines.join(''));
+  assert.ok(lines.some((l) => /^steps: done in [\d.]+s — all good/.test(l)));
+});
+
+test('sources() digests a project module and its imports for artifact keys', async () => {
+  const root = await fixtureRoot('project');
+  try {
+    const doc = parseNotebookSource('```ts\nsources("../src/lib.ts")\n```\n', 'notebooks/s.md');
+    const first = await executeCells(doc, { root, profile: null, params: {} });
+    const [item] = items(first.cells[0]!, 'result');
+    assert.ok(item!.kind === 'json');
+    const digests = item.value as Record<string, string>;
+    assert.deepEqual(Object.keys(digests), ['src/dep.ts', 'src/lib.ts']);
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(root, 'src', 'dep.ts'), "export const DEP_VERSION: string = 'dep-2';\n");
+    const second = await executeCells(doc, { root, profile: null, params: {} });
+    const after = (items(second.cells[0]!, 'result')[0] as { value: Record<string, string> }).value;
+    assert.notEqual(after['src/dep.ts'], digests['src/dep.ts']);
+    assert.equal(after['src/lib.ts'], digests['src/lib.ts']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -56,6 +56,15 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   return out.sort();
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class ArtifactStore {
   readonly root: string;
   private readonly onEvent: (e: ArtifactEvent) => void;
@@ -163,6 +172,28 @@ export class ArtifactStore {
     }
     this.onEvent({ type: 'miss', id: artifactId(key), kind: key.kind });
     return { ...(await this.put(key, write)), hit: false };
+  }
+
+  /**
+   * Remove temporary directories left by writers that died (a SIGKILLed run leaves its
+   * half-written entry in tmp/). Only directories whose writer process is gone are removed,
+   * so a concurrent live writer is never disturbed. Returns how many were removed.
+   */
+  async cleanStaleTmp(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, 'tmp'));
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const pid = Number(name.split('.')[1]);
+      if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+      await rm(join(this.root, 'tmp', name), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** Memoise a JSON-serialisable value under `key`. */

@@ -1,5 +1,5 @@
 import { readFile, readdir, stat, mkdir } from 'node:fs/promises';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { CellOptions, NotebookDocument, Params } from './types.ts';
@@ -55,31 +55,36 @@ export function resolveLocal(fromDir: string, spec: string): string | null {
 }
 
 /**
- * The transitive set of project-local files imported by the notebook's cells, as
- * root-relative path to sha256 ('missing' for an import that does not resolve).
+ * Digests of local modules and everything they import relatively, transitively, as
+ * root-relative path to sha256 ('missing' for an import that does not resolve). Synchronous
+ * so that cells can call it inline when building artifact keys.
  */
-export async function importedSources(root: string, doc: NotebookDocument): Promise<Record<string, string>> {
-  const nbDir = dirname(join(root, doc.path));
+export function localSourceDigests(root: string, fromDir: string, specs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  const queue: Array<[string, string]> = [];
-  for (const cell of codeCells(doc)) for (const s of scanImports(cell.source)) if (isLocal(s)) queue.push([nbDir, s]);
+  const queue: Array<[string, string]> = specs.filter(isLocal).map((s) => [fromDir, s]);
   const seen = new Set<string>();
   while (queue.length) {
     const [from, spec] = queue.shift()!;
     const file = resolveLocal(from, spec);
     if (!file) {
-      out[`${relative(root, resolve(from, spec)).split(sep).join('/')}`] = 'missing';
+      out[relative(root, resolve(from, spec)).split(sep).join('/')] = 'missing';
       continue;
     }
     if (seen.has(file)) continue;
     seen.add(file);
-    const text = await readFile(file);
+    const text = readFileSync(file);
     out[relative(root, file).split(sep).join('/')] = sha256(text);
     if (/\.(m?[jt]sx?)$/.test(file)) {
       for (const s of scanImports(text.toString('utf8'))) if (isLocal(s)) queue.push([dirname(file), s]);
     }
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The transitive set of project-local files imported by the notebook's cells. */
+export async function importedSources(root: string, doc: NotebookDocument): Promise<Record<string, string>> {
+  const specs = codeCells(doc).flatMap((cell) => scanImports(cell.source));
+  return localSourceDigests(root, dirname(join(root, doc.path)), specs);
 }
 
 /** A glob (`*`, `?`, `**`) relative to the root, as a regular expression over '/'-paths. */

@@ -143,6 +143,8 @@ export interface ExecutionResult {
 export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOptions, 'cacheKey' | 'cacheKeyInputs'>): Promise<ExecutionResult> {
   const runtime = new Runtime(opts.root, doc, opts.profile, opts.params, { progress: opts.progress, quietArtifacts: opts.quietArtifacts });
   await runtime.prepare();
+  // Half-written entries of killed runs are never read (they sit in tmp/), but they take space.
+  await runtime.artifacts.cleanStaleTmp().catch(() => 0);
   const notebookFile = join(opts.root, doc.path);
   const importer = makeImporter(opts.root, notebookFile);
   const importMeta = { url: pathToFileURL(notebookFile).href, filename: notebookFile, dirname: dirname(notebookFile) };

@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { localSourceDigests } from './cache.ts';
 import type { CodeCell, DisplayItem, NotebookDocument, Params, PublishedResult, CellOutput } from './types.ts';
 import { ArtifactStore, type ArtifactEvent } from './artifacts.ts';
 import { asItem, encodePng, markdown, md, toDisplayItem, toJsonSafe, toTable, type PixelImage } from './display.ts';
@@ -41,12 +42,13 @@ export class Runtime {
   readonly results: PublishedResult[] = [];
   readonly artifactEvents: RecordedArtifactEvent[] = [];
   readonly globals: Record<string, unknown>;
+  readonly artifacts: ArtifactStore;
   private jsdomDocument: Document | null = null;
 
   constructor(readonly root: string, readonly doc: NotebookDocument, readonly profile: string | null, params: Params,
     options: { progress?: ProgressReporter; quietArtifacts?: boolean } = {}) {
     const self = this;
-    const artifacts = new ArtifactStore(join(root, '.reprobook', 'artifacts'), {
+    const artifacts = this.artifacts = new ArtifactStore(join(root, '.reprobook', 'artifacts'), {
       onEvent(e) {
         const rec: RecordedArtifactEvent = { type: e.type, id: e.id, kind: e.kind, cellIndex: self.current?.cell.index ?? -1 };
         if (e.type === 'corrupt') {
@@ -91,7 +93,12 @@ export class Runtime {
       return this.plotModule.plot({ ...opts, document: this.jsdomDocument } as Parameters<typeof import('@observablehq/plot').plot>[0]);
     };
 
+    // For artifact keys that must change when the project code computing them changes:
+    // artifacts.memoJson({ kind, inputs: { ...params, code: sources('../src/ml/train.ts') } }, ...)
+    const sources = (...specs: string[]) => localSourceDigests(root, dirname(join(root, doc.path)), specs);
+
     this.globals = {
+      sources,
       display, publish, md, markdown, plot, asItem,
       params: Object.freeze(structuredClone(params)),
       artifacts,
