@@ -125,7 +125,7 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
   const codeHash = opts.codeHash ?? (await handlerCodeHash(handlerPath));
   const keys = unitKeys(plan, codeHash);
   const shardOf = opts.shard ? assignShards(units, opts.shard.count) : undefined;
-  const label = opts.label ?? 'grid';
+  const label = `${opts.label ?? 'grid'}${opts.shard ? ` shard ${formatShard(opts.shard)}` : ''}`;
   const log = opts.log ?? defaultLog;
   const store = new ArtifactStore(opts.storeRoot);
   const priority = criticalPath(plan);
@@ -146,7 +146,7 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
   let settled = 0;
   let stopping = false;
 
-  const bar = (opts.progress ?? createProgress()).start(`${label}${opts.shard ? ` shard ${formatShard(opts.shard)}` : ''}`, mine.size, 'units');
+  const bar = (opts.progress ?? createProgress()).start(label, mine.size, 'units');
   const refresh = () => bar.update(settled, { fields: Object.fromEntries(running) });
   const emit = (e: GridEvent) => opts.onEvent?.(e);
   const settle = () => {
@@ -330,8 +330,7 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
     codeHash,
     wallMs: performance.now() - t0,
   };
-  const secs = (report.wallMs / 1000).toFixed(1);
-  bar.done(`${report.ran.length} ran, ${report.cached.length} cached, ${report.skipped.length} skipped, ${failures.length} failed in ${secs}s`);
+  bar.done(`${report.ran.length} ran, ${report.cached.length} cached, ${report.skipped.length} skipped, ${failures.length} failed`);
   if (failures.length > 0) throw new GridRunError(failures, report, opts.storeRoot);
   if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('grid run aborted');
   return report;
