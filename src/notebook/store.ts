@@ -9,7 +9,7 @@ import { getEnvironment } from './environment.ts';
  * Where executed notebooks and results live under <root>/.reprobook, and how they are
  * written: atomically (write-file-atomic renames a complete temporary file into place), so
  * a killed run or a concurrent one never leaves a half-written file. A failed run is kept
- * beside the last good one (`<name>.failed.json`) instead of replacing it.
+ * beside the last good one (under failed/) instead of replacing it.
  */
 
 export interface NotebookFile {
@@ -25,8 +25,14 @@ export function profileDir(profile: string | null): string {
   return profile ?? 'default';
 }
 
+/**
+ * `.reprobook/executed/<profile>/<name>.json` holds the last good run; a failed run goes to
+ * `.reprobook/executed/<profile>/failed/<name>.json`, out of the way of readers that list
+ * the good runs (use loadExecuted() to see failures too).
+ */
 export function executedPath(root: string, profile: string | null, name: string, failed = false): string {
-  return join(root, '.reprobook', 'executed', profileDir(profile), `${name}${failed ? '.failed' : ''}.json`);
+  const dir = join(root, '.reprobook', 'executed', profileDir(profile));
+  return failed ? join(dir, 'failed', `${name}.json`) : join(dir, `${name}.json`);
 }
 
 export function resultsPath(root: string, profile: string | null): string {
