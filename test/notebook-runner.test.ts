@@ -86,6 +86,9 @@ test('Plot.plot with the runtime document and display(element) gives an svg item
   assert.equal(r.status, 'ok', JSON.stringify(r.error));
   const [svg] = items(r.cells[1]!, 'display');
   assert.ok(svg!.kind === 'svg' && svg.svg.includes('<circle'), 'the dot is rendered');
+  const global = await run('```ts\nplot({ marks: [Plot.ruleY([0])] })\n```\n');
+  const [fig] = items(global.cells[0]!, 'result');
+  assert.ok(fig!.kind === 'svg' && fig.svg.includes('<line'), 'the Plot global and plot() work without an import');
 });
 
 test('a failing cell stops the notebook and reports cell and notebook line', async () => {
@@ -165,6 +168,23 @@ test('sources() digests a project module and its imports for artifact keys', asy
     const after = (items(second.cells[0]!, 'result')[0] as { value: Record<string, string> }).value;
     assert.notEqual(after['src/dep.ts'], digests['src/dep.ts']);
     assert.equal(after['src/lib.ts'], digests['src/lib.ts']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('packages resolve from the project root with ESM conditions', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'reprobook-pkg-'));
+  try {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const pkg = join(root, 'node_modules', 'dualpkg');
+    await mkdir(pkg, { recursive: true });
+    await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'dualpkg', version: '1.0.0', exports: { import: './esm.mjs', require: './cjs.cjs' } }));
+    await writeFile(join(pkg, 'esm.mjs'), "export const kind = 'esm';\nexport default 'default-esm';\n");
+    await writeFile(join(pkg, 'cjs.cjs'), "exports.kind = 'cjs';\n");
+    const r = await run("```ts\nimport dflt, { kind } from 'dualpkg';\n[dflt, kind]\n```\n", {}, root);
+    assert.equal(r.status, 'ok', JSON.stringify(r.error));
+    assert.deepEqual(items(r.cells[0]!, 'result'), [{ kind: 'json', value: ['default-esm', 'esm'] }]);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

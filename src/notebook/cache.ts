@@ -126,8 +126,12 @@ async function walkFiles(root: string, dir = ''): Promise<string[]> {
  */
 export async function dataChecksums(root: string, globs: string[]): Promise<Record<string, string>> {
   if (globs.length === 0) return {};
+  // Walk only the literal folders the globs start with (data/ rather than the whole project).
+  const bases = [...new Set(globs.map((g) => g.split('/').slice(0, -1).filter((_, i, parts) => !parts.slice(0, i + 1).some((p) => /[*?]/.test(p))).join('/')))];
   const res = globs.map(globToRegExp);
-  const files = (await walkFiles(root)).filter((f) => res.some((r) => r.test(f))).sort();
+  const listed = new Set<string>();
+  for (const b of bases) for (const f of await walkFiles(root, b)) listed.add(f);
+  const files = [...listed].filter((f) => res.some((r) => r.test(f))).sort();
   const memoPath = join(root, '.reprobook', 'cache', 'data-hashes.json');
   let memo: Record<string, { size: number; mtimeMs: number; sha256: string }> = {};
   try { memo = JSON.parse(await readFile(memoPath, 'utf8')); } catch { /* first run */ }

@@ -106,6 +106,7 @@ export class Runtime {
       notebook: info,
     };
     Object.defineProperty(this.globals, 'document', { enumerable: true, get: () => this.jsdomDocument });
+    Object.defineProperty(this.globals, 'Plot', { enumerable: true, get: () => this.plotModule });
   }
 
   private plotModule: typeof import('@observablehq/plot') | null = null;
@@ -113,7 +114,7 @@ export class Runtime {
   /** Load Observable Plot and a jsdom document when the cells use them (both are slow to import). */
   async prepare(): Promise<void> {
     const code = this.doc.blocks.map((b) => (b.kind === 'code' ? b.source : '')).join('\n');
-    if (/\bplot\s*\(|\bdocument\b|@observablehq\/plot/.test(code)) {
+    if (/\bplot\s*\(|\bPlot\b|\bdocument\b|@observablehq\/plot/.test(code)) {
       this.plotModule = await import('@observablehq/plot');
       await this.document();
     }
