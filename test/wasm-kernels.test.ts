@@ -160,3 +160,66 @@ test('dilation 2: forward matches cpu and tfjs-core refuses its gradient on both
   await initBackend('wasm');
   assertClose(run(), ref, 'dilated forward');
 });
+
+/** The other replaced kernels (src/ml/backends/wasm-training-kernels.ts) against cpu. */
+interface OtherCase { name: string; run: () => Float32Array[] }
+
+const otherCases: OtherCase[] = [
+  {
+    name: 'maxPool 2x2/2 gradient with ties (ReLU zeros)',
+    run: () => tf.tidy(() => {
+      const x = tf.relu(tf.tensor4d(values(2 * 6 * 6 * 3, 7), [2, 6, 6, 3]));
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.tensor(values(2 * 3 * 3 * 3, 8), [2, 3, 3, 3]))))(x).dataSync() as Float32Array];
+    }),
+  },
+  {
+    name: 'maxPool 3x3/2 same gradient (overlapping windows, padding)',
+    run: () => tf.tidy(() => {
+      const x = tf.tensor4d(values(2 * 7 * 7 * 2, 9), [2, 7, 7, 2]);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 3, 2, 'same'), tf.tensor(values(2 * 4 * 4 * 2, 10), [2, 4, 4, 2]))))(x).dataSync() as Float32Array];
+    }),
+  },
+  {
+    name: 'sum over leading axes, keepDims and not; other axes',
+    run: () => tf.tidy(() => {
+      const x = tf.tensor4d(values(4 * 5 * 6 * 7, 11), [4, 5, 6, 7]);
+      return [
+        tf.sum(x, [0, 1, 2]).dataSync() as Float32Array,
+        tf.sum(x, [0, 1], true).dataSync() as Float32Array,
+        tf.sum(x, 0).dataSync() as Float32Array,
+        tf.sum(x, [1, 3]).dataSync() as Float32Array,
+        tf.sum(x).dataSync() as Float32Array,
+      ];
+    }),
+  },
+  {
+    name: 'matMul with transposes, 2-D and batched',
+    run: () => tf.tidy(() => {
+      const a = tf.tensor2d(values(13 * 17, 12), [13, 17]);
+      const b = tf.tensor2d(values(13 * 11, 13), [13, 11]);
+      const c = tf.tensor2d(values(11 * 17, 14), [11, 17]);
+      const a3 = tf.tensor3d(values(3 * 5 * 4, 15), [3, 5, 4]);
+      const b3 = tf.tensor3d(values(3 * 6 * 4, 16), [3, 6, 4]);
+      return [
+        tf.matMul(a, b, true, false).dataSync() as Float32Array,
+        tf.matMul(a, c, false, true).dataSync() as Float32Array,
+        tf.matMul(b, a, true, false).dataSync() as Float32Array,
+        tf.matMul(c, a, false, true).dataSync() as Float32Array,
+        tf.matMul(a3, b3, false, true).dataSync() as Float32Array,
+        tf.matMul(b3, a3, true, false).dataSync() as Float32Array,
+      ];
+    }),
+  },
+];
+
+for (const c of otherCases) {
+  test(`wasm matches cpu: ${c.name}`, async () => {
+    await initBackend('cpu');
+    const ref = c.run();
+    await initBackend('wasm');
+    const before = tf.engine().backend.numDataIds();
+    const got = c.run();
+    assert.equal(tf.engine().backend.numDataIds(), before, 'no leaked backend memory');
+    got.forEach((g, i) => assertClose(g, ref[i]!, `${c.name} #${i}`));
+  });
+}

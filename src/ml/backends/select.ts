@@ -130,7 +130,9 @@ async function tryWasm(): Promise<{ ok: true } | { ok: false; reason: string }> 
   try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const { registerWasmConvGradients } = await import('./wasm-kernels.ts');
+    const { registerWasmTrainingKernels } = await import('./wasm-training-kernels.ts');
     registerWasmConvGradients();
+    if (process.env.REPROBOOK_WASM_FAST_KERNELS !== '0') registerWasmTrainingKernels();
     if (!wasmPathsSet) {
       // The binaries ship in the package's dist/; in Node a file path prefix is what works.
       wasm.setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`);

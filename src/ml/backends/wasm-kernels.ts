@@ -155,18 +155,25 @@ function backpropInputNHWC(backend: WasmBackendLike, dy: tf.TensorInfo, filter: 
   return dx;
 }
 
-/** dW of a convolution, NHWC. */
+/**
+ * dW of a convolution, NHWC, as one forward convolution:
+ *   x viewed as [1, H, W·inC, batch] (a 2-D transpose of [batch, H·W·inC], cheap),
+ *   filter dy viewed as [outH, outW, batch, outC] (the batch is the reduction channel),
+ *   dilation [strideH, strideW·inC] so that one filter step moves one input pixel,
+ * gives [1, fH, fW·inC, outC], which is dW's layout [fH, fW, inC, outC] already.
+ */
 function backpropFilterNHWC(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
-  const xT = transpose(backend, x, [3, 1, 2, 0]); // [inC, inH, inW, batch]
-  const dyT = transpose(backend, dy, [1, 2, 0, 3]); // [outH, outW, batch, outC]: a filter dilated by the stride
+  const x2: tf.TensorInfo = { dataId: x.dataId, shape: [g.batch, g.inH * g.inW * g.inC], dtype: 'float32' };
+  const xT = transpose(backend, x2, [1, 0]);
+  const xView: tf.TensorInfo = { dataId: xT.dataId, shape: [1, g.inH, g.inW * g.inC, g.batch], dtype: 'float32' };
+  const dyT = transpose(backend, dy, [1, 2, 0, 3]);
   const bottom = g.fH + (g.outH - 1) * g.sH - g.inH - g.top;
-  const right = g.fW + (g.outW - 1) * g.sW - g.inW - g.left;
-  const r = convAnyPad(backend, xT, dyT, g.top, bottom, g.left, right, [g.sH, g.sW], g.fH, g.fW); // [inC, fH, fW, outC]
+  const right = (g.fW + (g.outW - 1) * g.sW - g.inW - g.left) * g.inC;
+  const r = convAnyPad(backend, xView, dyT, g.top, bottom, g.left * g.inC, right, [g.sH, g.sW * g.inC], g.fH, g.fW * g.inC);
   backend.disposeData(xT.dataId);
   backend.disposeData(dyT.dataId);
-  const dw = transpose(backend, r, [1, 2, 0, 3]);
-  backend.disposeData(r.dataId);
-  return dw;
+  r.shape = [g.fH, g.fW, g.inC, g.outC];
+  return r;
 }
 
 interface BackpropInputAttrs {

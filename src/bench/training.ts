@@ -1,0 +1,148 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BenchOptions, BenchRecord, BenchSuite } from './types.ts';
+
+/**
+ * Throughput of the paper's network on each backend: the training step (forward with
+ * dropout, softmax cross-entropy, backward, SGD-with-momentum update) and the gradient of
+ * the loss with respect to the input (what FGSM computes), at batch 128.
+ *
+ * Inputs are synthetic (seeded uniform pixels, cycling labels): throughput does not depend
+ * on the pixel values, and the bench must not need the data files.
+ */
+
+export interface ThroughputOptions {
+  batch: number;
+  /** Stop after this many timed steps... */
+  maxSteps: number;
+  /** ...or once this many seconds have been spent timing, whichever comes first (at least 1 step). */
+  seconds: number;
+  /** Untimed steps first (XNNPACK operator creation, allocator warm-up). */
+  warmup: number;
+}
+
+export interface Throughput {
+  /** Images per wall-clock second. */
+  imagesPerSecond: number;
+  /**
+   * Images per second of this process's CPU time: on a shared machine this is closer to
+   * what the code can do (wasm and cpu run on one thread), wall time is what a user waits.
+   */
+  imagesPerCpuSecond: number;
+  steps: number;
+  batch: number;
+  seconds: number;
+}
+
+/** A fixed batch of synthetic inputs and one-hot labels. */
+export function syntheticBatch(batch: number, seed = 1): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', seed) as tf.Tensor4D;
+    const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+    return { x, y: tf.oneHot(labels, 10).toFloat() as tf.Tensor2D };
+  });
+}
+
+async function time(step: () => void, sync: () => Promise<void>, o: ThroughputOptions): Promise<Throughput> {
+  for (let i = 0; i < o.warmup; i++) step();
+  await sync();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let steps = 0;
+  while (steps < o.maxSteps) {
+    step();
+    steps++;
+    if (steps % 2 === 0 || steps === o.maxSteps) {
+      await sync();
+      if ((performance.now() - t0) / 1000 >= o.seconds) break;
+    }
+  }
+  await sync();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return { imagesPerSecond: (steps * o.batch) / seconds, imagesPerCpuSecond: (steps * o.batch) / cpuSeconds, steps, batch: o.batch, seconds };
+}
+
+/** Training throughput of the paper's network on the active backend. */
+export async function measureTraining(o: ThroughputOptions): Promise<Throughput> {
+  const { buildModel, forwardLogits } = await import('../ml/model.ts');
+  const model = buildModel(1);
+  const { x, y } = syntheticBatch(o.batch);
+  const optimizer = tf.train.momentum(0.1, 0.5);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  let dropoutSeed = 1;
+  let last: tf.Scalar | null = null;
+  const step = () => {
+    last?.dispose();
+    last = optimizer.minimize(() => {
+      const logits = forwardLogits(model, x, { dropoutRate: 0.5, dropoutSeed: dropoutSeed++ });
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    }, true, vars);
+  };
+  // Reading the loss forces the step to finish (the wasm and cpu backends are synchronous anyway).
+  const sync = async () => { if (last) await last.data(); };
+  try {
+    return await time(step, sync, o);
+  } finally {
+    (last as tf.Scalar | null)?.dispose();
+    optimizer.dispose();
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  }
+}
+
+/** Throughput of d loss / d input (cross-entropy at T = 1), as FGSM needs it. */
+export async function measureInputGradient(o: ThroughputOptions): Promise<Throughput> {
+  const { buildModel, forwardLogits } = await import('../ml/model.ts');
+  const model = buildModel(1);
+  const { x, y } = syntheticBatch(o.batch);
+  const gradFn = tf.grad((input: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, forwardLogits(model, input)));
+  let last: tf.Tensor | null = null;
+  const step = () => {
+    last?.dispose();
+    last = gradFn(x);
+  };
+  const sync = async () => { if (last) await last.data(); };
+  try {
+    return await time(step, sync, o);
+  } finally {
+    (last as tf.Tensor | null)?.dispose();
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  }
+}
+
+/** Step counts per backend: the pure-JS cpu backend manages about 1 image/s. */
+function plan(backend: string, seconds: number): ThroughputOptions {
+  if (backend === 'cpu') return { batch: 8, maxSteps: 2, seconds, warmup: 0 };
+  return { batch: 128, maxSteps: 1000, seconds, warmup: 2 };
+}
+
+export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenerator<BenchRecord> {
+  const { initBackend, describeBackend } = await import('../ml/backends/select.ts');
+  for (const name of opts.backends) {
+    try {
+      await initBackend(name as Parameters<typeof initBackend>[0]);
+    } catch (err) {
+      yield { bench: 'training', backend: name, value: NaN, unit: 'images/s', skipped: (err as Error).message };
+      continue;
+    }
+    const p = plan(name, opts.seconds);
+    const provenance = describeBackend();
+    const label = name === 'cpu' ? `tiny run: batch ${p.batch}, ${p.maxSteps} steps` : undefined;
+    const t = await measureTraining(p);
+    yield {
+      bench: 'training', backend: name, value: round(t.imagesPerSecond), unit: 'images/s',
+      batch: t.batch, steps: t.steps, seconds: round(t.seconds), ...(label ? { note: label } : {}), provenance,
+    };
+    const g = await measureInputGradient(p);
+    yield {
+      bench: 'input-gradient', backend: name, value: round(g.imagesPerSecond), unit: 'images/s',
+      batch: g.batch, steps: g.steps, seconds: round(g.seconds), ...(label ? { note: label } : {}), provenance,
+    };
+  }
+};
+
+const round = (v: number) => Math.round(v * 10) / 10;

@@ -1,0 +1,151 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Faster wasm kernels for what a training step needs besides convolutions, found by
+ * profiling the paper's network (tf.profile, batch 128):
+ *
+ *  - BatchMatMul with transposeA/transposeB (the dense layers' gradients) falls off
+ *    XNNPACK onto a scalar loop in tfjs-backend-wasm: ~100 ms for x^T·dy of fc1. An explicit
+ *    Transpose (sub-millisecond) followed by the untransposed, XNNPACK path is ~30x faster.
+ *  - Sum over the leading axes (every bias gradient) transposes the whole tensor first; a
+ *    single sequential pass over the heap is several times faster.
+ *  - MaxPoolGrad is a generic loop; a channel-innermost pass over the windows is faster.
+ *
+ * Each replacement delegates to the original kernel for the cases it does not handle, so the
+ * original's setupFunc (which binds the wasm function) is kept on the replacement.
+ */
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  disposeData(dataId: tf.DataId): boolean;
+  incRef(dataId: tf.DataId): void;
+}
+
+type Args = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
+type KernelFunc = (args: Args) => tf.TensorInfo;
+
+const originals = new Map<string, KernelFunc>();
+
+function original(name: string): KernelFunc {
+  const k = originals.get(name) ?? (tf.getKernel(name, 'wasm')?.kernelFunc as unknown as KernelFunc | undefined);
+  if (!k) throw new Error(`wasm kernel ${name} is not registered: import @tensorflow/tfjs-backend-wasm first`);
+  return k;
+}
+
+function transposeInfo(backend: WasmBackendLike, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
+  return original(tf.Transpose)({ inputs: { x }, backend, attrs: { perm } });
+}
+
+function batchMatMul(args: Args): tf.TensorInfo {
+  const { inputs: { a, b }, backend, attrs } = args;
+  const transposeA = Boolean(attrs.transposeA);
+  const transposeB = Boolean(attrs.transposeB);
+  if ((!transposeA && !transposeB) || a!.dtype !== 'float32' || b!.dtype !== 'float32') return original(tf.BatchMatMul)(args);
+  const swapLast = (rank: number) => [...Array(rank - 2).keys(), rank - 1, rank - 2];
+  const a2 = transposeA ? transposeInfo(backend, a!, swapLast(a!.shape.length)) : a!;
+  const b2 = transposeB ? transposeInfo(backend, b!, swapLast(b!.shape.length)) : b!;
+  const out = original(tf.BatchMatMul)({ inputs: { a: a2, b: b2 }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+  if (a2 !== a) backend.disposeData(a2.dataId);
+  if (b2 !== b) backend.disposeData(b2.dataId);
+  return out;
+}
+
+/**
+ * Reduction over leading axes [0..k) of a float32 tensor (bias gradients): one sequential
+ * pass, accumulating in float64. (A ones·x matmul on XNNPACK is fast only when x is reused:
+ * for a fresh dy it repacks all of dy as weights.)
+ */
+function sum(args: Args): tf.TensorInfo {
+  const { inputs: { x }, backend, attrs } = args;
+  const rank = x!.shape.length;
+  const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x!.shape).sort((p, q) => p - q);
+  const leading = axes.length > 0 && axes.length < rank && axes.every((ax, i) => ax === i);
+  if (!leading || x!.dtype !== 'float32') return original(tf.Sum)(args);
+  const m = x!.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
+  const rest = x!.shape.slice(axes.length);
+  const c = rest.reduce((p, q) => p * q, 1);
+  const acc = new Float64Array(c);
+  const out = backend.makeOutput(attrs.keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+  const v = backend.typedArrayFromHeap(x!);
+  for (let r = 0; r < m; r++) {
+    const base = r * c;
+    for (let j = 0; j < c; j++) acc[j] += v[base + j]!;
+  }
+  backend.typedArrayFromHeap(out).set(acc);
+  return out;
+}
+
+/**
+ * Gradient of max pooling, NHWC: dy flows to the first maximal element of each window (the
+ * cpu backend's tie rule, so the two backends agree on ReLU's many zeros). Padding and
+ * overlapping windows are handled; dilated pooling goes to the original kernel.
+ */
+function maxPoolGrad(args: Args): tf.TensorInfo {
+  const { inputs: { dy, input }, backend, attrs } = args;
+  const info = tf.backend_util.computePool2DInfo(
+    input!.shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as 'valid' | 'same' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || input!.dtype !== 'float32') return original(tf.MaxPoolGrad)(args);
+  const { batchSize: nB, inHeight: H, inWidth: W, inChannels: C, outHeight: oH, outWidth: oW } = info;
+  const fH = info.filterHeight, fW = info.filterWidth, sH = info.strideHeight, sW = info.strideWidth;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const out = backend.makeOutput(input!.shape, 'float32');
+  const x = backend.typedArrayFromHeap(input!);
+  const g = backend.typedArrayFromHeap(dy!);
+  const dx = backend.typedArrayFromHeap(out);
+  dx.fill(0);
+  for (let b = 0; b < nB; b++) {
+    for (let oh = 0; oh < oH; oh++) {
+      const h0 = Math.max(0, oh * sH - top);
+      const h1 = Math.min(H, oh * sH - top + fH);
+      for (let ow = 0; ow < oW; ow++) {
+        const w0 = Math.max(0, ow * sW - left);
+        const w1 = Math.min(W, ow * sW - left + fW);
+        if (h0 >= h1 || w0 >= w1) continue; // a window entirely in the padding
+        const first = ((b * H + h0) * W + w0) * C;
+        const gBase = ((b * oH + oh) * oW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          // Row-major scan, strict '>': the first maximal element wins, as on the cpu backend.
+          let at = first + c;
+          let best = x[at]!;
+          for (let i = h0; i < h1; i++) {
+            for (let j = i === h0 ? w0 + 1 : w0; j < w1; j++) {
+              const k = ((b * H + i) * W + j) * C + c;
+              const v = x[k]!;
+              if (v > best) { best = v; at = k; }
+            }
+          }
+          dx[at] += g[gBase + c]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+let registered = false;
+
+/** Replace BatchMatMul, Sum and MaxPoolGrad on 'wasm'; call before the backend initialises. Idempotent. */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  const replacements: Array<[string, KernelFunc]> = [
+    [tf.BatchMatMul, batchMatMul],
+    [tf.Sum, sum],
+    [tf.MaxPoolGrad, maxPoolGrad],
+  ];
+  for (const name of [tf.Transpose, ...replacements.map(([n]) => n)]) original(name); // fail early if absent
+  for (const [kernelName, kernelFunc] of replacements) {
+    const prev = tf.getKernel(kernelName, 'wasm')!;
+    originals.set(kernelName, prev.kernelFunc as unknown as KernelFunc);
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc: prev.setupFunc });
+  }
+  originals.set(tf.Transpose, original(tf.Transpose));
+  registered = true;
+}
