@@ -200,13 +200,14 @@ const otherCases: OtherCase[] = [
       const c = tf.tensor2d(values(11 * 17, 14), [11, 17]);
       const a3 = tf.tensor3d(values(3 * 5 * 4, 15), [3, 5, 4]);
       const b3 = tf.tensor3d(values(3 * 6 * 4, 16), [3, 6, 4]);
+      const d3 = tf.tensor3d(values(3 * 5 * 6, 17), [3, 5, 6]);
       return [
         tf.matMul(a, b, true, false).dataSync() as Float32Array,
         tf.matMul(a, c, false, true).dataSync() as Float32Array,
         tf.matMul(b, a, true, false).dataSync() as Float32Array,
         tf.matMul(c, a, false, true).dataSync() as Float32Array,
         tf.matMul(a3, b3, false, true).dataSync() as Float32Array,
-        tf.matMul(b3, a3, true, false).dataSync() as Float32Array,
+        tf.matMul(a3, d3, true, false).dataSync() as Float32Array,
       ];
     }),
   },
