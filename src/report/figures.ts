@@ -84,9 +84,12 @@ const FONT = 'system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif';
 const OURS = '#1f5fa8';
 const PAPER = '#c2410c';
 
-/** Tags each circle of the mark whose group has `aria-label=label` with a class and its temperature. */
+/**
+ * Tags each circle of the mark whose group has `aria-description=label` (Plot puts a mark's
+ * `ariaDescription` on its group) with a class and its temperature.
+ */
 function tagMarks(svg: SVGSVGElement, label: string, className: string, points: TemperaturePoint[]): void {
-  const group = [...svg.querySelectorAll('g')].find((g) => g.getAttribute('aria-label') === label);
+  const group = [...svg.querySelectorAll('g')].find((g) => g.getAttribute('aria-description') === label);
   const circles = group ? [...group.querySelectorAll('circle')] : [];
   circles.forEach((c, i) => {
     const p = points[i];
@@ -114,33 +117,33 @@ export function figure1Svg(results: Record<string, unknown>): string {
   const pct = (v: number) => v * 100;
   const marks: Plot.Markish[] = [
     Plot.ruleY([0], { stroke: '#999' }),
-    Plot.ruleY([pct(PAPER_FIGURE1.baselineSuccessRate)], { stroke: PAPER, strokeDasharray: '6,4', ariaLabel: 'paper-baseline' }),
+    Plot.ruleY([pct(PAPER_FIGURE1.baselineSuccessRate)], { stroke: PAPER, strokeDasharray: '6,4', ariaDescription: 'paper-baseline' }),
     Plot.text([{ x: xMax, y: pct(PAPER_FIGURE1.baselineSuccessRate) }], {
-      x: 'x', y: 'y', text: () => 'paper, no distillation: 88.03%', textAnchor: 'end', dy: -7, fill: PAPER, ariaLabel: 'paper-baseline-label',
+      x: 'x', y: 'y', text: () => 'paper, no distillation: 88.03%', textAnchor: 'end', dy: -7, fill: PAPER, ariaDescription: 'paper-baseline-label',
     }),
     Plot.dot([{ x: 100, y: pct(PAPER_FIGURE1.t100UpperBound) }], {
-      x: 'x', y: 'y', symbol: 'triangle', rotate: 180, r: 6, stroke: PAPER, fill: 'white', strokeWidth: 1.5, ariaLabel: 'paper-t100',
+      x: 'x', y: 'y', symbol: 'triangle', rotate: 180, r: 6, stroke: PAPER, fill: 'white', strokeWidth: 1.5, ariaDescription: 'paper-t100',
     }),
     Plot.text([{ x: 100, y: pct(PAPER_FIGURE1.t100UpperBound) }], {
-      x: 'x', y: 'y', text: () => 'paper: < 1.5% at T = 100', textAnchor: 'end', dx: -10, dy: -12, fill: PAPER, ariaLabel: 'paper-t100-label',
+      x: 'x', y: 'y', text: () => 'paper: < 1.5% at T = 100', textAnchor: 'end', dx: -10, dy: -12, fill: PAPER, ariaDescription: 'paper-t100-label',
     }),
   ];
   if (data.baseline !== undefined) {
     marks.push(
-      Plot.ruleY([pct(data.baseline)], { stroke: OURS, strokeDasharray: '2,3', ariaLabel: 'ours-baseline' }),
+      Plot.ruleY([pct(data.baseline)], { stroke: OURS, strokeDasharray: '2,3', ariaDescription: 'ours-baseline' }),
       Plot.text([{ x: xMax, y: pct(data.baseline) }], {
-        x: 'x', y: 'y', text: () => `ours, no distillation: ${pct(data.baseline!).toFixed(2)}%`, textAnchor: 'end', dy: 12, fill: OURS, ariaLabel: 'ours-baseline-label',
+        x: 'x', y: 'y', text: () => `ours, no distillation: ${pct(data.baseline!).toFixed(2)}%`, textAnchor: 'end', dy: 12, fill: OURS, ariaDescription: 'ours-baseline-label',
       }),
     );
   }
   if (data.points.length > 0) {
     marks.push(
-      Plot.line(data.points, { x: 'temperature', y: (p: TemperaturePoint) => pct(p.value), stroke: OURS, strokeWidth: 2, ariaLabel: 'ours-line' }),
-      Plot.dot(data.points, { x: 'temperature', y: (p: TemperaturePoint) => pct(p.value), r: 4, fill: OURS, stroke: 'white', ariaLabel: 'ours-points' }),
+      Plot.line(data.points, { x: 'temperature', y: (p: TemperaturePoint) => pct(p.value), stroke: OURS, strokeWidth: 2, ariaDescription: 'ours-line' }),
+      Plot.dot(data.points, { x: 'temperature', y: (p: TemperaturePoint) => pct(p.value), r: 4, fill: OURS, stroke: 'white', ariaDescription: 'ours-points' }),
     );
   } else {
     marks.push(Plot.text([{ x: Math.sqrt(xMin * xMax), y: 50 }], {
-      x: 'x', y: 'y', text: () => 'not run: no fgsm.T<T>.successRate result in this build', fill: '#a00', fontSize: 13, ariaLabel: 'not-run',
+      x: 'x', y: 'y', text: () => 'not run: no fgsm.T<T>.successRate result in this build', fill: '#a00', fontSize: 13, ariaDescription: 'not-run',
     }));
   }
   const svg = plotToElement({
@@ -181,7 +184,7 @@ export function seriesFigureSvg(series: SeriesSpec[], yLabel: string, ariaLabel:
     const y = (p: TemperaturePoint) => p.value * 100;
     marks.push(
       Plot.line(s.points, { x: 'temperature', y, stroke: s.color, strokeWidth: 2 }),
-      Plot.dot(s.points, { x: 'temperature', y, r: 3.5, fill: s.color, ariaLabel: `series-${i}` }),
+      Plot.dot(s.points, { x: 'temperature', y, r: 3.5, fill: s.color, ariaDescription: `series-${i}` }),
       Plot.text([{ x: xMin, y: 96 - i * 7 }], { x: 'x', y: 'y', text: () => `● ${s.label}`, textAnchor: 'start', dx: 6, fill: s.color }),
     );
   });

@@ -25,16 +25,26 @@ export interface ChromeLocation {
   source: string;
 }
 
-export async function findChrome(env: NodeJS.ProcessEnv = process.env): Promise<ChromeLocation | undefined> {
+export const SYSTEM_CHROMES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+
+export interface ChromeSearch {
+  /** Where to look for a system browser (tests pass [] to simulate a bare machine). */
+  systemPaths?: string[];
+  /** Also accept a browser installed by `npx playwright install chromium`. */
+  playwright?: boolean;
+}
+
+export async function findChrome(env: NodeJS.ProcessEnv = process.env, search: ChromeSearch = {}): Promise<ChromeLocation | undefined> {
   if (env.CHROME_PATH) {
     if (!existsSync(env.CHROME_PATH)) {
       throw new UserError(`CHROME_PATH points to ${env.CHROME_PATH}, which does not exist`, 'set CHROME_PATH to an existing Chrome/Chromium binary, or unset it to use /usr/bin/chromium');
     }
     return { path: env.CHROME_PATH, source: 'CHROME_PATH' };
   }
-  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) {
+  for (const p of search.systemPaths ?? SYSTEM_CHROMES) {
     if (existsSync(p)) return { path: p, source: 'system' };
   }
+  if (search.playwright === false) return undefined;
   try {
     const { chromium } = await import('playwright-core');
     const p = chromium.executablePath();

@@ -7,7 +7,7 @@ import { JSDOM } from 'jsdom';
  */
 
 const SVG_ELEMENTS = new Set([
-  'svg', 'g', 'path', 'rect', 'circle', 'ellipse', 'line', 'polyline', 'polygon', 'text', 'tspan',
+  'svg', 'g', 'a', 'path', 'rect', 'circle', 'ellipse', 'line', 'polyline', 'polygon', 'text', 'tspan',
   'title', 'desc', 'defs', 'clippath', 'lineargradient', 'radialgradient', 'stop', 'marker',
   'symbol', 'use', 'pattern', 'mask', 'style',
 ]);
