@@ -5,6 +5,7 @@ import { constantModel, loadMnist, saturatedCopy, trainTinyModel } from './attac
 import { fgsm, fgsmTemperature } from '../src/ml/attacks/fgsm.ts';
 import { pgd } from '../src/ml/attacks/pgd.ts';
 import { jsma } from '../src/ml/attacks/jsma.ts';
+import { cwL2 } from '../src/ml/attacks/cw.ts';
 import { saturationDiagnostic } from '../src/ml/attacks/saturation.ts';
 import { runAttack, subsetData } from '../src/ml/attacks/evaluate.ts';
 import { logitGaps } from '../src/ml/attacks/metrics.ts';
@@ -176,6 +177,18 @@ test('JSMA-F on the normal model, and a source already of the target class is a 
   assert.equal(r.summary.rates.b, 0);
 });
 
+test('C&W L2 works on the logits: it succeeds on the saturated model with small L2 perturbations', async () => {
+  const data = subsetData(confident, [...Array(8).keys()]);
+  const r = await runAttack(saturated, data, { kind: 'cw-l2', steps: 30, binarySteps: 3 });
+  assert.equal(r.summary.attack, 'cw-l2');
+  assert.ok(r.summary.rates.b >= 0.5, `C&W success ${r.summary.rates.b}`);
+  assert.ok(r.adversarial.every((v) => v >= 0 && v <= 1));
+  // A failed sample is returned unchanged; a success is the smallest-L2 misclassified point.
+  for (const o of r.outcomes) if (!o.success) assert.equal(o.l2, 0);
+  const f = await fgsm(base, data, { eps: 0.2 });
+  assert.ok(r.summary.onSuccess!.l2 < f.summary.onSuccess!.l2, `C&W L2 ${r.summary.onSuccess!.l2} vs FGSM ${f.summary.onSuccess!.l2}`);
+});
+
 test('attacks release every tensor they create', async () => {
   const data = subsetData(confident, [0, 1]);
   await fgsm(base, data, { eps: 0.1 }); // first calls may allocate lasting state (e.g. kernels)
@@ -184,6 +197,7 @@ test('attacks release every tensor they create', async () => {
   await pgd(base, data, { eps: 0.1, steps: 2, stepSize: 0.05, randomStart: true });
   await jsma(base, data, { variant: 'F', gamma: 0.02 });
   await saturationDiagnostic(base, data);
+  await cwL2(base, data, { steps: 2, binarySteps: 2 });
   assert.equal(tf.memory().numTensors, before);
 });
 

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../util/errors.ts';
+import { cwL2, type CwL2Params } from './cw.ts';
 import { fgsm } from './fgsm.ts';
 import { jsma } from './jsma.ts';
 import { pgd } from './pgd.ts';
@@ -14,7 +15,8 @@ export { subsetData } from './core.ts';
 export type AttackSpec =
   | ({ kind: 'fgsm' } & FgsmParams)
   | ({ kind: 'pgd' } & PgdParams)
-  | ({ kind: 'jsma' } & JsmaParams);
+  | ({ kind: 'jsma' } & JsmaParams)
+  | ({ kind: 'cw-l2' } & CwL2Params);
 
 /** The paper's settings, and the stronger logit-space attack at the same budget. */
 export const PAPER_ATTACKS = {
@@ -33,7 +35,8 @@ export async function runAttack(model: tf.LayersModel, data: AttackData, spec: A
     case 'fgsm': return fgsm(model, data, spec, opts);
     case 'pgd': return pgd(model, data, spec, opts);
     case 'jsma': return jsma(model, data, spec, opts);
+    case 'cw-l2': return cwL2(model, data, spec, opts);
     default:
-      throw new UserError(`unknown attack kind '${(spec as { kind: string }).kind}'`, "use 'fgsm', 'pgd' or 'jsma'");
+      throw new UserError(`unknown attack kind '${(spec as { kind: string }).kind}'`, "use 'fgsm', 'pgd', 'jsma' or 'cw-l2'");
   }
 }

@@ -36,7 +36,7 @@ export const DEFINITIONS: Record<SuccessDefinition, string> = {
 
 export type AttackGoal = 'untargeted' | 'targeted';
 
-export type AttackName = 'fgsm' | 'fgsm-temperature' | 'pgd-margin' | 'jsma-f' | 'jsma-z';
+export type AttackName = 'fgsm' | 'fgsm-temperature' | 'pgd-margin' | 'jsma-f' | 'jsma-z' | 'cw-l2';
 
 /**
  * How the FGSM loss is computed from the logits (both in float32, both what a TensorFlow user writes):
