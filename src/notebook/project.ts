@@ -93,8 +93,15 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
     return { ...base, status: 'cached', wallTimeMs: good.wallTimeMs, executed: good };
   }
   log(`${doc.name}: running (key ${short(key)})`);
+  const total = doc.blocks.filter((b) => b.kind === 'code').length;
   const executed = await executeNotebook(doc, {
     root, profile, params, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts,
+    // Long cells get a line of their own, so that a slow notebook shows where its time goes.
+    onCell: ({ cell, phase, result }) => {
+      if (phase === 'end' && result && !result.error && result.durationMs >= 2000) {
+        log(`  cell ${cell.index + 1}/${total}${cell.options.label ? ` (${cell.options.label})` : ''}: ${(result.durationMs / 1000).toFixed(1)}s`);
+      }
+    },
   });
   await writeExecuted(root, executed);
   const secs = (executed.wallTimeMs / 1000).toFixed(1);
