@@ -104,6 +104,9 @@ test('reprobook run: exit status, status lines, error location, --ipynb', async 
     assert.match(r.stderr, /^a: ran in [\d.]+s \(key [0-9a-f]{12}\)/m);
     assert.match(r.stderr, /^b: FAILED after [\d.]+s at notebooks\/b\.md:9 \(cell 1, line 2\): Error: x is 1/m);
     assert.ok(existsSync(join(root, '.reprobook', 'ipynb', 'default', 'a.ipynb')));
+    const failedNb = JSON.parse(await readFile(join(root, '.reprobook', 'ipynb', 'default', 'b.ipynb'), 'utf8'));
+    const errorOut = failedNb.cells.flatMap((c: { outputs?: Array<{ output_type: string; ename?: string; evalue?: string }> }) => c.outputs ?? []).find((o: { output_type: string }) => o.output_type === 'error');
+    assert.deepEqual([errorOut.ename, errorOut.evalue], ['Error', 'x is 1']);
     const results = JSON.parse(await readFile(join(root, '.reprobook', 'results', 'default.json'), 'utf8'));
     assert.equal(results.results.n, 3);
 

@@ -1,4 +1,5 @@
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { localSourceDigests } from './cache.ts';
 import type { CodeCell, DisplayItem, NotebookDocument, Params, PublishedResult, CellOutput } from './types.ts';
 import { ArtifactStore, type ArtifactEvent } from './artifacts.ts';
@@ -99,6 +100,8 @@ export class Runtime {
 
     this.globals = {
       sources,
+      // esbuild turns TypeScript's `import x = require('y')` into a require() call.
+      require: createRequire(join(root, doc.path)),
       display, publish, md, markdown, plot, asItem,
       params: Object.freeze(structuredClone(params)),
       artifacts,
