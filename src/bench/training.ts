@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { BenchOptions, BenchRecord, BenchSuite } from './types.ts';
 
 /**
@@ -120,8 +123,58 @@ function plan(backend: string, seconds: number): ThroughputOptions {
   return { batch: 128, maxSteps: 1000, seconds, warmup: 2 };
 }
 
+const TORCH_SCRIPT = fileURLToPath(new URL('./torch_bench.py', import.meta.url));
+const run$ = promisify(execFile);
+
+/** A python that can import torch: pyenv's python3 first on PATH, then Debian's /usr/bin/python3. */
+export async function findTorchPython(): Promise<{ python: string; version: string } | undefined> {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    try {
+      const { stdout } = await run$(python, ['-c', 'import torch; print(torch.__version__)'], { timeout: 60_000 });
+      return { python, version: stdout.trim() };
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+
+interface TorchRecord { bench: string; threads: number; value: number; imagesPerCpuSecond: number | null; steps: number; seconds: number; batch: number; torch: string }
+
+/** The same network in PyTorch on 1 and 2 threads, with its ratio to the tfjs figures of this run. */
+async function* compareTorch(seconds: number, ours: Map<string, { backend: string; value: number }>): AsyncGenerator<BenchRecord> {
+  const found = await findTorchPython();
+  if (!found) {
+    yield {
+      bench: 'torch', backend: 'pytorch', value: NaN, unit: 'images/s',
+      skipped: 'PyTorch is not importable by python3 or /usr/bin/python3; install it (e.g. apt-get install python3-torch) to compare',
+    };
+    return;
+  }
+  for (const threads of [1, 2]) {
+    const { stdout } = await run$(found.python, [TORCH_SCRIPT, '--threads', String(threads), '--seconds', String(seconds)], { timeout: 600_000 });
+    for (const line of stdout.split('\n').filter((l) => l.trim().startsWith('{'))) {
+      const r = JSON.parse(line) as TorchRecord;
+      const mine = ours.get(r.bench);
+      yield {
+        bench: r.bench, backend: `pytorch-${threads}-thread${threads > 1 ? 's' : ''}`, value: round(r.value), unit: 'images/s',
+        batch: r.batch, steps: r.steps, seconds: round(r.seconds), threads, torch: r.torch, python: found.python,
+        ...(r.imagesPerCpuSecond ? { imagesPerCpuSecond: round(r.imagesPerCpuSecond) } : {}),
+        ...(mine ? { comparedTo: mine.backend, ratioTorchToTfjs: Math.round((r.value / mine.value) * 100) / 100 } : {}),
+      };
+    }
+  }
+}
+
 export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenerator<BenchRecord> {
   const { initBackend, describeBackend } = await import('../ml/backends/select.ts');
+  // The fastest non-cpu tfjs figure of this run, for the PyTorch ratio.
+  const ours = new Map<string, { backend: string; value: number }>();
+  const keep = (bench: string, backend: string, value: number) => {
+    if (backend === 'cpu') return;
+    const prev = ours.get(bench);
+    if (!prev || value > prev.value) ours.set(bench, { backend, value });
+  };
   for (const name of opts.backends) {
     try {
       await initBackend(name as Parameters<typeof initBackend>[0]);
@@ -133,16 +186,19 @@ export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenera
     const provenance = describeBackend();
     const label = name === 'cpu' ? `tiny run: batch ${p.batch}, ${p.maxSteps} steps` : undefined;
     const t = await measureTraining(p);
+    keep('training', name, t.imagesPerSecond);
     yield {
-      bench: 'training', backend: name, value: round(t.imagesPerSecond), unit: 'images/s',
+      bench: 'training', backend: name, value: round(t.imagesPerSecond), unit: 'images/s', imagesPerCpuSecond: round(t.imagesPerCpuSecond),
       batch: t.batch, steps: t.steps, seconds: round(t.seconds), ...(label ? { note: label } : {}), provenance,
     };
     const g = await measureInputGradient(p);
+    keep('input-gradient', name, g.imagesPerSecond);
     yield {
-      bench: 'input-gradient', backend: name, value: round(g.imagesPerSecond), unit: 'images/s',
+      bench: 'input-gradient', backend: name, value: round(g.imagesPerSecond), unit: 'images/s', imagesPerCpuSecond: round(g.imagesPerCpuSecond),
       batch: g.batch, steps: g.steps, seconds: round(g.seconds), ...(label ? { note: label } : {}), provenance,
     };
   }
+  if (opts.compareTorch) yield* compareTorch(opts.seconds, ours);
 };
 
 const round = (v: number) => Math.round(v * 10) / 10;

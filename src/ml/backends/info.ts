@@ -1,0 +1,42 @@
+import { availableParallelism, cpus, freemem, totalmem } from 'node:os';
+import type { BackendReport } from './select.ts';
+
+/** The machine, as `reprobook doctor` and the bench records describe it. */
+export interface SystemInfo {
+  platform: string;
+  arch: string;
+  node: string;
+  cpuModel: string;
+  /** Logical cores available to this process. */
+  cores: number;
+  memoryGiB: number;
+  freeMemoryGiB: number;
+}
+
+export function systemInfo(): SystemInfo {
+  const gib = (b: number) => Math.round((b / 2 ** 30) * 10) / 10;
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    node: process.versions.node,
+    cpuModel: cpus()[0]?.model?.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: gib(totalmem()),
+    freeMemoryGiB: gib(freemem()),
+  };
+}
+
+/** Plain-text lines describing a backend selection: the chosen one and why better ones were skipped. */
+export function formatBackendReport(report: BackendReport): string {
+  const lines: string[] = [];
+  lines.push(`backend: ${report.chosen} (tf.getBackend() = '${report.tfjsBackend}')`);
+  if (report.chosen === 'wasm') {
+    lines.push(`  wasm: SIMD ${report.simd ? 'on' : 'off'}, ${report.threads ?? 1} thread(s) (tfjs-backend-wasm disables threads in Node); convolution gradients on XNNPACK`);
+  }
+  for (const a of report.attempts) {
+    lines.push(`  ${a.available ? 'ok  ' : 'skip'} ${a.name}${a.reason ? `: ${a.reason}` : ''}`);
+  }
+  const v = report.versions;
+  lines.push(`versions: node ${v.node}, tfjs ${v.tfjs}, tfjs-core ${v.tfjsCore}, tfjs-backend-wasm ${v.tfjsBackendWasm ?? 'not installed'}, tfjs-node ${v.tfjsNode ?? 'not installed'}`);
+  return `${lines.join('\n')}\n`;
+}
