@@ -84,7 +84,7 @@ export function collectProvenance(
   const deviceResult = results.results['environment.device'];
   const device = typeof deviceResult === 'string'
     ? deviceResult
-    : `${env.platform}, ${env.cpus} CPU core${env.cpus === 1 ? '' : 's'}${backend ? `, tfjs backend "${backend}"` : ''}`;
+    : `${env.platform}, ${env.cpus} CPU core${env.cpus === 1 ? '' : 's'}${backend && /gpu|webgl|cuda/i.test(backend) ? ' with a GPU' : ''}`;
   return {
     profile: results.profile,
     generatedAt: results.provenance.generatedAt,
@@ -133,7 +133,8 @@ export function renderProvenance(p: Provenance, rootPrefix = ''): string {
     ['Report rendered at', reportCommit],
     ['Results collected', escapeHtml(p.generatedAt)],
     ['Node', code(p.node)],
-    ['Backend and device', `${p.backend ? code(p.backend) : 'no tfjs backend recorded'}; ${escapeHtml(p.device)}`],
+    ['Backend', p.backend ? code(p.backend) : 'no tfjs backend recorded'],
+    ['Device', escapeHtml(p.device)],
     ['Seeds', p.seeds.length ? p.seeds.map((s) => `${code(s.name)} = ${val(s.value)}`).join(', ') : 'none among the parameters'],
     ['Total notebook wall time', escapeHtml(formatDuration(p.totalWallTimeMs))],
   ]);
@@ -151,11 +152,13 @@ export function renderProvenance(p: Provenance, rootPrefix = ''): string {
     : '<p>No data checksums recorded.</p>';
   const pkgEntries = Object.entries(p.packages).sort(([a], [b]) => a.localeCompare(b));
   const packages = pkgEntries.length ? pkgEntries.map(([k, v]) => `${code(k)} ${escapeHtml(v)}`).join(' · ') : 'not recorded';
+  // Wide tables scroll inside their own box, so that the page never scrolls sideways on a phone.
+  const scroll = (html: string) => `<div class="table-scroll">${html}</div>`;
   return [
-    general,
-    '<h3>Notebook runs</h3>', notebooks,
-    '<h3>Parameters</h3>', params,
-    '<h3>Data</h3>', data,
+    scroll(general),
+    '<h3>Notebook runs</h3>', scroll(notebooks),
+    '<h3>Parameters</h3>', scroll(params),
+    '<h3>Data</h3>', scroll(data),
     '<h3>Packages</h3>', `<p class="packages">${packages}</p>`,
   ].join('\n');
 }
