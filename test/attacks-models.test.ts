@@ -201,6 +201,24 @@ test('attacks release every tensor they create', async () => {
   assert.equal(tf.memory().numTensors, before);
 });
 
+test('evaluation reports progress and names the attack from its spec', async () => {
+  const events: string[] = [];
+  const progress = {
+    start(label: string, total: number, unit?: string) {
+      events.push(`start ${label} ${total} ${unit}`);
+      return { update(done: number) { events.push(`update ${done}`); }, done() { events.push('done'); } };
+    },
+  };
+  const data = subsetData(test100, [...Array(10).keys()]);
+  const r = await runAttack(saturated, data, { kind: 'fgsm', eps: 0.1, temperature: 100 }, { batchSize: 4, progress });
+  assert.equal(r.summary.attack, 'fgsm-temperature');
+  assert.deepEqual(r.summary.params, { eps: 0.1, loss: 'softmax-cross-entropy', temperature: 100 });
+  assert.deepEqual(events, ['start fgsm-temperature 10 img', 'update 4', 'update 8', 'update 10', 'done']);
+  const j = await runAttack(base, subsetData(data, [0]), { kind: 'jsma', variant: 'Z', gamma: 0.01 }, { batchSize: 5, progress });
+  assert.equal(j.summary.attack, 'jsma-z');
+  assert.deepEqual(events.slice(5), ['start jsma-z 9 attacks', 'update 5', 'update 9', 'done']);
+});
+
 test('bad input is rejected with a clear error', async () => {
   await assert.rejects(fgsm(base, { images: new Float32Array(10), labels: [1] }, { eps: 0.1 }), /expected 784/);
   await assert.rejects(fgsm(base, test100, { eps: 2 }), /eps = 2 is not in \[0, 1\]/);
