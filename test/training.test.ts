@@ -113,7 +113,8 @@ test('models persist in tfjs format; cache hit, key changes, and a tampered weig
     const loaded = await loadModel(dir);
     const x = data.test.images.subarray(0, 20 * 784);
     assert.deepEqual(predictLogits(loaded, x), predictLogits(trained.model, x));
-    tf.dispose([trained.model, loaded]);
+    trained.model.dispose();
+    loaded.dispose();
 
     const events: string[] = [];
     const store = new ArtifactStore(join(root, 'store'), { onEvent: (e) => events.push(e.type) });
@@ -141,7 +142,7 @@ test('models persist in tfjs format; cache hit, key changes, and a tampered weig
     assert.equal(trainings, 2);
     assert.deepEqual(weightBytes(third.model), weightBytes(first.model), 'retraining reproduces the same bytes');
     assert.deepEqual(events, ['miss', 'stored', 'hit', 'corrupt', 'miss', 'stored']);
-    tf.dispose([first.model, second.model, third.model]);
+    for (const m of [first, second, third]) m.model.dispose();
   } finally {
     await rm(root, { recursive: true, force: true });
   }
