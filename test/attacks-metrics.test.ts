@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmaxRows, histogram, logitGaps, perturbationOf, quantiles, summarize } from '../src/ml/attacks/metrics.ts';
+import { argmaxRows, histogram, logitGaps, perturbationOf, quantiles, summarize, summaryRow } from '../src/ml/attacks/metrics.ts';
 import { bestPixelPair } from '../src/ml/attacks/jsma.ts';
 import { mixSeed, seededUniform, subsetData } from '../src/ml/attacks/core.ts';
 import type { SampleOutcome } from '../src/ml/attacks/types.ts';
@@ -26,7 +26,11 @@ test('untargeted success rates match a hand count', () => {
   assert.equal(s.headlineRate, 2 / 3);
   assert.equal(s.cleanAccuracy, 3 / 5);
   assert.deepEqual(s.onSuccess, pert);
-  assert.doesNotThrow(() => JSON.parse(JSON.stringify(s)));
+  assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+  const row = summaryRow(s, { model: 'baseline' });
+  assert.equal(row.model, 'baseline');
+  assert.equal(row.params, 'eps=0.3');
+  assert.equal(row.rateB, 2 / 3);
 });
 
 test('targeted success rates count (sample, target) pairs and clean accuracy counts samples', () => {

@@ -150,3 +150,21 @@ export function histogram(values: ArrayLike<number>, edges: readonly number[]): 
   }
   return counts;
 }
+
+/** One flat table row per summary, for notebooks' tables (rates as fractions). */
+export function summaryRow(summary: AttackSummary, extra: Record<string, string | number> = {}): Record<string, string | number | null> {
+  return {
+    ...extra,
+    attack: summary.attack,
+    params: Object.entries(summary.params).map(([k, v]) => `${k}=${v}`).join(' '),
+    samples: summary.samples,
+    attacked: summary.counts.attacked,
+    cleanAccuracy: summary.cleanAccuracy,
+    rateA: summary.rates.a,
+    rateB: summary.rates.b,
+    headline: summary.headline,
+    changedFractionOnSuccess: summary.onSuccess?.changedFraction ?? null,
+    linfOnSuccess: summary.onSuccess?.linf ?? null,
+    l2OnSuccess: summary.onSuccess?.l2 ?? null,
+  };
+}
