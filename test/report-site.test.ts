@@ -125,6 +125,7 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
     assert.ok(base.querySelector('#cell-1 pre.code .hljs-keyword'), 'code is highlighted');
     assert.equal(base.querySelector('a.xref')!.getAttribute('href'), '../index.html#fig-fgsm', 'prose cross-refs point into the report');
     const broken = parse(await readFile(join(out, 'notebooks', '06-broken.html'), 'utf8'));
+    assert.equal(broken.querySelector('h1')!.textContent, 'Beyond the paper (a failing run)', 'a later failed run (executed/<profile>/failed/) wins over the last good one');
     assert.match(broken.querySelector('#cell-2 .cell-error')!.textContent!, /ReferenceError in cell 2 \(notebook line 10, line 1 of the cell\): undefinedThing is not defined/);
     assert.match(broken.querySelector('#cell-3')!.textContent!, /Not run/);
   } finally {

@@ -74,14 +74,18 @@ async function readJson<T>(path: string, what: string): Promise<T> {
 export async function loadReportInputs(root: string, profile: string | null | undefined): Promise<ReportInputs> {
   const dir = join(root, '.reprobook', 'executed', profileDir(profile));
   const executed: ExecutedNotebook[] = [];
-  if (existsSync(dir)) {
-    for (const f of (await readdir(dir)).filter((f) => f.endsWith('.json')).sort()) {
-      const nb = await readJson<ExecutedNotebook>(join(dir, f), 'executed notebook');
-      if (nb.format !== 'reprobook.executed/1') {
-        throw new UserError(`${join(dir, f)} is not an executed notebook (format ${JSON.stringify(nb.format)})`, 're-run the notebooks to rewrite it, or remove the file');
-      }
-      executed.push(nb);
+  const failedDir = join(dir, 'failed');
+  const jsonIn = async (d: string) => (existsSync(d) ? (await readdir(d)).filter((f) => f.endsWith('.json')) : []);
+  // The runner keeps the last good run in <dir> and a later failed one in <dir>/failed:
+  // the latest attempt is the one to show, so that the report shows the error.
+  const failedFiles = new Set(await jsonIn(failedDir));
+  for (const f of [...new Set([...(await jsonIn(dir)), ...failedFiles])].sort()) {
+    const path = failedFiles.has(f) ? join(failedDir, f) : join(dir, f);
+    const nb = await readJson<ExecutedNotebook>(path, 'executed notebook');
+    if (nb.format !== 'reprobook.executed/1') {
+      throw new UserError(`${path} is not an executed notebook (format ${JSON.stringify(nb.format)})`, 're-run the notebooks to rewrite it, or remove the file');
     }
+    executed.push(nb);
   }
   const resultsPath = join(root, '.reprobook', 'results', `${profileDir(profile)}.json`);
   if (existsSync(resultsPath)) {

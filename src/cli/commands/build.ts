@@ -48,6 +48,18 @@ async function loadRunner(): Promise<RunNotebooks | undefined> {
   }
 }
 
+async function defaultProfile(root: string): Promise<string | null> {
+  try {
+    const { loadProjectConfig } = (await import(new URL('../../notebook/config.ts', import.meta.url).href)) as {
+      loadProjectConfig: (root: string) => Promise<{ defaultProfile: string | null }>;
+    };
+    return (await loadProjectConfig(root)).defaultProfile;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('build')
@@ -87,6 +99,8 @@ export function register(program: Command): void {
         }
       }
 
+      // Without --profile, report the profile the runner used: the project's defaultProfile.
+      if (profile === undefined) profile = (await defaultProfile(root)) ?? undefined;
       const { buildSite } = await import('../../report/site.ts');
       const site = await buildSite({ root, profile: profile ?? null, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf });
       for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
