@@ -89,6 +89,8 @@ export async function measureTraining(o: ThroughputOptions): Promise<Throughput>
   } finally {
     (last as tf.Scalar | null)?.dispose();
     optimizer.dispose();
+    // tfjs-core 4.22: MomentumOptimizer.dispose() forgets SGDOptimizer's learning-rate scalar.
+    (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
     x.dispose();
     y.dispose();
     model.dispose();

@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import {
+  BACKEND_NAMES, describeBackend, initBackend, parseBackendName, preferenceFromEnv,
+} from '../src/ml/backends/select.ts';
+import { formatBackendReport, systemInfo } from '../src/ml/backends/info.ts';
+import { measureInputGradient, measureTraining } from '../src/bench/training.ts';
+import { UserError } from '../src/util/errors.ts';
+
+const require = createRequire(import.meta.url);
+const installed = (pkg: string) => {
+  try {
+    require.resolve(`${pkg}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('backend names: valid ones parse, unknown ones are a UserError naming the value and the choices', () => {
+  for (const n of [...BACKEND_NAMES, 'auto']) assert.equal(parseBackendName(n), n);
+  assert.throws(() => parseBackendName('webgpu'), (e: unknown) => e instanceof UserError && /webgpu/.test(e.message) && /wasm/.test(e.hint ?? ''));
+  assert.equal(preferenceFromEnv({}), 'auto');
+  assert.equal(preferenceFromEnv({ REPROBOOK_BACKEND: 'cpu' }), 'cpu');
+  assert.throws(() => preferenceFromEnv({ REPROBOOK_BACKEND: 'gpu' }), (e: unknown) => e instanceof UserError && /REPROBOOK_BACKEND/.test(e.message));
+});
+
+test('auto picks the first available backend in order and says why each better one was skipped', async () => {
+  const report = await initBackend('auto');
+  const order = report.attempts.map((a) => a.name);
+  assert.deepEqual(order, BACKEND_NAMES.slice(0, order.length), 'tried in the documented order');
+  assert.equal(report.attempts.at(-1)!.name, report.chosen);
+  assert.ok(report.attempts.at(-1)!.available);
+  for (const a of report.attempts.slice(0, -1)) {
+    assert.equal(a.available, false);
+    assert.ok(a.reason && a.reason.length > 10, `${a.name} has a reason`);
+  }
+  if (!installed('@tensorflow/tfjs-node') && !installed('@tensorflow/tfjs-node-gpu')) {
+    assert.equal(report.chosen, 'wasm', 'without the native packages auto lands on wasm');
+    assert.match(report.attempts[1]!.reason!, /@tensorflow\/tfjs-node not installed/);
+    assert.equal(report.simd, true);
+    assert.equal(report.threads, 1, 'tfjs-backend-wasm runs single-threaded in Node');
+  }
+  assert.equal(tf.getBackend(), report.tfjsBackend);
+  assert.match(formatBackendReport(report), new RegExp(`backend: ${report.chosen}`));
+});
+
+test('initBackend is idempotent and switching back re-activates the backend', async () => {
+  const a = await initBackend('wasm');
+  const b = await initBackend('wasm');
+  assert.equal(a, b, 'same report object');
+  await initBackend('cpu');
+  assert.equal(tf.getBackend(), 'cpu');
+  assert.equal(describeBackend().backend, 'cpu');
+  await initBackend('wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.deepEqual(describeBackend(), { backend: 'wasm', tfjsBackend: 'wasm', versions: a.versions, threads: a.threads, simd: a.simd });
+});
+
+test('forcing a backend that cannot load is a UserError naming it and the fix', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed here' }, async () => {
+  await assert.rejects(initBackend('tensorflow'), (e: unknown) =>
+    e instanceof UserError && /'tensorflow' is not available/.test(e.message) && /tfjs-node/.test(e.hint ?? ''));
+  // A failed attempt leaves the previous backend active.
+  assert.notEqual(tf.getBackend(), 'tensorflow');
+});
+
+test('system info describes the machine', () => {
+  const s = systemInfo();
+  assert.ok(s.cores >= 1);
+  assert.ok(s.memoryGiB > 0);
+  assert.equal(s.node, process.versions.node);
+});
+
+test('throughput measurement trains and differentiates on wasm without leaking tensors', async () => {
+  await initBackend('wasm');
+  const before = tf.memory().numTensors;
+  const o = { batch: 4, maxSteps: 2, seconds: 60, warmup: 1 };
+  const t = await measureTraining(o);
+  const g = await measureInputGradient(o);
+  assert.equal(tf.memory().numTensors, before);
+  for (const r of [t, g]) {
+    assert.equal(r.steps, 2);
+    assert.ok(r.imagesPerSecond > 0 && Number.isFinite(r.imagesPerSecond));
+    assert.ok(r.imagesPerCpuSecond > 0);
+  }
+});
+
+test('reprobook doctor --json reports the backend, the machine and the data check', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--json', '--backend', 'wasm'], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...process.env, REPROBOOK_BACKEND: '' },
+  });
+  const report = JSON.parse(stdout) as { backend: { chosen: string }; system: { cores: number }; data: { ok?: boolean; unavailable?: string } };
+  assert.equal(report.backend.chosen, 'wasm');
+  assert.ok(report.system.cores >= 1);
+  assert.ok(report.data.ok === true || typeof report.data.unavailable === 'string');
+});
+
+test('reprobook doctor exits non-zero when a forced backend is unavailable', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed here' }, async () => {
+  await assert.rejects(
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--backend', 'tensorflow'], { cwd: new URL('..', import.meta.url) }),
+    (e: { code?: number; stderr?: string }) => e.code === 1 && /not available/.test(e.stderr ?? '') && /fix:/.test(e.stderr ?? ''),
+  );
+});
