@@ -116,7 +116,7 @@ export async function runUntargeted(
 ): Promise<AttackResult> {
   const g = geometryOf(model, data);
   const batchSize = opts.batchSize ?? 100;
-  if (!(batchSize >= 1)) throw new UserError(`batch size ${batchSize} is not positive`, 'use a batch size of at least 1');
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size ${batchSize} is not a positive integer`, 'use e.g. 100');
   const keep = Math.min(opts.keepAdversarial ?? Infinity, g.n);
   const adversarial = new Float32Array(keep * g.size);
   const outcomes: SampleOutcome[] = [];

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../../util/errors.ts';
 import { checkEps, fgsmLoss, gradWithLogits, runUntargeted } from './core.ts';
 import { argmaxRows } from './metrics.ts';
 import type { AttackData, AttackOptions, AttackResult, FgsmParams } from './types.ts';
@@ -14,7 +15,7 @@ export async function fgsm(model: tf.LayersModel, data: AttackData, params: Fgsm
   checkEps(params.eps);
   const loss = params.loss ?? 'softmax-cross-entropy';
   const temperature = params.temperature ?? 1;
-  if (!(temperature > 0)) throw new Error(`FGSM temperature must be positive, got ${temperature}`);
+  if (!(temperature > 0)) throw new UserError(`FGSM temperature = ${temperature} is not positive`, 'use 1 for the paper\'s attack, or the distillation temperature for the corrected one');
   const name = temperature === 1 ? 'fgsm' : 'fgsm-temperature';
   return runUntargeted(model, data, name, { eps: params.eps, loss, temperature }, opts, async (x, labels, _ids, g) => {
     const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D);

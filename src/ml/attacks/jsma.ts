@@ -68,6 +68,7 @@ export async function jsma(model: tf.LayersModel, data: AttackData, params: Jsma
   if (params.variant !== 'F' && params.variant !== 'Z') throw new UserError(`JSMA variant '${params.variant as string}' is unknown`, "use 'F' (softmax, the paper's) or 'Z' (logits)");
   if (!(params.gamma > 0 && params.gamma <= 1)) throw new UserError(`JSMA gamma = ${params.gamma} is not in (0, 1]`, 'gamma is the maximum fraction of pixels changed; the paper uses 0.145');
   const batchSize = opts.batchSize ?? 100;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size ${batchSize} is not a positive integer`, 'use e.g. 100');
   const maxIterations = Math.floor((params.gamma * g.size) / 2);
   const name = params.variant === 'F' ? 'jsma-f' : 'jsma-z';
 

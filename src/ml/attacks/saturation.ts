@@ -48,6 +48,7 @@ export async function saturationDiagnostic(model: tf.LayersModel, data: AttackDa
   const loss = opts.loss ?? 'softmax-cross-entropy';
   const temperature = opts.temperature ?? 1;
   const batchSize = opts.batchSize ?? 100;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size ${batchSize} is not a positive integer`, 'use e.g. 100');
   const edges = opts.gapEdges ?? DEFAULT_GAP_EDGES;
   if (edges.some((e, i) => i > 0 && e <= edges[i - 1])) throw new UserError('gapEdges must be increasing', 'give bin lower edges in increasing order');
   const task = (opts.progress ?? silentProgress).start('saturation', g.n, 'img');
