@@ -352,12 +352,13 @@ export function renderMarkdown(markdown: string, ctx: RenderContext): string {
 }
 
 /** The reference list, with ids that citations link to. */
-export function renderReferences(refs: ReferenceEntry[]): string {
-  const items = refs.map((r, i) => {
+export function renderReferences(refs: ReferenceEntry[], offset = 0): string {
+  const items = refs.map((r, j) => {
+    const i = j + offset;
     const url = r.url && /^https?:\/\//.test(r.url)
       ? ` <a class="ref-url" href="${escapeHtml(r.url)}">${escapeHtml(r.url)}</a>`
       : '';
-    return `<li id="ref-${escapeHtml(r.key)}" value="${i + 1}"><span class="ref-number">[${i + 1}]</span> ${escapeHtml(r.text)}${url}</li>`;
+    return `<li id="ref-${escapeHtml(r.key)}" value="${i + 1}"><span class="ref-number">[${i + 1}]</span><span class="ref-text">${escapeHtml(r.text)}${url}</span></li>`;
   });
   return `<ol class="references">\n${items.join('\n')}\n</ol>`;
 }

@@ -335,7 +335,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
       const paperRefs = references.slice(0, paperRefCount);
       const extra = references.slice(paperRefCount);
       return renderReferences(paperRefs) + (extra.length
-        ? `\n<p class="references-extra-title">Cited only by this reproduction:</p>\n${renderReferences(extra).replace(/<ol class="references">/, `<ol class="references" start="${paperRefCount + 1}">`)}`
+        ? `\n<p class="references-extra-title">Cited only by this reproduction:</p>\n${renderReferences(extra, paperRefCount)}`
         : '');
     }
     if (name === 'figure' && id === 'fig-fgsm') {

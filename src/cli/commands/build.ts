@@ -104,7 +104,10 @@ export function register(program: Command): void {
       const { buildSite } = await import('../../report/site.ts');
       const site = await buildSite({ root, profile: profile ?? null, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf });
       for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
-      const rel = (p: string) => relative(process.cwd(), p) || '.';
+      const rel = (p: string) => {
+        const r = relative(process.cwd(), p);
+        return r && !r.startsWith('..') ? r : p;
+      };
       process.stdout.write(`site: ${rel(site.indexPath)} (profile ${site.profile ?? 'default'}, ${site.notebookPages.length} notebook page${site.notebookPages.length === 1 ? '' : 's'}, ${rel(site.resultsPath)})\n`);
 
       if (flags.pdf) {
