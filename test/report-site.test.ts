@@ -83,6 +83,12 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
     assert.equal(doc.querySelectorAll('#fig-fgsm svg circle.fig1-point').length, 3);
     assert.match(doc.querySelector('#fig-fgsm figcaption')!.textContent!, /^Figure 1: Success rate of the fast gradient sign method \[2\]/);
     assert.equal(doc.querySelectorAll('ol.references')[0]!.querySelectorAll('li').length, 9, "the paper's list [1]–[9]");
+    const cites = [...doc.querySelectorAll('a.cite')];
+    assert.ok(cites.some((a) => Number(a.textContent) > 9), 'works beyond the paper\'s list are cited too');
+    for (const a of cites) {
+      const li = doc.getElementById(a.getAttribute('href')!.slice(1))!;
+      assert.equal(li.querySelector('.ref-number')!.textContent, `[${a.textContent}]`, `citation ${a.textContent} points at the entry with that number`);
+    }
     // Values come from the results file, linked to the cell that published them.
     const acc = doc.getElementById('use-baseline.accuracy')!;
     assert.equal(acc.textContent, '99.12%');

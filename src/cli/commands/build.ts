@@ -92,7 +92,9 @@ export function register(program: Command): void {
             const ran = (await runNotebooks({ root, ...(profile ? { profile } : {}), params, force: !!flags.force })) as { profile?: unknown } | undefined;
             if (!profile && ran && typeof ran.profile === 'string') profile = ran.profile;
           } catch (err) {
-            // Render what exists (failed cells show their errors), then fail the command.
+            // A user mistake (unknown profile or parameter) stops here; a failing notebook
+            // does not: render what exists (failed cells show their errors), then fail.
+            if (err instanceof UserError) throw err;
             runError = err as Error;
             process.stderr.write(`reprobook build: the notebooks did not all run: ${runError.message}\n`);
           }
