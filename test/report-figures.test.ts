@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
-import { figure1Data, figure1Svg, seriesFigureSvg, temperatureSeries, temperaturesRun } from '../src/report/figures.ts';
+import { figure1Data, figure1Svg, seriesFigureSvg, seriesLegendHtml, temperatureSeries, temperaturesRun } from '../src/report/figures.ts';
 import { safePngDataUrl, sanitizeSvg } from '../src/report/sanitize.ts';
 
 const svgDoc = (svg: string) => new JSDOM(`<body>${svg}</body>`).window.document;
@@ -60,6 +60,11 @@ test('the series figure draws one mark per point of each series', () => {
     { label: 'c', color: '#0f0', points: [{ temperature: 10, value: 1, name: 'c.T10' }] },
   ], 'Percent', 'test'));
   assert.deepEqual([...doc.querySelectorAll('circle.series-point')].map((c) => c.getAttribute('data-temperature')), ['1', '100', '10']);
+  const legend = svgDoc(seriesLegendHtml([
+    { label: 'a <b>', color: '#000', points: [{ temperature: 1, value: 0.5, name: 'a.T1' }] },
+    { label: 'empty', color: '#f00', points: [] },
+  ]));
+  assert.deepEqual([...legend.querySelectorAll('.legend-item')].map((e) => e.textContent), ['a <b>'], 'series without data are left out of the legend; labels are escaped');
 });
 
 test('sanitizeSvg keeps the drawing and removes everything that could run or fetch', () => {

@@ -172,7 +172,8 @@ export interface SeriesSpec {
 
 /**
  * The "Beyond the paper" figure: several per-temperature series (fractions) on the same
- * log-temperature axis; each series is a line with one mark per temperature.
+ * log-temperature axis; each series is a line with one mark per temperature. The legend
+ * is HTML (`seriesLegendHtml`), below the plot, where it cannot hide a data point.
  */
 export function seriesFigureSvg(series: SeriesSpec[], yLabel: string, ariaLabel: string): string {
   const temps = series.flatMap((s) => s.points.map((p) => p.temperature));
@@ -185,7 +186,6 @@ export function seriesFigureSvg(series: SeriesSpec[], yLabel: string, ariaLabel:
     marks.push(
       Plot.line(s.points, { x: 'temperature', y, stroke: s.color, strokeWidth: 2 }),
       Plot.dot(s.points, { x: 'temperature', y, r: 3.5, fill: s.color, ariaDescription: `series-${i}` }),
-      Plot.text([{ x: xMin, y: 96 - i * 7 }], { x: 'x', y: 'y', text: () => `● ${s.label}`, textAnchor: 'start', dx: 6, fill: s.color }),
     );
   });
   if (shown.length === 0) {
@@ -206,4 +206,12 @@ export function seriesFigureSvg(series: SeriesSpec[], yLabel: string, ariaLabel:
   svg.setAttribute('role', 'img');
   shown.forEach((s, i) => tagMarks(svg, `series-${i}`, 'series-point', s.points));
   return svg.outerHTML;
+}
+
+/** The series figure's legend: a coloured swatch and the label of every series that has data. */
+export function seriesLegendHtml(series: SeriesSpec[]): string {
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const items = series.filter((s) => s.points.length > 0).map((s) =>
+    `<span class="legend-item"><span class="legend-swatch" style="background:${esc(s.color)}"></span>${esc(s.label)}</span>`);
+  return items.length ? `<span class="legend">${items.join(' ')}</span>` : '';
 }

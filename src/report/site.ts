@@ -13,7 +13,7 @@ import {
   createContext, createMarkdown, renderReferences, resultAnchor, scanNumbering, sourceHref, splitFrontMatter,
   notRunMarker, type ReferenceEntry, type RenderContext,
 } from './markdown.ts';
-import { figure1Data, figure1Svg, seriesFigureSvg, temperatureSeries, temperaturesRun } from './figures.ts';
+import { figure1Data, figure1Svg, seriesFigureSvg, seriesLegendHtml, temperatureSeries, temperaturesRun } from './figures.ts';
 import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
 import { collectProvenance, renderProvenance, type Provenance } from './provenance.ts';
 import { renderNotebookPage } from './notebook-page.ts';
@@ -353,7 +353,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
       ];
       const names = series.flatMap((s) => s.points.map((p) => p.name));
       return figureBlock(id, seriesFigureSvg(series, 'Percent of test samples', 'Beyond the paper: attacks that adapt to distillation'),
-        'Attack success and gradient saturation per distillation temperature (not in the paper).',
+        `Attack success and gradient saturation per distillation temperature (not in the paper). ${seriesLegendHtml(series)}`,
         `Profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, names)}.`);
     }
     if (name === 'table' && id === 'tbl-claims') {
