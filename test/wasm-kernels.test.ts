@@ -224,3 +224,37 @@ for (const c of otherCases) {
     got.forEach((g, i) => assertClose(g, ref[i]!, `${c.name} #${i}`));
   });
 }
+
+test('the paper network: loss and every weight gradient on wasm match cpu', async () => {
+  const { buildModel, forwardLogits } = await import('../src/ml/model.ts');
+  const run = () => {
+    const model = buildModel(3);
+    const out = tf.tidy(() => {
+      const x = tf.tensor4d(values(2 * 28 * 28, 21).map((v) => (v + 1) / 2), [2, 28, 28, 1]);
+      const y = tf.oneHot(tf.tensor1d([3, 1], 'int32'), 10).toFloat();
+      const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, forwardLogits(model, x)) as tf.Scalar, vars);
+      return [value.dataSync() as Float32Array, ...vars.map((v) => grads[v.name]!.dataSync() as Float32Array)];
+    });
+    model.dispose();
+    return out;
+  };
+  await initBackend('cpu');
+  const ref = run();
+  await initBackend('wasm');
+  const got = run();
+  assert.equal(got.length, ref.length);
+  got.forEach((g, i) => assertClose(g, ref[i]!, i === 0 ? 'loss' : `gradient #${i}`));
+});
+
+test('wasm Identity shares the buffer safely: a clone outlives its source', async () => {
+  await initBackend('wasm');
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = a.clone();
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
+  const c = tf.add(b, 1);
+  b.dispose();
+  assert.deepEqual(Array.from(c.dataSync()), [2, 3, 4]);
+  c.dispose();
+});

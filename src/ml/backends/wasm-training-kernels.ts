@@ -10,6 +10,10 @@ import * as tf from '@tensorflow/tfjs';
  *  - Sum over the leading axes (every bias gradient) transposes the whole tensor first; a
  *    single sequential pass over the heap is several times faster.
  *  - MaxPoolGrad is a generic loop; a channel-innermost pass over the windows is faster.
+ *  - Identity copies the whole buffer, and the engine clones every tensor it saves for the
+ *    backward pass (~50 copies of activations per training step). Sharing the buffer by
+ *    reference count, as the cpu backend and wasm's own Reshape do, is safe because wasm
+ *    kernels never write into their inputs.
  *
  * Each replacement delegates to the original kernel for the cases it does not handle, so the
  * original's setupFunc (which binds the wasm function) is kept on the replacement.
@@ -129,15 +133,22 @@ function maxPoolGrad(args: Args): tf.TensorInfo {
   return out;
 }
 
+function identity(args: Args): tf.TensorInfo {
+  const { inputs: { x }, backend } = args;
+  backend.incRef(x!.dataId);
+  return { dataId: x!.dataId, shape: x!.shape, dtype: x!.dtype };
+}
+
 let registered = false;
 
-/** Replace BatchMatMul, Sum and MaxPoolGrad on 'wasm'; call before the backend initialises. Idempotent. */
+/** Replace BatchMatMul, Sum, MaxPoolGrad and Identity on 'wasm'; call before the backend initialises. Idempotent. */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   const replacements: Array<[string, KernelFunc]> = [
     [tf.BatchMatMul, batchMatMul],
     [tf.Sum, sum],
     [tf.MaxPoolGrad, maxPoolGrad],
+    [tf.Identity, identity],
   ];
   for (const name of [tf.Transpose, ...replacements.map(([n]) => n)]) original(name); // fail early if absent
   for (const [kernelName, kernelFunc] of replacements) {
