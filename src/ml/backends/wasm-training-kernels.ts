@@ -85,6 +85,37 @@ function sum(args: Args): tf.TensorInfo {
  * cpu backend's tie rule, so the two backends agree on ReLU's many zeros). Padding and
  * overlapping windows are handled; dilated pooling goes to the original kernel.
  */
+/**
+ * The paper's pooling (2x2, stride 2, even sizes): disjoint windows tiling the input, so every
+ * dx element is written exactly once: dy at the window's first maximum, 0 elsewhere.
+ */
+function maxPoolGrad2x2(x: Float32Array, g: Float32Array, dx: Float32Array, nB: number, oH: number, oW: number, C: number): void {
+  const rowStride = oW * 2 * C;
+  let gi = 0;
+  for (let b = 0; b < nB; b++) {
+    for (let oh = 0; oh < oH; oh++) {
+      for (let ow = 0; ow < oW; ow++) {
+        const p00 = ((b * oH * 2 + oh * 2) * oW * 2 + ow * 2) * C;
+        const p01 = p00 + C;
+        const p10 = p00 + rowStride;
+        const p11 = p10 + C;
+        for (let c = 0; c < C; c++, gi++) {
+          const v00 = x[p00 + c]!, v01 = x[p01 + c]!, v10 = x[p10 + c]!, v11 = x[p11 + c]!;
+          let m = v00, k = 0;
+          if (v01 > m) { m = v01; k = 1; }
+          if (v10 > m) { m = v10; k = 2; }
+          if (v11 > m) k = 3;
+          const d = g[gi]!;
+          dx[p00 + c] = k === 0 ? d : 0;
+          dx[p01 + c] = k === 1 ? d : 0;
+          dx[p10 + c] = k === 2 ? d : 0;
+          dx[p11 + c] = k === 3 ? d : 0;
+        }
+      }
+    }
+  }
+}
+
 function maxPoolGrad(args: Args): tf.TensorInfo {
   const { inputs: { dy, input }, backend, attrs } = args;
   const info = tf.backend_util.computePool2DInfo(
@@ -103,6 +134,10 @@ function maxPoolGrad(args: Args): tf.TensorInfo {
   const x = backend.typedArrayFromHeap(input!);
   const g = backend.typedArrayFromHeap(dy!);
   const dx = backend.typedArrayFromHeap(out);
+  if (fH === 2 && fW === 2 && sH === 2 && sW === 2 && top === 0 && left === 0 && oH * 2 === H && oW * 2 === W) {
+    maxPoolGrad2x2(x, g, dx, nB, oH, oW, C);
+    return out;
+  }
   dx.fill(0);
   for (let b = 0; b < nB; b++) {
     for (let oh = 0; oh < oH; oh++) {
