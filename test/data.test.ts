@@ -99,6 +99,8 @@ async function expectProblem(dir: string, file: MnistFileName, problem: RegExp):
   const bad = report.files.filter((f) => !f.ok);
   assert.deepEqual(bad.map((f) => f.name), [file]);
   assert.match(bad[0].problem ?? '', problem);
+  assert.equal(report.problems.length, 1);
+  assert.match(report.problems[0], new RegExp(`^${file}: `));
   await assert.rejects(loadMnist({ dir }), (e: unknown) => {
     assert.ok(e instanceof UserError, String(e));
     assert.match(e.message, new RegExp(`MNIST file ${file}`));

@@ -18,7 +18,8 @@ export interface TrainConfig {
   batchSize: number;
   learningRate: number;
   momentum: number;
-  nesterov: boolean;
+  /** Nesterov momentum (default false, as in [7]; Carlini uses it). */
+  nesterov?: boolean;
   /** Dropout rate after the first dense layer, during training only. */
   dropout: number;
   /** Train on the first N images of the training split, or all of it minus the validation hold-out. */
@@ -151,7 +152,7 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
   }
   const model = buildModel(deriveSeed(config.seed, 'init'));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = tf.train.momentum(config.learningRate, config.momentum, config.nesterov);
+  const optimizer = tf.train.momentum(config.learningRate, config.momentum, config.nesterov ?? false);
   const stepsPerEpoch = Math.ceil(plan.trainCount / config.batchSize);
   const validation: Split = {
     images: split.images.subarray(plan.validationStart * IMAGE_SIZE, split.count * IMAGE_SIZE),

@@ -19,7 +19,7 @@ export function register(program: Command): void {
         process.stdout.write(formatDataReport(report));
       }
       if (!report.ok) {
-        const n = report.files.filter((f) => !f.ok).length + report.problems.length;
+        const n = report.problems.length;
         throw new UserError(`MNIST data check failed: ${n} problem(s) in ${report.dir}, listed above`, reportError(report).hint);
       }
     });

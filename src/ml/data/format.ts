@@ -15,7 +15,7 @@ export function formatDataReport(report: DataReport): string {
     const c = report.labelCounts[split];
     lines.push(`  labels ${split.padEnd(5)} ${c ? `${c.reduce((a, b) => a + b, 0)}: ${c.map((n, d) => `${d}:${n}`).join(' ')}` : 'unavailable'}`);
   }
-  for (const p of report.problems) lines.push(`  problem: ${p}`);
+  for (const p of report.datasetProblems) lines.push(`  problem: ${p}`);
   lines.push(report.ok ? 'all MNIST checks passed' : 'MNIST data check FAILED');
   return `${lines.join('\n')}\n`;
 }

@@ -63,8 +63,10 @@ export interface DataReport {
   files: FileCheck[];
   /** Count of each digit 0-9, per split; null for a split whose labels failed a check. */
   labelCounts: { train: number[] | null; test: number[] | null };
-  /** Problems found across files (label/image count mismatch, label counts), in addition to per-file ones. */
+  /** Every problem found, one line each, naming the file or split: per-file ones first, then `datasetProblems`. */
   problems: string[];
+  /** Problems across files (label/image count mismatch, label counts, bad labels). */
+  datasetProblems: string[];
   ok: boolean;
 }
 
@@ -199,7 +201,7 @@ async function verifyFiles(opts: MnistOptions): Promise<VerifiedFiles> {
       files.push(r.check);
       if (r.data) data[name] = r.data;
     }
-    const problems: string[] = [];
+    const datasetProblems: string[] = [];
     const labelCounts: DataReport['labelCounts'] = { train: null, test: null };
     for (const split of ['train', 'test'] as const) {
       const prefix = split === 'train' ? 'train' : 't10k';
@@ -209,19 +211,19 @@ async function verifyFiles(opts: MnistOptions): Promise<VerifiedFiles> {
         try {
           labelCounts[split] = countLabels(labels);
         } catch (err) {
-          problems.push(`${prefix}-labels-idx1-ubyte: ${(err as Error).message}`);
+          datasetProblems.push(`${prefix}-labels-idx1-ubyte: ${(err as Error).message}`);
         }
         const want = manifest.labelCounts[split];
         if (labelCounts[split] && labelCounts[split]!.join(',') !== want.join(',')) {
-          problems.push(`${split} label counts ${labelCounts[split]!.join(', ')} differ from the manifest's ${want.join(', ')}`);
+          datasetProblems.push(`${split} label counts ${labelCounts[split]!.join(', ')} differ from the manifest's ${want.join(', ')}`);
         }
       }
       if (labels && images && labels.length * IMAGE_SIZE !== images.length) {
-        problems.push(`${split}: ${labels.length} labels for ${images.length / IMAGE_SIZE} images`);
+        datasetProblems.push(`${split}: ${labels.length} labels for ${images.length / IMAGE_SIZE} images`);
       }
     }
-    const ok = files.every((f) => f.ok) && problems.length === 0;
-    return { report: { dir, source, files, labelCounts, problems, ok }, data };
+    const problems = [...files.filter((f) => !f.ok).map((f) => `${f.name}: ${f.problem}`), ...datasetProblems];
+    return { report: { dir, source, files, labelCounts, problems, datasetProblems, ok: problems.length === 0 }, data };
   })();
   verified.set(dir, work);
   const result = await work.catch((err) => { verified.delete(dir); throw err; });
@@ -237,12 +239,12 @@ export async function verifyMnist(opts: MnistOptions = {}): Promise<DataReport> 
 /** The first problem of a report as a UserError naming the file and the fix. */
 export function reportError(report: DataReport): UserError {
   const bad = report.files.filter((f) => !f.ok);
-  const more = bad.length + report.problems.length > 1 ? ` (and ${bad.length + report.problems.length - 1} more problem(s): run \`reprobook data verify\`)` : '';
+  const more = report.problems.length > 1 ? ` (and ${report.problems.length - 1} more problem(s): run \`reprobook data verify\`)` : '';
   if (bad.length > 0) {
     const f = bad[0];
     return new UserError(`MNIST file ${f.name}${f.path ? ` (${f.path})` : ''}: ${f.problem}${more}`, f.hint);
   }
-  return new UserError(`MNIST data in ${report.dir}: ${report.problems[0]}${more}`, REFETCH);
+  return new UserError(`MNIST data in ${report.dir}: ${report.datasetProblems[0]}${more}`, REFETCH);
 }
 
 export interface LoadOptions extends MnistOptions {
