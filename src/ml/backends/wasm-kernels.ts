@@ -109,8 +109,52 @@ function convAnyPad(
   return cropped;
 }
 
+/**
+ * dx for layers with very few input channels (the first layer of an image network): the
+ * transposed convolution would have 1-2 output channels, which XNNPACK tiles poorly. Instead
+ * Z = dy[K, outC] · W^T[outC, fH·fW·inC] on XNNPACK's GEMM (K = batch·outH·outW), then each
+ * row of Z is scattered back onto the input positions its window covered (col2im), which is
+ * correct for every stride and padding.
+ */
+function backpropInputCol2Im(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const taps = g.fH * g.fW * g.inC;
+  const k = g.batch * g.outH * g.outW;
+  const wT = transpose(backend, { dataId: filter.dataId, shape: [taps, g.outC], dtype: 'float32' }, [1, 0]);
+  const z = kernel(tf.BatchMatMul)({
+    inputs: { a: { dataId: dy.dataId, shape: [1, k, g.outC], dtype: 'float32' }, b: { dataId: wT.dataId, shape: [1, g.outC, taps], dtype: 'float32' } },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  });
+  backend.disposeData(wT.dataId);
+  const dx = backend.makeOutput([g.batch, g.inH, g.inW, g.inC], 'float32');
+  const zv = backend.typedArrayFromHeap(z);
+  const out = backend.typedArrayFromHeap(dx);
+  out.fill(0);
+  let row = 0;
+  for (let n = 0; n < g.batch; n++) {
+    for (let oh = 0; oh < g.outH; oh++) {
+      for (let ow = 0; ow < g.outW; ow++, row += taps) {
+        let t = row;
+        for (let fh = 0; fh < g.fH; fh++) {
+          const i = oh * g.sH - g.top + fh;
+          if (i < 0 || i >= g.inH) { t += g.fW * g.inC; continue; }
+          for (let fw = 0; fw < g.fW; fw++) {
+            const j = ow * g.sW - g.left + fw;
+            if (j < 0 || j >= g.inW) { t += g.inC; continue; }
+            const base = ((n * g.inH + i) * g.inW + j) * g.inC;
+            for (let c = 0; c < g.inC; c++) out[base + c] += zv[t++]!;
+          }
+        }
+      }
+    }
+  }
+  backend.disposeData(z.dataId);
+  return dx;
+}
+
 /** dx of a convolution, NHWC. */
 function backpropInputNHWC(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  if (g.inC <= 2) return backpropInputCol2Im(backend, dy, filter, g);
   // Flipped filter with input and output channels swapped: [fH, fW, outC, inC]. Small: loops.
   const flipped = backend.makeOutput([g.fH, g.fW, g.outC, g.inC], 'float32');
   {
