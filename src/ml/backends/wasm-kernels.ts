@@ -9,11 +9,13 @@ import * as tf from '@tensorflow/tfjs';
  * correlations, so both can be rewritten as a forward convolution of rearranged tensors:
  *
  *  - input gradient: dx = conv(dilate(dy, stride), flip(W) with in/out swapped), stride 1,
- *    padding (filter - 1 - pad) on each side: the classic "transposed convolution".
- *  - filter gradient: dW = conv(x viewed as [C, H, W, N], dy viewed as [outH, outW, N, outC]),
- *    i.e. the batch becomes the reduction channel and the stride becomes the dilation of a
- *    big "filter" made of dy; the result [C, kH, kW, outC] is transposed back.
+ *    padding (filter - 1 - pad) on each side: the classic "transposed convolution". For 1-2
+ *    input channels (a first layer) a GEMM plus col2im instead, see backpropInputCol2Im.
+ *  - filter gradient: dW = conv(x viewed as [1, H, W·C, N], dy viewed as [outH, outW, N, outC])
+ *    with dilation [strideH, strideW·C]: the batch becomes the reduction channel and the
+ *    result is already in dW's layout, see backpropFilterNHWC.
  *
+ * Negative effective paddings (explicit pads larger than the filter) are handled by cropping.
  * Data rearrangements use the backend's own kernels (Transpose, Slice) where they are large,
  * and plain loops over the wasm heap where they are small (the flipped filter).
  *
