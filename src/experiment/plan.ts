@@ -61,7 +61,8 @@ export function trainInputs(p: ExperimentParams, env: GridEnvironment, T: number
 
 /** Which units a notebook needs: the grid is closed under deps by `planUnits`. */
 export interface UnitSelection {
-  models?: boolean;
+  /** 'baseline': only the undistilled network; 'all' (default): every teacher and student too. */
+  networks?: 'baseline' | 'all';
   attacks?: AttackUnitName[];
 }
 
@@ -92,18 +93,19 @@ function trainCost(p: ExperimentParams): number {
  * baseline and each temperature's student; temperature-corrected FGSM only where T > 1
  * (at T = 1 it is FGSM itself).
  */
-export function planUnits(p: ExperimentParams, env: GridEnvironment, select: UnitSelection = { models: true }): GridUnit[] {
+export function planUnits(p: ExperimentParams, env: GridEnvironment, select: UnitSelection = {}): GridUnit[] {
   const units: GridUnit[] = [];
   const asJson = (v: unknown) => v as unknown as Record<string, JsonValue>;
   const cost = trainCost(p);
   units.push({ id: BASELINE, kind: 'train', inputs: asJson(trainInputs(p, env, 1, 'teacher')), group: groupOf(1), cost });
-  for (const T of p.temperatures) {
+  const temperatures = select.networks === 'baseline' ? [] : p.temperatures;
+  for (const T of temperatures) {
     if (T !== 1) units.push({ id: teacherId(T), kind: 'train', inputs: asJson(trainInputs(p, env, T, 'teacher')), group: groupOf(T), cost });
     units.push({ id: studentId(T), kind: 'train', inputs: asJson(trainInputs(p, env, T, 'student')), deps: [teacherId(T)], group: groupOf(T), cost });
   }
   const targets: Array<{ model: string; T: number; inputs: TrainUnitInputs }> = [
     { model: BASELINE, T: 1, inputs: trainInputs(p, env, 1, 'teacher') },
-    ...p.temperatures.map((T) => ({ model: studentId(T), T, inputs: trainInputs(p, env, T, 'student') })),
+    ...temperatures.map((T) => ({ model: studentId(T), T, inputs: trainInputs(p, env, T, 'student') })),
   ];
   for (const attack of select.attacks ?? []) {
     for (const t of targets) {

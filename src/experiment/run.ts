@@ -95,7 +95,7 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
   const chosen = (await initBackend(p.backend as never)).chosen;
   // Worker threads inherit the environment: make them pick the backend the parent resolved.
   process.env.REPROBOOK_BACKEND = chosen;
-  const units = planUnits(p, environment, opts.select ?? { models: true });
+  const units = planUnits(p, environment, opts.select ?? {});
   const report = await runGrid(units, {
     handler: HANDLER,
     storeRoot: opts.storeRoot,
@@ -116,7 +116,7 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
   };
   const attacks: AttackOutcome[] = [];
   const saturation: SaturationOutcome[] = [];
-  const models = [{ model: BASELINE, T: 1 }, ...p.temperatures.map((T) => ({ model: studentId(T), T }))];
+  const models = [{ model: BASELINE, T: 1 }, ...(opts.select?.networks === 'baseline' ? [] : p.temperatures).map((T) => ({ model: studentId(T), T }))];
   for (const attack of opts.select?.attacks ?? []) {
     for (const { model, T } of models) {
       const r = res[attackId(model, attack)] as Record<string, unknown> | undefined;
@@ -129,7 +129,7 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
     params: p,
     environment,
     baseline: network(BASELINE, get(BASELINE)),
-    distilled: p.temperatures.map((T) => ({
+    distilled: (opts.select?.networks === 'baseline' ? [] : p.temperatures).map((T) => ({
       temperature: T,
       teacher: network(teacherId(T), get(teacherId(T))),
       student: network(studentId(T), get(studentId(T))),
@@ -152,11 +152,12 @@ export function modelResultName(model: string, T: number): string {
 export function resultValues(outcome: ExperimentOutcome): Record<string, number> {
   const out: Record<string, number> = { 'baseline.accuracy': outcome.baseline.testAccuracy };
   for (const d of outcome.distilled) out[`distilled.T${d.temperature}.accuracy`] = d.student.testAccuracy;
-  const prefix: Record<AttackOutcome['attack'], string> = { fgsm: 'fgsm', 'fgsm-temperature': 'fgsmT', pgd: 'pgd', jsma: 'jsma' };
+  const prefix: Record<AttackOutcome['attack'], string> = { fgsm: 'fgsm', 'fgsm-temperature': 'fgsmTemperature', pgd: 'pgd', jsma: 'jsma' };
   for (const a of outcome.attacks) {
     const base = `${prefix[a.attack]}.${modelResultName(a.model, a.temperature)}`;
     out[`${base}.successRate`] = a.summary.headlineRate;
     out[`${base}.successRateAll`] = a.summary.rates.a;
+    out[`${prefix[a.attack]}.samples`] = Math.max(out[`${prefix[a.attack]}.samples`] ?? 0, a.summary.samples);
     if (a.attack === 'jsma' && a.summary.onSuccess) out[`${base}.meanChangedFraction`] = a.summary.onSuccess.changedFraction;
   }
   for (const s of outcome.saturation) {

@@ -8,6 +8,8 @@ import { NotebookFormatError, validateParams } from './format.ts';
  * The project config, `<root>/reprobook.config.yaml` (optional):
  *
  *   defaultProfile: quick
+ *   parameters:           # declared by every notebook (a notebook's own declaration wins)
+ *     epochs: 1
  *   profiles:
  *     quick: { epochs: 1, samples: 500 }
  *     paper: { epochs: 50, samples: 10000 }
@@ -18,6 +20,12 @@ import { NotebookFormatError, validateParams } from './format.ts';
  * declares and ignores the others.
  */
 export interface ProjectConfig {
+  /**
+   * Project-wide parameters with their defaults, declared by every notebook. They exist so
+   * that notebooks sharing one experiment (and so one set of artifact keys) cannot drift
+   * apart by declaring different defaults.
+   */
+  parameters: Params;
   profiles: Record<string, Params>;
   defaultProfile: string | null;
   /** Globs (relative to the root) of data files hashed into cache keys. */
@@ -25,14 +33,14 @@ export interface ProjectConfig {
 }
 
 export const CONFIG_FILE = 'reprobook.config.yaml';
-const KEYS = ['profiles', 'defaultProfile', 'data'];
+const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data'];
 
 export async function loadProjectConfig(root: string): Promise<ProjectConfig> {
   let text: string;
   try {
     text = await readFile(join(root, CONFIG_FILE), 'utf8');
   } catch {
-    return { profiles: {}, defaultProfile: null, data: [] };
+    return { parameters: {}, profiles: {}, defaultProfile: null, data: [] };
   }
   return parseProjectConfig(text, CONFIG_FILE);
 }
@@ -62,6 +70,12 @@ export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectCon
   for (const k of Object.keys(data)) {
     if (!KEYS.includes(k)) throw new NotebookFormatError(file, lineOf([k]), `unknown key '${k}'`, `valid keys: ${KEYS.join(', ')}`);
   }
+  let parameters: Params = {};
+  if (data.parameters !== undefined && data.parameters !== null) {
+    parameters = validateParams(data.parameters, 'parameters', (k, msg, hint) => {
+      throw new NotebookFormatError(file, lineOf(k ? ['parameters', k] : ['parameters']), msg, hint);
+    });
+  }
   const profiles: Record<string, Params> = {};
   if (data.profiles !== undefined && data.profiles !== null) {
     if (typeof data.profiles !== 'object' || Array.isArray(data.profiles)) {
@@ -89,5 +103,5 @@ export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectCon
     }
     globs = d as string[];
   }
-  return { profiles, defaultProfile, data: globs };
+  return { parameters, profiles, defaultProfile, data: globs };
 }

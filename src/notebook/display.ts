@@ -114,6 +114,16 @@ function tensorToImage(t: TensorLike): DisplayItem | null {
   return encodePng(s[1]!, s[0]!, t.dataSync());
 }
 
+/** An already encoded PNG with its size (what src/ml/images.ts renders). */
+interface EncodedPng { png: Uint8Array; width: number; height: number }
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
+function isEncodedPng(v: unknown): v is EncodedPng {
+  if (!v || typeof v !== 'object') return false;
+  const o = v as Partial<EncodedPng>;
+  return o.png instanceof Uint8Array && PNG_SIGNATURE.every((b, i) => o.png![i] === b)
+    && Number.isInteger(o.width) && Number.isInteger(o.height);
+}
+
 /** The display item for a value, or null for `undefined` (nothing to show). */
 export function toDisplayItem(value: unknown): DisplayItem | null {
   if (value === undefined) return null;
@@ -128,6 +138,7 @@ export function toDisplayItem(value: unknown): DisplayItem | null {
   }
   if (isTensor(value)) return tensorToImage(value) ?? { kind: 'json', value: toJsonSafe(value) };
   if (isPixelImage(value)) return encodePng(value.width, value.height, value.data);
+  if (isEncodedPng(value)) return { kind: 'image', mime: 'image/png', base64: Buffer.from(value.png).toString('base64'), width: value.width, height: value.height };
   if (Array.isArray(value) && value.length > 0 && value.every(isPlainObject)) return toTable(value as Array<Record<string, unknown>>);
   if (value instanceof Error) return { kind: 'text', text: `${value.name}: ${value.message}` };
   return { kind: 'json', value: toJsonSafe(value) };

@@ -115,6 +115,12 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   return { ...base, status: 'failed', wallTimeMs: executed.wallTimeMs, executed, error };
 }
 
+/** The notebook as it runs: the project-wide parameters declared too (its own declarations win). */
+export function withProjectParameters(doc: NotebookDocument, config: ProjectConfig): NotebookDocument {
+  if (Object.keys(config.parameters).length === 0) return doc;
+  return { ...doc, frontMatter: { ...doc.frontMatter, parameters: { ...config.parameters, ...doc.frontMatter.parameters } } };
+}
+
 /**
  * Run the selected notebooks in file-name order. A failing notebook does not stop the
  * others (each has its own scope); the result says whether all succeeded.
@@ -124,7 +130,7 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   const config = await loadProjectConfig(root);
   const files = await selectNotebooks(root, req.notebooks);
   const docs: NotebookDocument[] = [];
-  for (const f of files) docs.push(await parseNotebook(f.file, f.path));
+  for (const f of files) docs.push(withProjectParameters(await parseNotebook(f.file, f.path), config));
   const profile = req.profile === undefined ? config.defaultProfile : req.profile;
   const request = { profile, overrides: req.overrides ?? {} };
   validateRequest(config, docs, request);
