@@ -121,7 +121,7 @@ export async function measureInputGradient(o: ThroughputOptions): Promise<Throug
 
 /** Step counts per backend: the pure-JS cpu backend manages about 1 image/s. */
 function plan(backend: string, seconds: number): ThroughputOptions {
-  if (backend === 'cpu') return { batch: 8, maxSteps: 2, seconds, warmup: 0 };
+  if (backend === 'cpu') return { batch: 8, maxSteps: 1, seconds, warmup: 0 };
   return { batch: 128, maxSteps: 1000, seconds, warmup: 2 };
 }
 
