@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cp, mkdtemp, readFile, symlink, writeFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ResultsFile } from '../src/notebook/types.ts';
+
+/**
+ * The real notebooks, end to end, with the smoke profile: `reprobook build` runs every
+ * notebook (training, distillation, attacks through the worker pool), renders the site and
+ * prints the PDF. The project is copied into a temporary root (code and packages linked)
+ * so that the test trains from an empty artifact store and leaves the checkout alone.
+ */
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+async function projectCopy(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'reprobook-smoke-'));
+  for (const p of ['notebooks', 'report', 'reprobook.config.yaml', 'package.json', 'package-lock.json']) await cp(join(repo, p), join(root, p), { recursive: true });
+  for (const p of ['src', 'node_modules', 'data']) await symlink(join(repo, p), join(root, p));
+  return root;
+}
+
+function build(root: string, ...extra: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'build', '--root', root, '--profile', 'smoke', '--out', join(root, '_site'), ...extra], {
+    cwd: root, encoding: 'utf8', env: { ...process.env, REPROBOOK_BACKEND: 'wasm' }, timeout: 12 * 60_000,
+  });
+  return { ...r, output: `${r.stdout}\n${r.stderr}` };
+}
+
+test('smoke profile: the real notebooks build a complete site, results file and PDF; a prose edit re-runs nothing', { timeout: 25 * 60_000 }, async () => {
+  const root = await projectCopy();
+  try {
+    const first = build(root);
+    assert.equal(first.status, 0, first.output.slice(-4000));
+    const site = join(root, '_site');
+    for (const f of ['index.html', 'results.json', 'report.pdf']) assert.ok(existsSync(join(site, f)), `${f} is built`);
+    for (const nb of ['01-data', '02-baseline', '03-distillation', '04-fgsm', '05-jsma', '06-beyond']) {
+      assert.ok(existsSync(join(site, 'notebooks', `${nb}.html`)), `notebooks/${nb}.html is built`);
+    }
+
+    // The results file is an interface (issue 6): these names, rates as fractions.
+    const results = JSON.parse(await readFile(join(site, 'results.json'), 'utf8')) as ResultsFile;
+    assert.equal(results.profile, 'smoke');
+    assert.ok(results.provenance, 'provenance is recorded');
+    const names = ['baseline.accuracy', 'fgsm.baseline.successRate', 'jsma.baseline.successRate', 'pgd.baseline.successRate'];
+    for (const T of [1, 100]) {
+      names.push(`distilled.T${T}.accuracy`, `fgsm.T${T}.successRate`, `jsma.T${T}.successRate`, `pgd.T${T}.successRate`, `saturation.T${T}.zeroGradientFraction`);
+    }
+    for (const n of names) {
+      const v = results.results[n];
+      assert.equal(typeof v, 'number', `${n} is published`);
+      assert.ok((v as number) >= 0 && (v as number) <= 1, `${n} = ${v} is a fraction`);
+      assert.ok(results.sources[n]?.notebook, `${n} names the notebook that published it`);
+    }
+    assert.equal(results.results['fgsm.samples'], 100, 'the smoke profile attacks 100 test samples');
+    const index = await readFile(join(site, 'index.html'), 'utf8');
+    assert.match(index, /profile <strong class="profile-name">smoke<\/strong>/);
+
+    // A prose-only edit: every notebook is served from the cache, nothing trains again.
+    const nb = join(root, 'notebooks', '03-distillation.md');
+    await writeFile(nb, (await readFile(nb, 'utf8')).replace('Defensive distillation (the paper', 'Defensive distillation, edited (the paper'));
+    const t0 = Date.now();
+    const second = build(root, '--no-pdf');
+    const seconds = (Date.now() - t0) / 1000;
+    assert.equal(second.status, 0, second.output.slice(-4000));
+    assert.doesNotMatch(second.output, /: running \(key/, 'no notebook re-runs after a prose edit');
+    assert.match(await readFile(join(site, 'notebooks', '03-distillation.html'), 'utf8'), /Defensive distillation, edited/);
+    console.log(`rebuild after a prose edit: ${seconds.toFixed(1)} s`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
