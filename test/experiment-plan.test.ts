@@ -61,7 +61,10 @@ test("the project's profiles give valid experiment parameters; smoke is small, p
   const quick = of('quick');
   assert.deepEqual(quick.temperatures, [1, 2, 5, 10, 20, 30, 40, 50, 100]);
   assert.equal(quick.fgsmSamples, 10000, 'quick attacks all 10,000 test samples with FGSM');
+  assert.equal(quick.temperatureMatchedLogits, true, 'quick uses the (reported) temperature-matched deviation');
   const paper = of('paper');
+  assert.equal(paper.temperatureMatchedLogits, false, 'paper keeps [7] plain training');
+  assert.equal(baseTrainConfig(paper).temperatureMatchedLogits, undefined, "the paper's keys do not mention the option");
   assert.equal(paper.trainSize, 'all');
   assert.equal(paper.epochs, 50);
   assert.equal(paper.fgsmSamples, 10000);

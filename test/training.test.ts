@@ -147,3 +147,18 @@ test('models persist in tfjs format; cache hit, key changes, and a tampered weig
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('temperature-matched logits: a no-op at T = 1; at T = 50 it trains where plain training stays near chance, with logits about T times larger', async () => {
+  const cfg: TrainConfig = { ...PAPER_TRAIN_CONFIG, epochs: 4, batchSize: 16, trainSize: 500, validationSize: 100, seed: 5 };
+  const t1 = await trainNetwork(data.train, { ...cfg, epochs: 1, trainSize: 64 });
+  const t1m = await trainNetwork(data.train, { ...cfg, epochs: 1, trainSize: 64, temperatureMatchedLogits: true });
+  assert.deepEqual(weightBytes(t1.model), weightBytes(t1m.model), 'at T = 1 the option changes nothing');
+  const plain = await trainNetwork(data.train, { ...cfg, temperature: 50 });
+  const matched = await trainNetwork(data.train, { ...cfg, temperature: 50, temperatureMatchedLogits: true });
+  const accPlain = evaluateAccuracy(plain.model, data.test);
+  const accMatched = evaluateAccuracy(matched.model, data.test);
+  assert.ok(accMatched > accPlain + 0.2, `matched ${accMatched} vs plain ${accPlain}`);
+  const maxAbs = (m: tf.LayersModel) => Math.max(...Array.from(predictLogits(m, data.test.images.subarray(0, 50 * 784)), Math.abs));
+  assert.ok(maxAbs(matched.model) > 10 * maxAbs(t1.model), 'deployed at T = 1, its logits are far larger than a T = 1 network\'s');
+  for (const m of [t1, t1m, plain, matched]) m.model.dispose();
+});
