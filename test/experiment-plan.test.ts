@@ -69,3 +69,15 @@ test("the project's profiles give valid experiment parameters; smoke is small, p
   assert.equal(paper.epochs, 50);
   assert.equal(paper.fgsmSamples, 10000);
 });
+
+test('profileParams resolves a profile like the notebooks do, and names what is unknown', async () => {
+  const { profileParams } = await import('../src/experiment/profile.ts');
+  const root = new URL('..', import.meta.url).pathname;
+  const smoke = await profileParams(root, 'smoke', ['epochs=3']);
+  assert.equal(smoke.profile, 'smoke');
+  assert.equal(smoke.params.epochs, 3);
+  assert.deepEqual(smoke.params.temperatures, [1, 100]);
+  assert.equal((await profileParams(root, undefined)).profile, 'quick');
+  await assert.rejects(profileParams(root, 'huge'), (e: unknown) => e instanceof UserError && /unknown profile 'huge'/.test(e.message) && /smoke/.test(e.hint ?? ''));
+  await assert.rejects(profileParams(root, 'smoke', ['epochz=3']), (e: unknown) => e instanceof UserError && /epochz/.test(e.message) && /epochs/.test(e.hint ?? ''));
+});

@@ -63,6 +63,8 @@ export interface RunExperimentOptions {
   progress?: ProgressReporter;
   log?: (line: string) => void;
   shard?: ShardSpec;
+  /** A shard run: units waiting for other shards are fine, and the outcome is partial. */
+  allowIncomplete?: boolean;
 }
 
 /** The environment every unit depends on: resolved backend and the MNIST checksums. */
@@ -88,7 +90,8 @@ function network(id: string, r: Record<string, unknown>): NetworkOutcome {
   };
 }
 
-export async function runExperiment(p: ExperimentParams, opts: RunExperimentOptions): Promise<ExperimentOutcome> {
+/** Run (or find stored) the grid's units for `p`; the raw grid report. */
+export async function runExperimentGrid(p: ExperimentParams, opts: RunExperimentOptions): Promise<{ report: GridReport; environment: GridEnvironment }> {
   const { runGrid } = await import('../grid/index.ts');
   const { initBackend } = await import('../ml/backends/select.ts');
   const environment = await gridEnvironment(p);
@@ -105,9 +108,15 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
     log: opts.log,
     label: 'experiment',
   });
-  if (report.skipped.length > 0) {
+  if (report.skipped.length > 0 && !opts.allowIncomplete) {
     throw new Error(`the grid is incomplete: ${report.skipped.length} unit(s) wait for other shards (${report.skipped.slice(0, 3).join(', ')}...)`);
   }
+  return { report, environment };
+}
+
+/** Run the grid and shape its results into typed outcomes (every selected unit must be done). */
+export async function runExperiment(p: ExperimentParams, opts: RunExperimentOptions): Promise<ExperimentOutcome> {
+  const { report, environment } = await runExperimentGrid(p, { ...opts, allowIncomplete: false });
   const res = report.results as Record<string, Record<string, JsonValue>>;
   const get = (id: string) => {
     const r = res[id];

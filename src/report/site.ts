@@ -312,6 +312,12 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     profile: profile ?? 'default',
     ...(temps.length ? { temperatures: temps.length > 1 ? `T = ${temps.slice(0, -1).join(', ')} and ${temps.at(-1)}` : `T = ${temps[0]}` } : {}),
     ...(typeof sampleCount === 'number' ? { fgsmSamples: formatValue(sampleCount, 'int') } : {}),
+    // `{{meta verdict.ID}}`: the claims table's verdict, so prose never asserts a finding by hand.
+    ...Object.fromEntries(claims.map((c) => [`verdict.${c.spec.id}`, c.verdict])),
+    // `{{meta param.NAME}}`: a parameter value when every notebook that declares it used the same one.
+    ...Object.fromEntries(provenance.parameters
+      .filter((r) => provenance.parameters.filter((o) => o.name === r.name).length === 1)
+      .map((r) => [`param.${r.name}`, Array.isArray(r.value) ? r.value.join(', ') : String(r.value)])),
   };
 
   // ---- index.html ----

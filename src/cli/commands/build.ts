@@ -79,7 +79,8 @@ export function register(program: Command): void {
       const out = flags.out ? resolve(flags.out) : join(root, '_site');
       if (flags.paper !== 'A4' && flags.paper !== 'Letter') throw new UserError(`--paper ${flags.paper}: unknown page size`, 'use --paper A4 or --paper Letter');
       const params = parseParams(flags.param);
-      let profile: string | undefined = flags.profile;
+      // The profile is printed at the start of every run (issue 6), so resolve the default first.
+      let profile: string | undefined = flags.profile ?? (await defaultProfile(root)) ?? undefined;
       let runError: Error | undefined;
 
       if (flags.run) {
