@@ -84,7 +84,9 @@ test('bad option values and undeclared profile parameters are errors', () => {
 
 test('project config: profiles, defaultProfile, data globs, errors with lines', () => {
   const c = parseProjectConfig('defaultProfile: quick\nprofiles:\n  quick: { n: 1 }\ndata: [data/*.bin]\n');
-  assert.deepEqual(c, { defaultProfile: 'quick', profiles: { quick: { n: 1 } }, data: ['data/*.bin'] });
+  assert.deepEqual(c, { parameters: {}, defaultProfile: 'quick', profiles: { quick: { n: 1 } }, data: ['data/*.bin'] });
+  assert.deepEqual(parseProjectConfig('parameters:\n  epochs: 2\n  temperatures: [1, 100]\n').parameters, { epochs: 2, temperatures: [1, 100] });
+  assert.throws(() => parseProjectConfig('parameters:\n  epochs: 2\n  bad: { a: 1 }\n'), /reprobook\.config\.yaml:3: parameters: 'bad' must be/);
   assert.throws(() => parseProjectConfig('profile: {}\n'), /reprobook\.config\.yaml:1: unknown key 'profile'/);
   assert.throws(() => parseProjectConfig('profiles:\n  a: {}\ndefaultProfile: b\n'), /:3: defaultProfile 'b' is not a profile/);
 });
@@ -115,4 +117,16 @@ test('profiles and overrides resolve per notebook; unknown names list the valid 
     (e: unknown) => e instanceof UserError && /unknown profile 'full'/.test(e.message) && /local, quick/.test(e.hint!));
   assert.throws(() => validateRequest(config, [a, b], { profile: null, overrides: { z: '1' } }),
     (e: unknown) => e instanceof UserError && /unknown parameter 'z'/.test(e.message) && /k, m, n/.test(e.hint!));
+});
+
+test('project-wide parameters are declared by every notebook; its own declaration wins; profiles and --param reach them', async () => {
+  const { withProjectParameters } = await import('../src/notebook/project.ts');
+  const { resolveParams, validateRequest } = await import('../src/notebook/params.ts');
+  const config = parseProjectConfig('parameters:\n  epochs: 2\n  n: 1\nprofiles:\n  quick: { epochs: 3 }\n');
+  const doc = withProjectParameters(parseNotebookSource('---\nparameters: { n: 10 }\n---\n', 'notebooks/a.md'), config);
+  assert.deepEqual(doc.frontMatter.parameters, { epochs: 2, n: 10 });
+  const req = { profile: 'quick', overrides: { n: '7' } };
+  validateRequest(config, [doc], req);
+  assert.deepEqual(resolveParams(config, doc, req), { epochs: 3, n: 7 });
+  assert.throws(() => validateRequest(config, [doc], { profile: null, overrides: { epoch: '1' } }), /unknown parameter 'epoch'/);
 });

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDocument, isMap, isScalar, LineCounter } from 'yaml';
+import { parseDocument, LineCounter } from 'yaml';
 import type { Params } from './types.ts';
-import { NotebookFormatError, validateParams } from './format.ts';
+import { NotebookFormatError, validateParams, yamlKeyLine } from './format.ts';
 
 /**
  * The project config, `<root>/reprobook.config.yaml` (optional):
@@ -52,19 +52,7 @@ export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectCon
     const e = doc.errors[0]!;
     throw new NotebookFormatError(file, lineCounter.linePos(e.pos[0]).line, `bad YAML: ${e.message.split('\n')[0]}`);
   }
-  const lineOf = (path: string[]): number => {
-    let node: unknown = doc.contents;
-    let pos = 0;
-    for (const k of path) {
-      if (!isMap(node)) break;
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
-      if (!pair) break;
-      const range = (pair.key as { range?: [number, number, number] }).range;
-      if (range) pos = range[0];
-      node = pair.value;
-    }
-    return lineCounter.linePos(pos).line;
-  };
+  const lineOf = (path: string[]): number => yamlKeyLine(doc, lineCounter, path);
   const data = (doc.toJS() ?? {}) as Record<string, unknown>;
   if (typeof data !== 'object' || Array.isArray(data)) throw new NotebookFormatError(file, 1, 'the config must be a YAML map');
   for (const k of Object.keys(data)) {

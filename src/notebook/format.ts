@@ -161,6 +161,21 @@ export function validateParams(value: unknown, where: string, fail: (key: string
   return out;
 }
 
+/** 1-based line of the deepest key of `path` that exists in a parsed YAML document (for error messages). */
+export function yamlKeyLine(doc: ReturnType<typeof parseDocument>, lineCounter: LineCounter, path: string[]): number {
+  let node: unknown = doc.contents;
+  let pos = 0;
+  for (const k of path) {
+    if (!isMap(node)) break;
+    const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
+    if (!pair) break;
+    const range = (pair.key as { range?: [number, number, number] }).range;
+    if (range) pos = range[0];
+    node = pair.value;
+  }
+  return lineCounter.linePos(pos).line;
+}
+
 function parseFrontMatter(yamlText: string, file: string, firstLine: number, name: string): NotebookFrontMatter {
   const lineCounter = new LineCounter();
   const doc = parseDocument(yamlText, { lineCounter, prettyErrors: false });
@@ -169,19 +184,7 @@ function parseFrontMatter(yamlText: string, file: string, firstLine: number, nam
     const line = firstLine + (lineCounter.linePos(e.pos[0]).line - 1);
     throw new NotebookFormatError(file, line, `bad front matter: ${e.message.split('\n')[0]}`, 'the front matter must be valid YAML between two --- lines');
   }
-  const lineOfKey = (path: string[]): number => {
-    let node: unknown = doc.contents;
-    let pos = 0;
-    for (const k of path) {
-      if (!isMap(node)) break;
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
-      if (!pair) break;
-      const range = (pair.key as { range?: [number, number, number] }).range;
-      if (range) pos = range[0];
-      node = pair.value;
-    }
-    return firstLine + (lineCounter.linePos(pos).line - 1);
-  };
+  const lineOfKey = (path: string[]): number => firstLine + (yamlKeyLine(doc, lineCounter, path) - 1);
   const root = doc.contents;
   if (root !== null && !isMap(root)) {
     throw new NotebookFormatError(file, firstLine, 'front matter must be a YAML map (title: ..., parameters: ...)');
