@@ -1,11 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, symlink, writeFile, rm } from 'node:fs/promises';
+import { readFile, writeFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { buildIn, projectCopy } from '../src/bench/project-copy.ts';
 import type { ResultsFile } from '../src/notebook/types.ts';
 
 /**
@@ -14,27 +12,15 @@ import type { ResultsFile } from '../src/notebook/types.ts';
  * prints the PDF. The project is copied into a temporary root (code and packages linked)
  * so that the test trains from an empty artifact store and leaves the checkout alone.
  */
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-async function projectCopy(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'reprobook-smoke-'));
-  for (const p of ['notebooks', 'report', 'reprobook.config.yaml', 'package.json', 'package-lock.json']) await cp(join(repo, p), join(root, p), { recursive: true });
-  for (const p of ['src', 'node_modules', 'data']) await symlink(join(repo, p), join(root, p));
-  return root;
-}
-
 function build(root: string, ...extra: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'build', '--root', root, '--profile', 'smoke', '--out', join(root, '_site'), ...extra], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, REPROBOOK_BACKEND: 'wasm' }, timeout: 12 * 60_000,
-  });
-  return { ...r, output: `${r.stdout}\n${r.stderr}` };
+  return buildIn(root, ['--profile', 'smoke', ...extra], { ...process.env, REPROBOOK_BACKEND: 'wasm' });
 }
 
 test('smoke profile: the real notebooks build a complete site, results file and PDF; a prose edit re-runs nothing', { timeout: 25 * 60_000 }, async () => {
   const root = await projectCopy();
   try {
     const first = build(root);
-    assert.equal(first.status, 0, first.output.slice(-4000));
+    assert.equal(first.status, 0, first.log.slice(-4000));
     const site = join(root, '_site');
     for (const f of ['index.html', 'results.json', 'report.pdf']) assert.ok(existsSync(join(site, f)), `${f} is built`);
     for (const nb of ['01-data', '02-baseline', '03-distillation', '04-fgsm', '05-jsma', '06-beyond']) {
@@ -65,8 +51,8 @@ test('smoke profile: the real notebooks build a complete site, results file and 
     const t0 = Date.now();
     const second = build(root, '--no-pdf');
     const seconds = (Date.now() - t0) / 1000;
-    assert.equal(second.status, 0, second.output.slice(-4000));
-    assert.doesNotMatch(second.output, /: running \(key/, 'no notebook re-runs after a prose edit');
+    assert.equal(second.status, 0, second.log.slice(-4000));
+    assert.doesNotMatch(second.log, /: running \(key/, 'no notebook re-runs after a prose edit');
     assert.match(await readFile(join(site, 'notebooks', '03-distillation.html'), 'utf8'), /Defensive distillation, edited/);
     console.log(`rebuild after a prose edit: ${seconds.toFixed(1)} s`);
   } finally {
