@@ -166,6 +166,12 @@ export function resultValues(outcome: ExperimentOutcome): Record<string, number>
     const base = `${prefix[a.attack]}.${modelResultName(a.model, a.temperature)}`;
     out[`${base}.successRate`] = a.summary.headlineRate;
     out[`${base}.successRateAll`] = a.summary.rates.a;
+    if (a.attack === 'fgsm' && a.temperature === 1) {
+      // At T = 1, FGSM on logits / T is FGSM itself: publish it under both names rather than "not run".
+      const corrected = `fgsmTemperature.${modelResultName(a.model, a.temperature)}`;
+      out[`${corrected}.successRate`] = a.summary.headlineRate;
+      out[`${corrected}.successRateAll`] = a.summary.rates.a;
+    }
     out[`${prefix[a.attack]}.samples`] = Math.max(out[`${prefix[a.attack]}.samples`] ?? 0, a.summary.samples);
     if (a.attack === 'jsma' && a.summary.onSuccess) out[`${base}.meanChangedFraction`] = a.summary.onSuccess.changedFraction;
   }
