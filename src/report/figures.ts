@@ -147,13 +147,7 @@ export function figure1Svg(results: Record<string, unknown>): string {
     }));
   }
   const svg = plotToElement({
-    width: 640,
-    height: 380,
-    marginLeft: 56,
-    marginBottom: 44,
-    marginRight: 24,
-    style: { fontFamily: FONT, fontSize: '12px', background: 'white', color: '#222' },
-    x: { type: 'log', domain: [xMin, xMax], label: 'Distillation temperature T (log scale)', labelAnchor: 'center', labelOffset: 36, ticks: [1, 2, 5, 10, 20, 50, 100].filter((t) => t >= xMin && t <= xMax) , tickFormat: (d: number) => String(d) },
+    ...temperatureFrame(xMin, xMax, 380),
     y: { domain: [0, 100], label: 'FGSM success rate (%)', labelAnchor: 'center', grid: true, ticks: 10 },
     marks,
     ariaLabel: 'Figure 1: FGSM success rate against distillation temperature',
@@ -162,6 +156,22 @@ export function figure1Svg(results: Record<string, unknown>): string {
   svg.setAttribute('role', 'img');
   tagMarks(svg, 'ours-points', 'fig1-point', data.points);
   return svg.outerHTML;
+}
+
+/** Size, margins, style and the log-temperature x axis shared by the report's figures. */
+function temperatureFrame(xMin: number, xMax: number, height: number): Plot.PlotOptions {
+  return {
+    width: 640,
+    height,
+    marginLeft: 56,
+    marginBottom: 44,
+    marginRight: 24,
+    style: { fontFamily: FONT, fontSize: '12px', background: 'white', color: '#222' },
+    x: {
+      type: 'log', domain: [xMin, xMax], label: 'Distillation temperature T (log scale)', labelAnchor: 'center', labelOffset: 36,
+      ticks: [1, 2, 5, 10, 20, 50, 100].filter((t) => t >= xMin && t <= xMax), tickFormat: (d: number) => String(d),
+    },
+  };
 }
 
 export interface SeriesSpec {
@@ -192,13 +202,7 @@ export function seriesFigureSvg(series: SeriesSpec[], yLabel: string, ariaLabel:
     marks.push(Plot.text([{ x: Math.sqrt(xMin * xMax), y: 50 }], { x: 'x', y: 'y', text: () => 'not run: no result for these series in this build', fill: '#a00', fontSize: 13 }));
   }
   const svg = plotToElement({
-    width: 640,
-    height: 340,
-    marginLeft: 56,
-    marginBottom: 44,
-    marginRight: 24,
-    style: { fontFamily: FONT, fontSize: '12px', background: 'white', color: '#222' },
-    x: { type: 'log', domain: [xMin, xMax], label: 'Distillation temperature T (log scale)', labelAnchor: 'center', labelOffset: 36, ticks: [1, 2, 5, 10, 20, 50, 100].filter((t) => t >= xMin && t <= xMax), tickFormat: (d: number) => String(d) },
+    ...temperatureFrame(xMin, xMax, 340),
     y: { domain: [0, 100], label: yLabel, labelAnchor: 'center', grid: true },
     marks,
     ariaLabel,
