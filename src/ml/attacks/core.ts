@@ -1,3 +1,4 @@
+import { mulberry32 } from '../random.ts';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../util/errors.ts';
 import { silentProgress } from '../../util/progress.ts';
@@ -158,16 +159,9 @@ export async function runUntargeted(
   return { summary, outcomes, adversarial, timing: { wallMs, perSecond: g.n / Math.max(wallMs / 1000, 1e-9) } };
 }
 
-/** Seeded uniform [0, 1) generator (mulberry32): deterministic random starts per sample. */
+/** Seeded uniform [0, 1) generator: deterministic random starts per sample (the project's one PRNG). */
 export function seededUniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Mixes a run seed and a sample id into one 32-bit seed, so that a sample's noise does not depend on batching. */
