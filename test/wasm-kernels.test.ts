@@ -1,13 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/ml/backends/select.ts';
+import { backendIdentity, initBackend } from '../src/ml/backends/select.ts';
+import { NATIVE_ENV, setNativeKernelsEnabled } from '../src/ml/backends/native-kernels.ts';
 
 /**
- * The wasm convolution gradients (src/ml/backends/wasm-kernels.ts) against the reference
- * implementation of the cpu backend: gradients of a conv2d loss with respect to the input
- * and the filter, on shapes that exercise every padding/stride path.
+ * The wasm convolution kernels against the reference implementation of the cpu backend:
+ * convolutions and the gradients of a conv2d loss with respect to the input and the filter,
+ * on shapes that exercise every padding/stride path, for both kernel sets the wasm backend
+ * can run: XNNPACK (src/ml/backends/wasm-kernels.ts) and OpenBLAS (native/, through
+ * src/ml/backends/native-kernels.ts).
  */
+
+/** The kernel sets, switched in one process. OpenBLAS is required unless explicitly disabled. */
+const KERNEL_SETS = [
+  { name: 'xnnpack', native: false },
+  ...(process.env[NATIVE_ENV] === '0' ? [] : [{ name: 'openblas', native: true }]),
+];
+
+async function useKernels(set: { native: boolean }): Promise<void> {
+  await initBackend('wasm');
+  setNativeKernelsEnabled(set.native);
+}
+
 
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -101,11 +116,26 @@ const nchwCases: Case[] = [
   { name: 'NCHW stride 1 valid', x: [2, 2, 6, 5], f: [3, 2, 2, 3], strides: 1, pad: 'valid', dataFormat: 'NCHW' },
 ];
 
+/** The forward convolution (what the native Conv2D replaces) with a dilation where allowed. */
+function forward(c: Case, dilation: number): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(size(c.x), 1), c.x);
+    const f = tf.tensor4d(values(size(c.f), 2), c.f);
+    return tf.conv2d(x, f, dilation > 1 ? 1 : c.strides, c.pad as 'valid', 'NHWC', dilation).dataSync() as Float32Array;
+  });
+}
+
 const expected = new Map<string, { dx: Float32Array; df: Float32Array }>();
+const expectedForward = new Map<string, Float32Array[]>();
+/** Dilation 2 needs stride 1 and an input large enough for the dilated filter. */
+const dilatable = (c: Case) => typeof c.pad === 'string' && c.x[1] >= 2 * c.f[0] && c.x[2] >= 2 * c.f[1];
 
 test('cpu reference gradients', async () => {
   await initBackend('cpu');
-  for (const c of cases) expected.set(c.name, gradients(c));
+  for (const c of cases) {
+    expected.set(c.name, gradients(c));
+    expectedForward.set(c.name, [forward(c, 1), ...(dilatable(c) ? [forward(c, 2)] : [])]);
+  }
   for (const c of nchwCases) expected.set(c.name, kernelGradients(c));
 });
 
@@ -116,35 +146,71 @@ test('wasm backend is initialised with the replacement kernels', async () => {
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'Conv2DBackpropFilter registered for wasm');
 });
 
-for (const c of cases) {
-  test(`wasm conv2d gradients match cpu: ${c.name}`, async () => {
-    await initBackend('wasm');
-    const ref = expected.get(c.name)!;
-    const before = tf.memory().numTensors;
-    const got = gradients(c);
-    assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
-    assertClose(got.dx, ref.dx, 'dx');
-    assertClose(got.df, ref.df, 'dfilter');
+test('the OpenBLAS kernels are built, registered and part of the backend identity', { skip: process.env[NATIVE_ENV] === '0' && `${NATIVE_ENV}=0` }, async () => {
+  const report = await initBackend('wasm');
+  assert.ok(report.nativeKernels?.available, `native kernels unavailable: ${report.nativeKernels?.reason} (CI installs libopenblas-dev; see native/build.mjs)`);
+  assert.match(report.nativeKernels!.id!, /^openblas-\d+\.\d+\.\d+-[a-z0-9]+$/);
+  setNativeKernelsEnabled(true);
+  assert.equal(backendIdentity(), `wasm+${report.nativeKernels!.id}`);
+  setNativeKernelsEnabled(false);
+  assert.equal(backendIdentity(), 'wasm', 'with the native kernels switched off, results come from XNNPACK');
+  setNativeKernelsEnabled(true);
+});
+
+for (const set of KERNEL_SETS) {
+  for (const c of cases) {
+    test(`${set.name}: conv2d and its gradients match cpu: ${c.name}`, async () => {
+      await useKernels(set);
+      const ref = expected.get(c.name)!;
+      const before = tf.memory().numTensors;
+      const got = gradients(c);
+      assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+      assertClose(got.dx, ref.dx, 'dx');
+      assertClose(got.df, ref.df, 'dfilter');
+      const fwd = expectedForward.get(c.name)!;
+      assertClose(forward(c, 1), fwd[0]!, 'forward');
+      if (fwd[1]) assertClose(forward(c, 2), fwd[1], 'forward, dilation 2');
+    });
+  }
+
+  for (const c of nchwCases) {
+    test(`${set.name}: gradient kernels match cpu when called directly: ${c.name}`, async () => {
+      await useKernels(set);
+      const ref = expected.get(c.name)!;
+      const got = kernelGradients(c);
+      assertClose(got.dx, ref.dx, 'dx');
+      assertClose(got.df, ref.df, 'dfilter');
+    });
+  }
+
+  test(`${set.name}: gradients leak no backend memory`, async () => {
+    await useKernels(set);
+    const c = cases[4]!;
+    gradients(c);
+    const before = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 3; i++) gradients(c);
+    assert.equal(tf.engine().backend.numDataIds(), before);
   });
 }
 
-for (const c of nchwCases) {
-  test(`wasm gradient kernels match cpu when called directly: ${c.name}`, async () => {
-    await initBackend('wasm');
-    const ref = expected.get(c.name)!;
-    const got = kernelGradients(c);
-    assertClose(got.dx, ref.dx, 'dx');
-    assertClose(got.df, ref.df, 'dfilter');
-  });
-}
-
-test('wasm gradients leak no backend memory', async () => {
-  await initBackend('wasm');
-  const c = cases[4]!;
-  gradients(c);
-  const before = tf.engine().backend.numDataIds();
-  for (let i = 0; i < 3; i++) gradients(c);
-  assert.equal(tf.engine().backend.numDataIds(), before);
+test('an empty batch: every kernel set returns empty gradients without error', async () => {
+  for (const set of KERNEL_SETS) {
+    await useKernels(set);
+    const [df, dx] = tf.tidy(() => {
+      const x = tf.zeros([0, 6, 6, 2]) as tf.Tensor4D;
+      const dy = tf.zeros([0, 4, 4, 3]) as tf.Tensor4D;
+      const f = tf.ones([3, 3, 2, 3]) as tf.Tensor4D;
+      const attrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC' };
+      return [
+        (tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: [3, 3, 2, 3] } as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync(),
+        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: f }, { ...attrs, inputShape: [0, 6, 6, 2] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      ] as const;
+    });
+    assert.deepEqual(Array.from(df), new Array(3 * 3 * 2 * 3).fill(0), `${set.name}: the filter gradient of no images is 0`);
+    assert.deepEqual(dx.shape, [0, 6, 6, 2]);
+    dx.dispose();
+  }
+  setNativeKernelsEnabled(true);
 });
 
 test('dilation 2: forward matches cpu and tfjs-core refuses its gradient on both backends', async () => {
@@ -225,7 +291,7 @@ for (const c of otherCases) {
   });
 }
 
-test('the paper network: loss and every weight gradient on wasm match cpu', async () => {
+for (const set of KERNEL_SETS) test(`${set.name}: the paper network: loss and every weight gradient on wasm match cpu`, async () => {
   const { buildModel, forwardLogits } = await import('../src/ml/model.ts');
   const run = () => {
     const model = buildModel(3);
@@ -241,8 +307,9 @@ test('the paper network: loss and every weight gradient on wasm match cpu', asyn
   };
   await initBackend('cpu');
   const ref = run();
-  await initBackend('wasm');
+  await useKernels(set);
   const got = run();
+  setNativeKernelsEnabled(true);
   assert.equal(got.length, ref.length);
   got.forEach((g, i) => assertClose(g, ref[i]!, i === 0 ? 'loss' : `gradient #${i}`));
 });

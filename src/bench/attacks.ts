@@ -1,4 +1,5 @@
 import type { BenchOptions, BenchRecord, BenchSuite } from './types.ts';
+import { enterTarget, expandTargets, leaveTargets } from './targets.ts';
 
 /**
  * Attack throughput on the paper's 9-layer network, per backend: FGSM images/s, PGD images/s
@@ -43,20 +44,20 @@ async function rate(once: () => Promise<number>, seconds: number, maxRepeats: nu
 const round = (v: number) => Math.round(v * 100) / 100;
 
 export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenerator<BenchRecord> {
-  const { initBackend, describeBackend } = await import('../ml/backends/select.ts');
+  const { describeBackend } = await import('../ml/backends/select.ts');
   const { buildModel } = await import('../ml/model.ts');
   const { fgsm } = await import('../ml/attacks/fgsm.ts');
   const { pgd } = await import('../ml/attacks/pgd.ts');
   const { jsma } = await import('../ml/attacks/jsma.ts');
-  for (const name of opts.backends) {
-    try {
-      await initBackend(name as Parameters<typeof initBackend>[0]);
-    } catch (err) {
+  for (const target of expandTargets(opts.backends)) {
+    const entered = await enterTarget(target);
+    if (!entered.ok) {
       for (const bench of ['attack-fgsm', 'attack-pgd', 'attack-jsma']) {
-        yield { bench, backend: name, value: NaN, unit: bench === 'attack-jsma' ? 'attacks/s' : 'images/s', skipped: (err as Error).message };
+        yield { bench, backend: target, value: NaN, unit: bench === 'attack-jsma' ? 'attacks/s' : 'images/s', skipped: entered.reason };
       }
       continue;
     }
+    const name = entered.label;
     const p = plan(name);
     const provenance = describeBackend();
     const note = name === 'cpu' ? 'token run on the pure-JS backend' : undefined;
@@ -94,4 +95,5 @@ export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenera
       model.dispose();
     }
   }
+  await leaveTargets();
 };

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { BenchOptions, BenchRecord, BenchSuite } from './types.ts';
+import { enterTarget, expandTargets, leaveTargets } from './targets.ts';
 
 /**
  * Throughput of the paper's network on each backend: the training step (forward with
@@ -156,7 +157,10 @@ async function* compareTorch(seconds: number, ours: Map<string, Mine>): AsyncGen
     return;
   }
   for (const threads of [1, 2]) {
-    const { stdout } = await run$(found.python, [TORCH_SCRIPT, '--threads', String(threads), '--seconds', String(seconds)], { timeout: 600_000 });
+    // torch.set_num_threads does not reach the BLAS library Debian's torch links (OpenBLAS
+    // when libopenblas is installed, with its own thread pool): pin that too.
+    const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+    const { stdout } = await run$(found.python, [TORCH_SCRIPT, '--threads', String(threads), '--seconds', String(seconds)], { timeout: 600_000, env });
     for (const line of stdout.split('\n').filter((l) => l.trim().startsWith('{'))) {
       const r = JSON.parse(line) as TorchRecord;
       const mine = ours.get(r.bench);
@@ -176,7 +180,7 @@ async function* compareTorch(seconds: number, ours: Map<string, Mine>): AsyncGen
 }
 
 export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenerator<BenchRecord> {
-  const { initBackend, describeBackend } = await import('../ml/backends/select.ts');
+  const { describeBackend } = await import('../ml/backends/select.ts');
   // The fastest non-cpu tfjs figure of this run, for the PyTorch ratio.
   const ours = new Map<string, Mine>();
   const keep = (bench: string, backend: string, t: Throughput) => {
@@ -184,13 +188,13 @@ export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenera
     const prev = ours.get(bench);
     if (!prev || t.imagesPerSecond > prev.value) ours.set(bench, { backend, value: t.imagesPerSecond, perCpuSecond: t.imagesPerCpuSecond });
   };
-  for (const name of opts.backends) {
-    try {
-      await initBackend(name as Parameters<typeof initBackend>[0]);
-    } catch (err) {
-      yield { bench: 'training', backend: name, value: NaN, unit: 'images/s', skipped: (err as Error).message };
+  for (const target of expandTargets(opts.backends)) {
+    const entered = await enterTarget(target);
+    if (!entered.ok) {
+      yield { bench: 'training', backend: target, value: NaN, unit: 'images/s', skipped: entered.reason };
       continue;
     }
+    const name = entered.label;
     const p = plan(name, opts.seconds);
     const provenance = describeBackend();
     const label = name === 'cpu' ? `tiny run: batch ${p.batch}, ${p.maxSteps} steps` : undefined;
@@ -207,6 +211,7 @@ export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenera
       batch: g.batch, steps: g.steps, seconds: round(g.seconds), ...(label ? { note: label } : {}), provenance,
     };
   }
+  await leaveTargets();
   if (opts.compareTorch) yield* compareTorch(opts.seconds, ours);
 };
 

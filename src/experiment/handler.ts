@@ -15,10 +15,13 @@ import type { AttackUnitInputs, TrainUnitInputs } from './plan.ts';
  */
 
 let tf: typeof tfTypes;
+let backendIdentity: () => string;
 
 export async function init(): Promise<void> {
   tf = await import('@tensorflow/tfjs');
-  const { initBackend } = await import('../ml/backends/select.ts');
+  const select = await import('../ml/backends/select.ts');
+  const { initBackend } = select;
+  backendIdentity = select.backendIdentity;
   // The parent resolved the backend and put its name in every unit's inputs; a worker must use the same one.
   await initBackend((process.env.REPROBOOK_BACKEND as never) || 'auto');
 }
@@ -29,8 +32,9 @@ async function data() {
 }
 
 function checkEnvironment(env: TrainUnitInputs['env'], checksums: Record<string, string>): void {
-  if (tf.getBackend() !== env.backend) {
-    throw new Error(`unit planned for backend '${env.backend}' but this worker runs '${tf.getBackend()}'`);
+  const here = backendIdentity();
+  if (here !== env.backend) {
+    throw new Error(`unit planned for backend '${env.backend}' but this worker runs '${here}'`);
   }
   for (const [file, sha] of Object.entries(env.data)) {
     if (checksums[file] !== sha) throw new Error(`MNIST file ${file} changed since the grid was planned (sha256 ${checksums[file]} != ${sha})`);

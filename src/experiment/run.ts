@@ -69,11 +69,11 @@ export interface RunExperimentOptions {
 
 /** The environment every unit depends on: resolved backend and the MNIST checksums. */
 export async function gridEnvironment(p: ExperimentParams): Promise<GridEnvironment> {
-  const { initBackend } = await import('../ml/backends/select.ts');
+  const { initBackend, backendIdentity } = await import('../ml/backends/select.ts');
   const { loadMnist } = await import('../ml/data/mnist.ts');
-  const report = await initBackend(p.backend as never);
+  await initBackend(p.backend as never);
   const mnist = await loadMnist();
-  return { backend: report.tfjsBackend, data: { ...mnist.checksums } };
+  return { backend: backendIdentity(), data: { ...mnist.checksums } };
 }
 
 function network(id: string, r: Record<string, unknown>): NetworkOutcome {

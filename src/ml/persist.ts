@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ARCHITECTURE } from './model.ts';
+import { backendIdentity } from './backends/select.ts';
 import { sha256 } from '../util/hash.ts';
 import type { ArtifactKey, ArtifactStore } from '../notebook/artifacts.ts';
 import type { TrainedNetwork, TrainResult } from './training.ts';
@@ -52,9 +53,9 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
 /**
  * The source files whose change must invalidate a trained model: the network, the training
  * loop, distillation, the seeds, evaluation (in the stored history), pixel scaling, and
- * the wasm gradient kernels (they compute the updates on that backend).
+ * the wasm gradient kernels and the native OpenBLAS kernels (they compute the updates).
  */
-const CODE_FILES = ['model.ts', 'training.ts', 'distillation.ts', 'random.ts', 'evaluate.ts', 'data/idx.ts', 'backends/wasm-kernels.ts'];
+const CODE_FILES = ['model.ts', 'training.ts', 'distillation.ts', 'random.ts', 'evaluate.ts', 'data/idx.ts', 'backends/wasm-kernels.ts', 'backends/native-kernels.ts', '../../native/src/kernels.c'];
 
 let codeHash: string | undefined;
 /** sha256 over the training code's sources (file name + content). */
@@ -71,7 +72,7 @@ export function trainingCodeHash(): string {
 }
 
 export interface ModelKeyOptions {
-  /** The tfjs backend that trains (results differ in the last bits between backends); default the active one. */
+  /** What trains (results differ in the last bits between backends and kernel sets); default `backendIdentity()`. */
   backend?: string;
 }
 
@@ -88,7 +89,7 @@ export function trainedModelKey(kind: string, config: unknown, dataChecksums: Re
       config,
       data: dataChecksums,
       code: trainingCodeHash(),
-      backend: opts.backend ?? tf.getBackend(),
+      backend: opts.backend ?? backendIdentity(),
     },
   };
 }

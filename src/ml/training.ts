@@ -5,6 +5,7 @@ import { evaluateAccuracy } from './evaluate.ts';
 import { IMAGE_SIZE, type Split } from './data/mnist.ts';
 import { silentProgress, type ProgressReporter } from '../util/progress.ts';
 import { UserError } from '../util/errors.ts';
+import { backendIdentity } from './backends/select.ts';
 
 /**
  * Training of the paper's network with a custom loop rather than `model.fit`: fit shuffles
@@ -254,7 +255,7 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
     model,
     result: {
       config: { ...config },
-      backend: tf.getBackend(),
+      backend: backendIdentity(),
       trainCount: plan.trainCount,
       validationCount: plan.validationCount,
       steps: step,

@@ -1,5 +1,6 @@
 import { availableParallelism, cpus, freemem, totalmem } from 'node:os';
 import type { BackendReport } from './select.ts';
+import { NATIVE_FIX } from './native-kernels.ts';
 
 /** The machine, as `reprobook doctor` and the bench records describe it. */
 export interface SystemInfo {
@@ -31,7 +32,14 @@ export function formatBackendReport(report: BackendReport): string {
   const lines: string[] = [];
   lines.push(`backend: ${report.chosen} (tf.getBackend() = '${report.tfjsBackend}')`);
   if (report.chosen === 'wasm') {
-    lines.push(`  wasm: SIMD ${report.simd ? 'on' : 'off'}, ${report.threads ?? 1} thread(s) (tfjs-backend-wasm disables threads in Node); convolution gradients on XNNPACK`);
+    lines.push(`  wasm: SIMD ${report.simd ? 'on' : 'off'}, ${report.threads ?? 1} thread(s) (tfjs-backend-wasm disables threads in Node)`);
+    const native = report.nativeKernels;
+    if (native?.available) {
+      lines.push(`  convolutions and their gradients: OpenBLAS through native/ (${native.id}; ${native.blasConfig})`);
+    } else {
+      lines.push(`  convolutions and their gradients: XNNPACK (OpenBLAS kernels unavailable: ${native?.reason ?? 'not tried'})`);
+      if (native?.reason && !/=0/.test(native.reason)) lines.push(`    fix: ${NATIVE_FIX}`);
+    }
   }
   for (const a of report.attempts) {
     lines.push(`  ${a.available ? 'ok  ' : 'skip'} ${a.name}${a.reason ? `: ${a.reason}` : ''}`);

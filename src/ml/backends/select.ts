@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { UserError } from '../../util/errors.ts';
+import { activeNativeKernels, registerNativeKernels, type NativeKernelsStatus } from './native-kernels.ts';
 
 /**
  * Choosing and initialising the TensorFlow.js backend.
@@ -41,6 +42,8 @@ export interface BackendReport {
   /** wasm only: threads XNNPACK uses (always 1 in Node) and whether SIMD is on. */
   threads?: number;
   simd?: boolean;
+  /** wasm only: whether the OpenBLAS convolution kernels (native/) are in use, and why not. */
+  nativeKernels?: NativeKernelsStatus;
 }
 
 /** Where a backend is described in a result's provenance. */
@@ -50,6 +53,8 @@ export interface BackendProvenance {
   versions: BackendVersions;
   threads?: number;
   simd?: boolean;
+  /** The native convolution kernels that computed alongside it, e.g. "openblas-0.3.21-zen". */
+  kernels?: string;
 }
 
 export const BACKEND_ENV = 'REPROBOOK_BACKEND';
@@ -124,6 +129,7 @@ async function tryNative(pkg: string): Promise<{ ok: true } | { ok: false; reaso
 let wasmPathsSet = false;
 let wasmSimd: boolean | undefined;
 let wasmThreads: number | undefined;
+let wasmNative: NativeKernelsStatus | undefined;
 
 /** Load the wasm backend with our convolution gradients; never throws. */
 async function tryWasm(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -133,6 +139,7 @@ async function tryWasm(): Promise<{ ok: true } | { ok: false; reason: string }> 
     const { registerWasmTrainingKernels } = await import('./wasm-training-kernels.ts');
     registerWasmConvGradients();
     if (process.env.REPROBOOK_WASM_FAST_KERNELS !== '0') registerWasmTrainingKernels();
+    wasmNative = registerNativeKernels();
     if (!wasmPathsSet) {
       // The binaries ship in the package's dist/; in Node a file path prefix is what works.
       wasm.setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`);
@@ -201,6 +208,7 @@ async function select(pref: BackendPreference): Promise<BackendReport> {
       if (name === 'wasm') {
         report.threads = wasmThreads;
         report.simd = wasmSimd;
+        report.nativeKernels = wasmNative;
       }
       return report;
     }
@@ -239,9 +247,28 @@ export async function initBackend(pref: BackendPreference = preferenceFromEnv())
   return report;
 }
 
+/** The native kernels computing now on the active backend (wasm only), if any. */
+function activeKernels(): string | undefined {
+  return tf.getBackend() === 'wasm' ? activeNativeKernels() : undefined;
+}
+
+/**
+ * What decides the bits of a result: the tfjs backend plus any native kernels computing on
+ * it, e.g. "wasm" or "wasm+openblas-0.3.21-zen". Keys trained models and grid units, so a
+ * model trained with one kernel set is never served as if another had trained it.
+ */
+export function backendIdentity(): string {
+  const kernels = activeKernels();
+  return kernels ? `${tf.getBackend()}+${kernels}` : tf.getBackend();
+}
+
 /** The active backend for provenance records; throws if `initBackend` has not run. */
 export function describeBackend(): BackendProvenance {
   if (!current) throw new Error('describeBackend() called before initBackend()');
   const { chosen, tfjsBackend, versions: v, threads, simd } = current;
-  return { backend: chosen, tfjsBackend, versions: v, ...(threads !== undefined ? { threads } : {}), ...(simd !== undefined ? { simd } : {}) };
+  const kernels = activeKernels();
+  return {
+    backend: chosen, tfjsBackend, versions: v,
+    ...(threads !== undefined ? { threads } : {}), ...(simd !== undefined ? { simd } : {}), ...(kernels ? { kernels } : {}),
+  };
 }

@@ -156,6 +156,7 @@ function backpropInputCol2Im(backend: WasmBackendLike, dy: tf.TensorInfo, filter
 
 /** dx of a convolution, NHWC. */
 function backpropInputNHWC(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  if (g.batch === 0) return backend.makeOutput([0, g.inH, g.inW, g.inC], 'float32');
   if (g.inC <= 2) return backpropInputCol2Im(backend, dy, filter, g);
   // Flipped filter with input and output channels swapped: [fH, fW, outC, inC]. Small: loops.
   const flipped = backend.makeOutput([g.fH, g.fW, g.outC, g.inC], 'float32');
@@ -209,6 +210,12 @@ function backpropInputNHWC(backend: WasmBackendLike, dy: tf.TensorInfo, filter: 
  * gives [1, fH, fW·inC, outC], which is dW's layout [fH, fW, inC, outC] already.
  */
 function backpropFilterNHWC(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  if (g.batch === 0) {
+    // XNNPACK refuses a convolution with 0 channels (here: images) and leaves its output unwritten.
+    const dw = backend.makeOutput([g.fH, g.fW, g.inC, g.outC], 'float32');
+    backend.typedArrayFromHeap(dw).fill(0);
+    return dw;
+  }
   const x2: tf.TensorInfo = { dataId: x.dataId, shape: [g.batch, g.inH * g.inW * g.inC], dtype: 'float32' };
   const xT = transpose(backend, x2, [1, 0]);
   const xView: tf.TensorInfo = { dataId: xT.dataId, shape: [1, g.inH, g.inW * g.inC, g.batch], dtype: 'float32' };
