@@ -58,7 +58,8 @@ test('initBackend is idempotent and switching back re-activates the backend', as
   assert.equal(describeBackend().backend, 'cpu');
   await initBackend('wasm');
   assert.equal(tf.getBackend(), 'wasm');
-  assert.deepEqual(describeBackend(), { backend: 'wasm', tfjsBackend: 'wasm', versions: a.versions, threads: a.threads, simd: a.simd });
+  const kernels = a.nativeKernels?.available ? { kernels: a.nativeKernels.id } : {};
+  assert.deepEqual(describeBackend(), { backend: 'wasm', tfjsBackend: 'wasm', versions: a.versions, threads: a.threads, simd: a.simd, ...kernels });
 });
 
 test('forcing a backend that cannot load is a UserError naming it and the fix', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed here' }, async () => {
@@ -98,6 +99,17 @@ test('reprobook doctor --json reports the backend, the machine and the data chec
   assert.equal(report.backend.chosen, 'wasm');
   assert.ok(report.system.cores >= 1);
   assert.ok(report.data.ok === true || typeof report.data.unavailable === 'string');
+});
+
+test('doctor says which kernels compute the convolutions; switched off, it names XNNPACK and why', async () => {
+  const doctor = (env: NodeJS.ProcessEnv) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--backend', 'wasm'], {
+    cwd: new URL('..', import.meta.url), env: { ...process.env, REPROBOOK_BACKEND: '', ...env },
+  });
+  const off = await doctor({ REPROBOOK_NATIVE_KERNELS: '0' });
+  assert.match(off.stdout, /convolutions and their gradients: XNNPACK \(OpenBLAS kernels unavailable: disabled by REPROBOOK_NATIVE_KERNELS=0\)/);
+  if (process.env.REPROBOOK_NATIVE_KERNELS === '0') return;
+  const on = await doctor({});
+  assert.match(on.stdout, /convolutions and their gradients: OpenBLAS through native\/ \(openblas-[\d.]+-\w+; OpenBLAS /);
 });
 
 test('reprobook doctor exits non-zero when a forced backend is unavailable', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed here' }, async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,27 @@ test('cache: hit when unchanged or prose-only; miss on code, parameter, imported
     const data = await run(root, { overrides: { samples: '5' } });
     assert.deepEqual(data.status, { '01-basics': 'ran', '02-imports': 'ran' });
     assert.equal(data.results.provenance.data?.['data/numbers.txt']?.length, 64);
+
+    // Configured dependencies beyond data: built files (in the key, not listed as data) and
+    // environment variables (unset counts as a value; setting it, then changing it, re-runs).
+    await appendFile(join(root, 'reprobook.config.yaml'), '\ndependsOn:\n  - build/*.node\nenvironment:\n  - REPROBOOK_TEST_KERNELS\n');
+    await run(root, { overrides: { samples: '5' } });
+    assert.deepEqual((await run(root, { overrides: { samples: '5' } })).status, { '01-basics': 'cached', '02-imports': 'cached' });
+    await mkdir(join(root, 'build'), { recursive: true });
+    await writeFile(join(root, 'build', 'kernels.node'), 'v1');
+    const built = await run(root, { overrides: { samples: '5' } });
+    assert.deepEqual(built.status, { '01-basics': 'ran', '02-imports': 'ran' }, 'a built file appearing re-runs');
+    assert.equal(built.results.provenance.data?.['build/kernels.node'], undefined, 'dependsOn files are not data');
+    const saved = process.env.REPROBOOK_TEST_KERNELS;
+    try {
+      process.env.REPROBOOK_TEST_KERNELS = '0';
+      assert.deepEqual((await run(root, { overrides: { samples: '5' } })).status, { '01-basics': 'ran', '02-imports': 'ran' });
+      assert.deepEqual((await run(root, { overrides: { samples: '5' } })).status, { '01-basics': 'cached', '02-imports': 'cached' });
+      process.env.REPROBOOK_TEST_KERNELS = '1';
+      assert.deepEqual((await run(root, { overrides: { samples: '5' } })).status, { '01-basics': 'ran', '02-imports': 'ran' });
+    } finally {
+      if (saved === undefined) delete process.env.REPROBOOK_TEST_KERNELS; else process.env.REPROBOOK_TEST_KERNELS = saved;
+    }
 
     // --force re-runs; a cell with cache: false always re-runs.
     assert.deepEqual((await run(root, { overrides: { samples: '5' }, force: true })).status, { '01-basics': 'ran', '02-imports': 'ran' });

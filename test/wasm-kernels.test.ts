@@ -227,7 +227,7 @@ test('dilation 2: forward matches cpu and tfjs-core refuses its gradient on both
   assertClose(run(), ref, 'dilated forward');
 });
 
-/** The other replaced kernels (src/ml/backends/wasm-training-kernels.ts) against cpu. */
+/** The other replaced kernels (wasm-training-kernels.ts, and their native versions) against cpu. */
 interface OtherCase { name: string; run: () => Float32Array[] }
 
 const otherCases: OtherCase[] = [
@@ -279,16 +279,34 @@ const otherCases: OtherCase[] = [
   },
 ];
 
-for (const c of otherCases) {
-  test(`wasm matches cpu: ${c.name}`, async () => {
-    await initBackend('cpu');
-    const ref = c.run();
-    await initBackend('wasm');
-    const before = tf.engine().backend.numDataIds();
-    const got = c.run();
-    assert.equal(tf.engine().backend.numDataIds(), before, 'no leaked backend memory');
-    got.forEach((g, i) => assertClose(g, ref[i]!, `${c.name} #${i}`));
-  });
+otherCases.push({
+  name: 'fused conv2d (inference in tf.layers): bias and ReLU, linear, no bias, stride 2 same',
+  run: () => tf.tidy(() => {
+    const x = tf.tensor4d(values(3 * 9 * 9 * 4, 18), [3, 9, 9, 4]);
+    const f = tf.tensor4d(values(3 * 3 * 4 * 5, 19), [3, 3, 4, 5]);
+    const bias = tf.tensor1d(values(5, 20));
+    return [
+      tf.fused.conv2d({ x, filter: f, strides: 1, pad: 'valid', bias, activation: 'relu' }).dataSync() as Float32Array,
+      tf.fused.conv2d({ x, filter: f, strides: 1, pad: 'valid', bias, activation: 'linear' }).dataSync() as Float32Array,
+      tf.fused.conv2d({ x, filter: f, strides: 2, pad: 'same', activation: 'relu' }).dataSync() as Float32Array,
+      tf.fused.conv2d({ x, filter: f, strides: 1, pad: 'same', bias, activation: 'elu' }).dataSync() as Float32Array,
+    ];
+  }),
+});
+
+for (const set of KERNEL_SETS) {
+  for (const c of otherCases) {
+    test(`${set.name}: wasm matches cpu: ${c.name}`, async () => {
+      await initBackend('cpu');
+      const ref = c.run();
+      await useKernels(set);
+      const before = tf.engine().backend.numDataIds();
+      const got = c.run();
+      setNativeKernelsEnabled(true);
+      assert.equal(tf.engine().backend.numDataIds(), before, 'no leaked backend memory');
+      got.forEach((g, i) => assertClose(g, ref[i]!, `${c.name} #${i}`));
+    });
+  }
 }
 
 for (const set of KERNEL_SETS) test(`${set.name}: the paper network: loss and every weight gradient on wasm match cpu`, async () => {

@@ -14,6 +14,7 @@
 #include <node_api.h>
 #include <cblas.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 extern void openblas_set_num_threads(int);
@@ -113,6 +114,14 @@ static void col2im(const Geo *g, const float *restrict col, int n0, int nc, floa
   }
 }
 
+/* Epilogue of a fused convolution: + bias (per output channel, optional), then ReLU if asked. */
+static void bias_activation(float *restrict y, size_t rows, int channels, const float *restrict bias, int relu) {
+  for (size_t r = 0; r < rows; r++, y += channels) {
+    if (bias) for (int c = 0; c < channels; c++) y[c] += bias[c];
+    if (relu) for (int c = 0; c < channels; c++) y[c] = y[c] > 0.0f ? y[c] : 0.0f;
+  }
+}
+
 static int conv_forward(Scratch *s, const Geo *g, const float *restrict x, const float *restrict w, float *restrict out) {
   const int taps = g->fH * g->fW * g->inC;
   const int chunk = images_per_chunk(g);
@@ -184,11 +193,14 @@ static int get_geo(napi_env env, napi_value v, Geo *g) {
 
 typedef int (*ConvFn)(Scratch *, const Geo *, const float *, const float *, float *);
 
+/* Optional 5th and 6th arguments of conv2d: a bias Float32Array (or null) and true for ReLU. */
+typedef struct { const float *bias; size_t bias_len; int relu; } Epilogue;
+
 /* (geometry, a, b, out, aLen, bLen, outLen checked against the geometry). */
 static napi_value call_conv(napi_env env, napi_callback_info info, ConvFn fn, int kind) {
-  size_t argc = 4; napi_value argv[4];
+  size_t argc = 6; napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 4) { napi_throw_type_error(env, NULL, "expected (geometry, a, b, out)"); return NULL; }
+  if (argc != 4 && !(kind == 0 && argc == 6)) { napi_throw_type_error(env, NULL, "expected (geometry, a, b, out), or for conv2d (geometry, x, w, out, bias | null, relu)"); return NULL; }
   Geo g; float *a, *b, *out; size_t la, lb, lo;
   if (!get_geo(env, argv[0], &g) || !get_f32(env, argv[1], &a, &la) || !get_f32(env, argv[2], &b, &lb) || !get_f32(env, argv[3], &out, &lo)) return NULL;
   const size_t xs = (size_t)g.n * g.inH * g.inW * g.inC, ys = (size_t)g.n * g.outH * g.outW * g.outC, ws = (size_t)g.fH * g.fW * g.inC * g.outC;
@@ -200,13 +212,95 @@ static napi_value call_conv(napi_env env, napi_callback_info info, ConvFn fn, in
   Scratch *s = NULL;
   napi_get_instance_data(env, (void **)&s);
   if (!s) { napi_throw_error(env, NULL, "native kernels not initialised"); return NULL; }
+  Epilogue ep = { NULL, 0, 0 };
+  if (argc == 6) {
+    napi_valuetype t;
+    napi_typeof(env, argv[4], &t);
+    if (t != napi_null && !get_f32(env, argv[4], (float **)&ep.bias, &ep.bias_len)) return NULL;
+    if (ep.bias && ep.bias_len != (size_t)g.outC) { napi_throw_range_error(env, NULL, "bias length must equal the output channels"); return NULL; }
+    bool relu = false;
+    if (napi_get_value_bool(env, argv[5], &relu) != napi_ok) { napi_throw_type_error(env, NULL, "relu must be a boolean"); return NULL; }
+    ep.relu = relu;
+  }
   if (fn(s, &g, a, b, out) != 0) { napi_throw_error(env, NULL, "out of memory for the im2col buffer"); return NULL; }
+  if (ep.bias || ep.relu) bias_activation(out, (size_t)g.n * g.outH * g.outW, g.outC, ep.bias, ep.relu);
   return NULL;
 }
 
 static napi_value conv2d(napi_env env, napi_callback_info info) { return call_conv(env, info, conv_forward, 0); }
 static napi_value conv2dBackpropInput(napi_env env, napi_callback_info info) { return call_conv(env, info, conv_backprop_input, 1); }
 static napi_value conv2dBackpropFilter(napi_env env, napi_callback_info info) { return call_conv(env, info, conv_backprop_filter, 2); }
+
+/*
+ * The two other hot loops of a training step, as plain C (the JS versions in
+ * wasm-training-kernels.ts run at ~3 ns an element):
+ *  - the gradient of 2x2/2 max pooling over disjoint windows: dy to the first maximum of
+ *    each window (row-major, strict '>', the cpu backend's tie rule), 0 elsewhere;
+ *  - column sums of a [rows, cols] matrix (every bias gradient), accumulated in double.
+ */
+static void max_pool_grad_2x2(const float *restrict x, const float *restrict g, float *restrict dx, int nB, int oH, int oW, int C) {
+  const size_t row = (size_t)oW * 2 * C;
+  size_t gi = 0;
+  for (int b = 0; b < nB; b++) {
+    for (int oh = 0; oh < oH; oh++) {
+      for (int ow = 0; ow < oW; ow++) {
+        const size_t p00 = (((size_t)b * oH * 2 + oh * 2) * oW * 2 + ow * 2) * C, p01 = p00 + C, p10 = p00 + row, p11 = p10 + C;
+        for (int c = 0; c < C; c++, gi++) {
+          const float v00 = x[p00 + c], v01 = x[p01 + c], v10 = x[p10 + c], v11 = x[p11 + c];
+          float m = v00; int k = 0;
+          if (v01 > m) { m = v01; k = 1; }
+          if (v10 > m) { m = v10; k = 2; }
+          if (v11 > m) k = 3;
+          const float d = g[gi];
+          dx[p00 + c] = k == 0 ? d : 0.0f;
+          dx[p01 + c] = k == 1 ? d : 0.0f;
+          dx[p10 + c] = k == 2 ? d : 0.0f;
+          dx[p11 + c] = k == 3 ? d : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+static int get_ints(napi_env env, napi_value *argv, int count, int *out) {
+  for (int i = 0; i < count; i++) {
+    if (napi_get_value_int32(env, argv[i], &out[i]) != napi_ok || out[i] < 0) { napi_throw_type_error(env, NULL, "expected non-negative integer sizes"); return 0; }
+  }
+  return 1;
+}
+
+/* (x, dy, dx, batch, outH, outW, channels) */
+static napi_value maxPoolGrad2x2(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 7) { napi_throw_type_error(env, NULL, "expected (x, dy, dx, batch, outH, outW, channels)"); return NULL; }
+  float *x, *g, *dx; size_t lx, lg, ld; int d[4];
+  if (!get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &g, &lg) || !get_f32(env, argv[2], &dx, &ld) || !get_ints(env, argv + 3, 4, d)) return NULL;
+  const size_t ys = (size_t)d[0] * d[1] * d[2] * d[3];
+  if (lg != ys || lx != 4 * ys || ld != 4 * ys) { napi_throw_range_error(env, NULL, "tensor sizes do not match the pooling geometry"); return NULL; }
+  max_pool_grad_2x2(x, g, dx, d[0], d[1], d[2], d[3]);
+  return NULL;
+}
+
+/* (x, out, rows, cols): out[c] = sum over r of x[r * cols + c]. */
+static napi_value sumRows(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 4) { napi_throw_type_error(env, NULL, "expected (x, out, rows, cols)"); return NULL; }
+  float *x, *out; size_t lx, lo; int d[2];
+  if (!get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &out, &lo) || !get_ints(env, argv + 2, 2, d)) return NULL;
+  const size_t rows = (size_t)d[0], cols = (size_t)d[1];
+  if (lx != rows * cols || lo != cols) { napi_throw_range_error(env, NULL, "tensor sizes do not match rows x cols"); return NULL; }
+  double *acc = (double *)calloc(cols ? cols : 1, sizeof(double));
+  if (!acc) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  for (size_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    for (size_t c = 0; c < cols; c++) acc[c] += xr[c];
+  }
+  for (size_t c = 0; c < cols; c++) out[c] = (float)acc[c];
+  free(acc);
+  return NULL;
+}
 
 static napi_value blas_info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -231,6 +325,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL },
     { "conv2dBackpropInput", NULL, conv2dBackpropInput, NULL, NULL, NULL, napi_default, NULL },
     { "conv2dBackpropFilter", NULL, conv2dBackpropFilter, NULL, NULL, NULL, napi_default, NULL },
+    { "maxPoolGrad2x2", NULL, maxPoolGrad2x2, NULL, NULL, NULL, napi_default, NULL },
+    { "sumRows", NULL, sumRows, NULL, NULL, NULL, napi_default, NULL },
     { "blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

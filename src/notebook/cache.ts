@@ -171,6 +171,9 @@ export async function computeCacheKey(root: string, doc: NotebookDocument, param
     lockfile: await lockfileDigest(root),
     data: await dataChecksums(root, config.data),
   };
+  // Only when configured, so that keys of projects without them stay as they were.
+  if (config.dependsOn.length > 0) inputs.dependsOn = await dataChecksums(root, config.dependsOn);
+  if (config.environment.length > 0) inputs.environment = Object.fromEntries(config.environment.map((n) => [n, process.env[n] ?? null]));
   return { key: hashValue(inputs), inputs };
 }
 

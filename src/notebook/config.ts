@@ -15,6 +15,10 @@ import { NotebookFormatError, validateParams, yamlKeyLine } from './format.ts';
  *     paper: { epochs: 50, samples: 10000 }
  *   data:                 # files whose checksums enter every notebook's cache key
  *     - data/*-ubyte
+ *   dependsOn:            # other files that change results (built code, say): in the key, not listed as data
+ *     - native/build/Release/*.node
+ *   environment:          # environment variables whose values enter every notebook's cache key
+ *     - MY_BACKEND
  *
  * Profiles here are project-wide: a notebook takes the values of the parameters it
  * declares and ignores the others.
@@ -30,17 +34,21 @@ export interface ProjectConfig {
   defaultProfile: string | null;
   /** Globs (relative to the root) of data files hashed into cache keys. */
   data: string[];
+  /** Globs of other files hashed into cache keys (not reported as data). */
+  dependsOn: string[];
+  /** Names of environment variables whose values enter cache keys (unset is a value too). */
+  environment: string[];
 }
 
 export const CONFIG_FILE = 'reprobook.config.yaml';
-const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data'];
+const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data', 'dependsOn', 'environment'];
 
 export async function loadProjectConfig(root: string): Promise<ProjectConfig> {
   let text: string;
   try {
     text = await readFile(join(root, CONFIG_FILE), 'utf8');
   } catch {
-    return { parameters: {}, profiles: {}, defaultProfile: null, data: [] };
+    return { parameters: {}, profiles: {}, defaultProfile: null, data: [], dependsOn: [], environment: [] };
   }
   return parseProjectConfig(text, CONFIG_FILE);
 }
@@ -83,13 +91,17 @@ export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectCon
     }
     defaultProfile = data.defaultProfile;
   }
-  let globs: string[] = [];
-  if (data.data !== undefined && data.data !== null) {
-    const d = data.data;
-    if (!Array.isArray(d) || !d.every((x) => typeof x === 'string')) {
-      throw new NotebookFormatError(file, lineOf(['data']), 'data must be a list of file globs relative to the project root');
-    }
-    globs = d as string[];
+  const stringList = (key: string, what: string): string[] => {
+    const v = data[key];
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new NotebookFormatError(file, lineOf([key]), `${key} must be a list of ${what}`);
+    return v as string[];
+  };
+  const globs = stringList('data', 'file globs relative to the project root');
+  const dependsOn = stringList('dependsOn', 'file globs relative to the project root');
+  const environment = stringList('environment', 'environment variable names');
+  for (const name of environment) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new NotebookFormatError(file, lineOf(['environment']), `'${name}' is not an environment variable name`);
   }
-  return { parameters, profiles, defaultProfile, data: globs };
+  return { parameters, profiles, defaultProfile, data: globs, dependsOn, environment };
 }

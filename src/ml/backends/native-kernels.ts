@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
  * (see `backendIdentity` in select.ts).
  *
  * The replacements cover NHWC float32 convolutions (the only kind the paper's network and
- * the wasm forward Conv2D produce); anything else goes to the kernel they replaced.
+ * the wasm forward Conv2D produce), fused ones with a bias and ReLU (inference in tf.layers),
+ * and, because a step spends ~10% there once convolutions are fast, the 2x2/2 max-pooling
+ * gradient and bias-gradient sums; anything else goes to the kernel they replaced.
  */
 
 export const NATIVE_ENV = 'REPROBOOK_NATIVE_KERNELS';
@@ -22,9 +24,11 @@ export const NATIVE_ENV = 'REPROBOOK_NATIVE_KERNELS';
 export const ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/reprobook_kernels.node', import.meta.url));
 
 interface Addon {
-  conv2d(geometry: Int32Array, x: Float32Array, filter: Float32Array, out: Float32Array): void;
+  conv2d(geometry: Int32Array, x: Float32Array, filter: Float32Array, out: Float32Array, bias?: Float32Array | null, relu?: boolean): void;
   conv2dBackpropInput(geometry: Int32Array, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
   conv2dBackpropFilter(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  maxPoolGrad2x2(x: Float32Array, dy: Float32Array, dx: Float32Array, batch: number, outH: number, outW: number, channels: number): void;
+  sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   blasInfo(): { core: string; config: string };
 }
 
@@ -119,6 +123,47 @@ function conv2dBackpropFilter(args: Args): tf.TensorInfo {
   return out;
 }
 
+function fusedConv2d(args: Args): tf.TensorInfo {
+  const { inputs: { x, filter, bias, preluActivationWeights }, backend, attrs } = args;
+  const act = attrs.activation ?? 'linear';
+  const simple = (act === 'linear' || act === 'relu') && !preluActivationWeights && (!bias || bias.shape.length === 1);
+  if (!simple || !handles(attrs, x!, filter!, ...(bias ? [bias] : []))) return replaced.get(tf.FusedConv2D)!(args);
+  const g = geometry(x!.shape, filter!.shape, attrs.strides, attrs.pad, attrs.dilations, attrs.dimRoundingMode);
+  if (bias && bias.shape[0] !== g[6]) return replaced.get(tf.FusedConv2D)!(args);
+  const out = backend.makeOutput([g[0]!, g[4]!, g[5]!, g[6]!], 'float32');
+  addon!.conv2d(g, backend.typedArrayFromHeap(x!), backend.typedArrayFromHeap(filter!), backend.typedArrayFromHeap(out), bias ? backend.typedArrayFromHeap(bias) : null, act === 'relu');
+  return out;
+}
+
+function maxPoolGrad(args: Args): tf.TensorInfo {
+  const { inputs: { dy, input }, backend, attrs } = args;
+  const p = tf.backend_util.computePool2DInfo(
+    input!.shape as [number, number, number, number], attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number, 1, attrs.pad as 'valid' | 'same' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const disjoint2x2 = p.filterHeight === 2 && p.filterWidth === 2 && p.strideHeight === 2 && p.strideWidth === 2 &&
+    p.padInfo.top === 0 && p.padInfo.left === 0 && p.outHeight * 2 === p.inHeight && p.outWidth * 2 === p.inWidth;
+  if (!disjoint2x2 || !handles({}, dy!, input!)) return replaced.get(tf.MaxPoolGrad)!(args);
+  const out = backend.makeOutput(input!.shape, 'float32');
+  addon!.maxPoolGrad2x2(backend.typedArrayFromHeap(input!), backend.typedArrayFromHeap(dy!), backend.typedArrayFromHeap(out), p.batchSize, p.outHeight, p.outWidth, p.inChannels);
+  return out;
+}
+
+/** Sums over the leading axes (bias gradients); other reductions go to the replaced kernel. */
+function sum(args: Args): tf.TensorInfo {
+  const { inputs: { x }, backend, attrs } = args;
+  const rank = x!.shape.length;
+  const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x!.shape).sort((a, b) => a - b);
+  const leading = axes.length > 0 && axes.length < rank && axes.every((ax, i) => ax === i);
+  if (!leading || !handles({}, x!)) return replaced.get(tf.Sum)!(args);
+  const rows = x!.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
+  const rest = x!.shape.slice(axes.length);
+  const out = backend.makeOutput(attrs.keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+  addon!.sumRows(backend.typedArrayFromHeap(x!), backend.typedArrayFromHeap(out), rows, rest.reduce((a, b) => a * b, 1));
+  return out;
+}
+
 /**
  * Load the addon and register its kernels for 'wasm' over the ones registered before
  * (call after the XNNPACK gradient kernels are registered, before the backend is first
@@ -132,6 +177,9 @@ export function registerNativeKernels(env: NodeJS.ProcessEnv = process.env): Nat
     [tf.Conv2D, conv2d],
     [tf.Conv2DBackpropInput, conv2dBackpropInput],
     [tf.Conv2DBackpropFilter, conv2dBackpropFilter],
+    [tf.FusedConv2D, fusedConv2d],
+    [tf.MaxPoolGrad, maxPoolGrad],
+    [tf.Sum, sum],
   ];
   for (const [name, func] of kernels) {
     const prev = tf.getKernel(name, 'wasm');
