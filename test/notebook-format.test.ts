@@ -84,7 +84,11 @@ test('bad option values and undeclared profile parameters are errors', () => {
 
 test('project config: profiles, defaultProfile, data globs, errors with lines', () => {
   const c = parseProjectConfig('defaultProfile: quick\nprofiles:\n  quick: { n: 1 }\ndata: [data/*.bin]\n');
-  assert.deepEqual(c, { parameters: {}, defaultProfile: 'quick', profiles: { quick: { n: 1 } }, data: ['data/*.bin'] });
+  assert.deepEqual(c, { parameters: {}, defaultProfile: 'quick', profiles: { quick: { n: 1 } }, data: ['data/*.bin'], dependsOn: [], environment: [] });
+  const deps = parseProjectConfig('dependsOn: [build/*.node]\nenvironment: [MY_BACKEND]\n');
+  assert.deepEqual([deps.dependsOn, deps.environment], [['build/*.node'], ['MY_BACKEND']]);
+  assert.throws(() => parseProjectConfig('environment:\n  - NOT-A-NAME\n'), /reprobook\.config\.yaml:1: 'NOT-A-NAME' is not an environment variable name/);
+  assert.throws(() => parseProjectConfig('dependsOn: build/*.node\n'), /dependsOn must be a list of file globs/);
   assert.deepEqual(parseProjectConfig('parameters:\n  epochs: 2\n  temperatures: [1, 100]\n').parameters, { epochs: 2, temperatures: [1, 100] });
   assert.throws(() => parseProjectConfig('parameters:\n  epochs: 2\n  bad: { a: 1 }\n'), /reprobook\.config\.yaml:3: parameters: 'bad' must be/);
   assert.throws(() => parseProjectConfig('profile: {}\n'), /reprobook\.config\.yaml:1: unknown key 'profile'/);
@@ -99,6 +103,9 @@ test('parameter values parse by the declared type', () => {
   assert.deepEqual(parseParamValue('t', '[5, 6]', [1]), [5, 6]);
   assert.deepEqual(parseParamValue('w', 'a, b', ['x']), ['a', 'b']);
   assert.throws(() => parseParamValue('n', 'ten', 1), (e: unknown) => e instanceof UserError && /expected a number/.test(e.message));
+  // A word some profile gives the parameter (trainSize: all) is accepted; others still fail, naming it.
+  assert.equal(parseParamValue('trainSize', 'all', 8000, [500, 'all']), 'all');
+  assert.throws(() => parseParamValue('trainSize', 'most', 8000, [500, 'all']), (e: unknown) => e instanceof UserError && /expected a number \(or 'all', as a profile uses\)/.test(e.message));
   assert.throws(() => parseParamValue('t', '1,x', [1]), /expected a list of numbers/);
   assert.deepEqual(parseOverrides(['a=1', 'b=x=y']), { a: '1', b: 'x=y' });
   assert.throws(() => parseOverrides(['nope']), /not of the form name=value/);

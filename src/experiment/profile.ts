@@ -1,5 +1,5 @@
 import { loadProjectConfig } from '../notebook/config.ts';
-import { parseOverrides, parseParamValue } from '../notebook/params.ts';
+import { parseOverrides, parseParamValue, profileValues } from '../notebook/params.ts';
 import type { Params } from '../notebook/types.ts';
 import { UserError } from '../util/errors.ts';
 import { experimentParams, type ExperimentParams } from './params.ts';
@@ -21,7 +21,7 @@ export async function profileParams(root: string, profile: string | undefined, o
   }
   for (const [k, raw] of Object.entries(parseOverrides(overrides))) {
     if (!(k in config.parameters)) throw new UserError(`unknown parameter '${k}'`, `project parameters: ${Object.keys(config.parameters).sort().join(', ')}`);
-    values[k] = parseParamValue(k, raw, config.parameters[k]!);
+    values[k] = parseParamValue(k, raw, config.parameters[k]!, profileValues(k, config.profiles));
   }
   return { profile: name, params: experimentParams(values) };
 }

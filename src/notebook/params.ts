@@ -8,10 +8,17 @@ import { UserError } from '../util/errors.ts';
  * `--param` overrides. Pure; the CLI validates names across all selected notebooks first.
  */
 
-/** Parse a `--param` value by the type of the declared default. */
-export function parseParamValue(name: string, raw: string, declared: ParamValue): ParamValue {
+/**
+ * Parse a `--param` value by the type of the declared default. `alternatives` are the values
+ * profiles give the parameter: a word a profile uses (trainSize: all) is accepted as is even
+ * where the default is a number, so that anything a profile can say, --param can say too.
+ */
+export function parseParamValue(name: string, raw: string, declared: ParamValue, alternatives: readonly ParamValue[] = []): ParamValue {
+  const words = [...new Set(alternatives.filter((a): a is string => typeof a === 'string'))];
+  if (typeof declared !== 'string' && words.includes(raw.trim())) return raw.trim();
   const bad = (what: string): never => {
-    throw new UserError(`--param ${name}=${raw}: expected ${what}`, `the default of '${name}' is ${JSON.stringify(declared)}`);
+    const orWords = words.length ? ` (or ${words.map((w) => `'${w}'`).join(', ')}, as a profile uses)` : '';
+    throw new UserError(`--param ${name}=${raw}: expected ${what}${orWords}`, `the default of '${name}' is ${JSON.stringify(declared)}`);
   };
   if (typeof declared === 'number') {
     const n = Number(raw);
@@ -86,9 +93,14 @@ export function resolveParams(config: ProjectConfig, doc: NotebookDocument, req:
     for (const [k, v] of Object.entries(doc.frontMatter.profiles?.[req.profile] ?? {})) out[k] = v;
   }
   for (const [k, raw] of Object.entries(req.overrides)) {
-    if (k in declared) out[k] = parseParamValue(k, raw, declared[k]!);
+    if (k in declared) out[k] = parseParamValue(k, raw, declared[k]!, profileValues(k, config.profiles, doc.frontMatter.profiles));
   }
   return out;
+}
+
+/** Every value that some profile gives parameter `name`. */
+export function profileValues(name: string, ...profileSets: Array<Record<string, Params> | undefined>): ParamValue[] {
+  return profileSets.flatMap((set) => Object.values(set ?? {}).flatMap((p) => (name in p ? [p[name]!] : [])));
 }
 
 /** Parse `k=v` strings from the command line. */
