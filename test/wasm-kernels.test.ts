@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { backendIdentity, initBackend } from '../src/ml/backends/select.ts';
-import { NATIVE_ENV, setNativeKernelsEnabled } from '../src/ml/backends/native-kernels.ts';
+import { createRequire } from 'node:module';
+import { ADDON_PATH, NATIVE_ENV, setNativeKernelsEnabled } from '../src/ml/backends/native-kernels.ts';
 
 /**
  * The wasm convolution kernels against the reference implementation of the cpu backend:
@@ -192,6 +193,23 @@ for (const set of KERNEL_SETS) {
     assert.equal(tf.engine().backend.numDataIds(), before);
   });
 }
+
+test('the addon checks what it is given: sizes against the geometry, types, argument counts', { skip: process.env[NATIVE_ENV] === '0' && `${NATIVE_ENV}=0` }, () => {
+  const addon = createRequire(import.meta.url)(ADDON_PATH) as Record<string, (...a: unknown[]) => void>;
+  // n=1, 4x4x1 in, 2x2x1 out, 3x3 filter, stride 1, no padding, dilation 1.
+  const geo = new Int32Array([1, 4, 4, 1, 2, 2, 1, 3, 3, 1, 1, 0, 0, 1, 1]);
+  const x = new Float32Array(16).fill(1), w = new Float32Array(9).fill(1), y = new Float32Array(4);
+  addon.conv2d!(geo, x, w, y);
+  assert.deepEqual(Array.from(y), [9, 9, 9, 9]);
+  addon.conv2d!(geo, x, w, y, new Float32Array([-10]), true);
+  assert.deepEqual(Array.from(y), [0, 0, 0, 0], 'bias then ReLU');
+  assert.throws(() => addon.conv2d!(geo, x, w, new Float32Array(5)), /tensor sizes do not match the geometry/);
+  assert.throws(() => addon.conv2d!(geo, x, new Float64Array(9), y), /expected a Float32Array/);
+  assert.throws(() => addon.conv2d!(geo.subarray(1), x, w, y), /15 geometry values/);
+  assert.throws(() => addon.conv2dBackpropFilter!(geo, x, y), /expected \(geometry, a, b, out\)/);
+  assert.throws(() => addon.conv2d!(geo, x, w, y, new Float32Array(2), false), /bias length/);
+  assert.throws(() => addon.sumRows!(x, new Float32Array(3), 4, 4), /rows x cols/);
+});
 
 test('an empty batch: every kernel set returns empty gradients without error', async () => {
   for (const set of KERNEL_SETS) {

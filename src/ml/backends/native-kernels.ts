@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { geometry as convGeometry } from './wasm-kernels.ts';
+import { isDisjoint2x2, leadingAxes, replaceWasmKernels, type KernelArgs, type WasmKernelFunc } from './wasm-registry.ts';
 
 /**
  * Convolutions for the wasm backend computed by OpenBLAS, through our Node-API addon in
@@ -48,20 +50,13 @@ export interface NativeKernelsStatus {
 
 export const NATIVE_FIX = `install a C compiler and OpenBLAS's headers (Debian: apt-get install g++ make python3 libopenblas-dev), then npm run build:native; or set ${NATIVE_ENV}=0 to silence this and use the XNNPACK kernels`;
 
-/** The slice of BackendWasm the kernels use. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
-
-type Args = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
-type KernelFunc = (args: Args) => tf.TensorInfo;
+type Args = KernelArgs;
 
 let addon: Addon | undefined;
 let status: NativeKernelsStatus | undefined;
 /** Switched off by tests and the bench to measure or check the XNNPACK kernels in the same process. */
 let enabled = true;
-const replaced = new Map<string, KernelFunc>();
+let replaced = new Map<string, WasmKernelFunc>();
 
 function loadAddon(env: NodeJS.ProcessEnv): NativeKernelsStatus {
   if (env[NATIVE_ENV] === '0') return { available: false, reason: `disabled by ${NATIVE_ENV}=0` };
@@ -78,16 +73,11 @@ function loadAddon(env: NodeJS.ProcessEnv): NativeKernelsStatus {
 
 /** NHWC geometry as the addon reads it (15 int32s, the order of `Geo` in kernels.c). */
 function geometry(xShape: number[], filterShape: number[], strides: unknown, pad: unknown, dilations: unknown, dimRoundingMode: unknown): Int32Array {
-  const i = tf.backend_util.computeConv2DInfo(
+  const g = convGeometry(
     xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    strides as number | [number, number], (dilations ?? 1) as number | [number, number],
-    pad as 'valid' | 'same' | number, dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined, false, 'channelsLast',
+    strides as number | [number, number], pad, dimRoundingMode, (dilations ?? 1) as number | [number, number],
   );
-  return new Int32Array([
-    i.batchSize, i.inHeight, i.inWidth, i.inChannels, i.outHeight, i.outWidth, i.outChannels,
-    i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, i.padInfo.top, i.padInfo.left,
-    i.dilationHeight, i.dilationWidth,
-  ]);
+  return new Int32Array([g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.fH, g.fW, g.sH, g.sW, g.top, g.left, g.dH, g.dW]);
 }
 
 const handles = (attrs: Record<string, unknown>, ...ts: tf.TensorInfo[]) =>
@@ -142,9 +132,7 @@ function maxPoolGrad(args: Args): tf.TensorInfo {
     attrs.strides as [number, number] | number, 1, attrs.pad as 'valid' | 'same' | number,
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
-  const disjoint2x2 = p.filterHeight === 2 && p.filterWidth === 2 && p.strideHeight === 2 && p.strideWidth === 2 &&
-    p.padInfo.top === 0 && p.padInfo.left === 0 && p.outHeight * 2 === p.inHeight && p.outWidth * 2 === p.inWidth;
-  if (!disjoint2x2 || !handles({}, dy!, input!)) return replaced.get(tf.MaxPoolGrad)!(args);
+  if (!isDisjoint2x2(p) || !handles({}, dy!, input!)) return replaced.get(tf.MaxPoolGrad)!(args);
   const out = backend.makeOutput(input!.shape, 'float32');
   addon!.maxPoolGrad2x2(backend.typedArrayFromHeap(input!), backend.typedArrayFromHeap(dy!), backend.typedArrayFromHeap(out), p.batchSize, p.outHeight, p.outWidth, p.inChannels);
   return out;
@@ -153,13 +141,11 @@ function maxPoolGrad(args: Args): tf.TensorInfo {
 /** Sums over the leading axes (bias gradients); other reductions go to the replaced kernel. */
 function sum(args: Args): tf.TensorInfo {
   const { inputs: { x }, backend, attrs } = args;
-  const rank = x!.shape.length;
-  const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x!.shape).sort((a, b) => a - b);
-  const leading = axes.length > 0 && axes.length < rank && axes.every((ax, i) => ax === i);
-  if (!leading || !handles({}, x!)) return replaced.get(tf.Sum)!(args);
-  const rows = x!.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
-  const rest = x!.shape.slice(axes.length);
-  const out = backend.makeOutput(attrs.keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+  const k = leadingAxes(x!.shape, attrs.axis);
+  if (k === undefined || !handles({}, x!)) return replaced.get(tf.Sum)!(args);
+  const rows = x!.shape.slice(0, k).reduce((a, b) => a * b, 1);
+  const rest = x!.shape.slice(k);
+  const out = backend.makeOutput(attrs.keepDims ? [...new Array<number>(k).fill(1), ...rest] : rest, 'float32');
   addon!.sumRows(backend.typedArrayFromHeap(x!), backend.typedArrayFromHeap(out), rows, rest.reduce((a, b) => a * b, 1));
   return out;
 }
@@ -173,7 +159,7 @@ export function registerNativeKernels(env: NodeJS.ProcessEnv = process.env): Nat
   if (status) return status;
   status = loadAddon(env);
   if (!status.available) return status;
-  const kernels: Array<[string, KernelFunc]> = [
+  const kernels: Array<[string, WasmKernelFunc]> = [
     [tf.Conv2D, conv2d],
     [tf.Conv2DBackpropInput, conv2dBackpropInput],
     [tf.Conv2DBackpropFilter, conv2dBackpropFilter],
@@ -181,20 +167,13 @@ export function registerNativeKernels(env: NodeJS.ProcessEnv = process.env): Nat
     [tf.MaxPoolGrad, maxPoolGrad],
     [tf.Sum, sum],
   ];
-  for (const [name, func] of kernels) {
-    const prev = tf.getKernel(name, 'wasm');
-    if (!prev) {
-      status = { available: false, reason: `wasm kernel ${name} is not registered: import @tensorflow/tfjs-backend-wasm first` };
-      return status;
-    }
-    replaced.set(name, prev.kernelFunc as unknown as KernelFunc);
+  // Every replacement falls back to the kernel it replaces, so all of them must exist first.
+  const missing = kernels.find(([name]) => !tf.getKernel(name, 'wasm'));
+  if (missing) {
+    status = { available: false, reason: `wasm kernel ${missing[0]} is not registered: import @tensorflow/tfjs-backend-wasm first` };
+    return status;
   }
-  for (const [name, func] of kernels) {
-    const prev = tf.getKernel(name, 'wasm')!;
-    tf.unregisterKernel(name, 'wasm');
-    // Keep the replaced kernel's setupFunc: it binds the wasm function the fallback calls.
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: func as unknown as tf.KernelFunc, setupFunc: prev.setupFunc });
-  }
+  replaced = replaceWasmKernels(kernels);
   return status;
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { replaceWasmKernels, wasmKernel, type WasmBackendLike, type WasmKernelFunc } from './wasm-registry.ts';
 
 /**
  * Convolution gradients for the wasm backend, expressed through its forward `Conv2D`
@@ -23,26 +24,11 @@ import * as tf from '@tensorflow/tfjs';
  * convolutions before any backend is reached, so dilation is always 1 here.
  */
 
-/** The slice of BackendWasm that these kernels use (the package does not export the class type usefully). */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  disposeData(dataId: tf.DataId): boolean;
-}
-
-type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike; attrs?: Record<string, unknown> }) => tf.TensorInfo;
-
-function kernel(name: string): KernelFunc {
-  const k = tf.getKernel(name, 'wasm');
-  if (!k) throw new Error(`wasm kernel ${name} is not registered: import @tensorflow/tfjs-backend-wasm first`);
-  return k.kernelFunc as unknown as KernelFunc;
-}
-
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
 /** Forward Conv2D on the wasm backend with explicit non-negative padding (NHWC). */
 function conv(backend: WasmBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, pad: Pad4, dilations: [number, number]): tf.TensorInfo {
-  return kernel(tf.Conv2D)({
+  return wasmKernel(tf.Conv2D)({
     inputs: { x, filter },
     backend,
     attrs: { strides: [1, 1], pad, dilations, dataFormat: 'NHWC', dimRoundingMode: undefined },
@@ -50,32 +36,37 @@ function conv(backend: WasmBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo,
 }
 
 function transpose(backend: WasmBackendLike, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
-  return kernel(tf.Transpose)({ inputs: { x }, backend, attrs: { perm } });
+  return wasmKernel(tf.Transpose)({ inputs: { x }, backend, attrs: { perm } });
 }
 
 function slice(backend: WasmBackendLike, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
-  return kernel(tf.Slice)({ inputs: { x }, backend, attrs: { begin, size } });
+  return wasmKernel(tf.Slice)({ inputs: { x }, backend, attrs: { begin, size } });
 }
 
-/** Forward padding (top, bottom, left, right) of the convolution whose gradient is asked for. */
-interface ConvGeometry {
+/**
+ * An NHWC convolution's sizes, strides, dilations and forward padding (top, bottom, left,
+ * right): what every convolution kernel here and in native-kernels.ts starts from.
+ */
+export interface ConvGeometry {
   batch: number;
   inH: number; inW: number; inC: number;
   outH: number; outW: number; outC: number;
   fH: number; fW: number;
   sH: number; sW: number;
+  dH: number; dW: number;
   top: number; bottom: number; left: number; right: number;
 }
 
-function geometry(
+export function geometry(
   xShapeNHWC: [number, number, number, number],
   filterShape: [number, number, number, number],
   strides: number | [number, number],
   pad: unknown,
   dimRoundingMode: unknown,
+  dilations: number | [number, number] = 1,
 ): ConvGeometry {
   const info = tf.backend_util.computeConv2DInfo(
-    xShapeNHWC, filterShape, strides, 1,
+    xShapeNHWC, filterShape, strides, dilations,
     pad as 'valid' | 'same' | number,
     dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
     false, 'channelsLast',
@@ -84,6 +75,7 @@ function geometry(
     batch: info.batchSize, inH: info.inHeight, inW: info.inWidth, inC: info.inChannels,
     outH: info.outHeight, outW: info.outWidth, outC: info.outChannels,
     fH: info.filterHeight, fW: info.filterWidth, sH: info.strideHeight, sW: info.strideWidth,
+    dH: info.dilationHeight, dW: info.dilationWidth,
     top: info.padInfo.top, bottom: info.padInfo.bottom, left: info.padInfo.left, right: info.padInfo.right,
   };
 }
@@ -122,7 +114,7 @@ function backpropInputCol2Im(backend: WasmBackendLike, dy: tf.TensorInfo, filter
   const taps = g.fH * g.fW * g.inC;
   const k = g.batch * g.outH * g.outW;
   const wT = transpose(backend, { dataId: filter.dataId, shape: [taps, g.outC], dtype: 'float32' }, [1, 0]);
-  const z = kernel(tf.BatchMatMul)({
+  const z = wasmKernel(tf.BatchMatMul)({
     inputs: { a: { dataId: dy.dataId, shape: [1, k, g.outC], dtype: 'float32' }, b: { dataId: wT.dataId, shape: [1, g.outC, taps], dtype: 'float32' } },
     backend,
     attrs: { transposeA: false, transposeB: false },
@@ -283,13 +275,9 @@ let registered = false;
  */
 export function registerWasmConvGradients(): void {
   if (registered) return;
-  const configs: Array<[string, unknown]> = [
-    [tf.Conv2DBackpropInput, conv2DBackpropInputWasm],
-    [tf.Conv2DBackpropFilter, conv2DBackpropFilterWasm],
-  ];
-  for (const [kernelName, kernelFunc] of configs) {
-    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
-  }
+  replaceWasmKernels([
+    [tf.Conv2DBackpropInput, conv2DBackpropInputWasm as unknown as WasmKernelFunc],
+    [tf.Conv2DBackpropFilter, conv2DBackpropFilterWasm as unknown as WasmKernelFunc],
+  ]);
   registered = true;
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { isDisjoint2x2, leadingAxes, replaceWasmKernels, wasmKernel, type KernelArgs, type WasmBackendLike, type WasmKernelFunc } from './wasm-registry.ts';
 
 /**
  * Faster wasm kernels for what a training step needs besides convolutions, found by
@@ -19,22 +20,13 @@ import * as tf from '@tensorflow/tfjs';
  * original's setupFunc (which binds the wasm function) is kept on the replacement.
  */
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  disposeData(dataId: tf.DataId): boolean;
-  incRef(dataId: tf.DataId): void;
-}
+type Args = KernelArgs;
 
-type Args = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
-type KernelFunc = (args: Args) => tf.TensorInfo;
+/** tfjs-backend-wasm's own kernels, which the replacements below fall back to. */
+let originals = new Map<string, WasmKernelFunc>();
 
-const originals = new Map<string, KernelFunc>();
-
-function original(name: string): KernelFunc {
-  const k = originals.get(name) ?? (tf.getKernel(name, 'wasm')?.kernelFunc as unknown as KernelFunc | undefined);
-  if (!k) throw new Error(`wasm kernel ${name} is not registered: import @tensorflow/tfjs-backend-wasm first`);
-  return k;
+function original(name: string): WasmKernelFunc {
+  return originals.get(name) ?? wasmKernel(name);
 }
 
 function transposeInfo(backend: WasmBackendLike, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
@@ -62,15 +54,13 @@ function batchMatMul(args: Args): tf.TensorInfo {
  */
 function sum(args: Args): tf.TensorInfo {
   const { inputs: { x }, backend, attrs } = args;
-  const rank = x!.shape.length;
-  const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x!.shape).sort((p, q) => p - q);
-  const leading = axes.length > 0 && axes.length < rank && axes.every((ax, i) => ax === i);
-  if (!leading || x!.dtype !== 'float32') return original(tf.Sum)(args);
-  const m = x!.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
-  const rest = x!.shape.slice(axes.length);
+  const k = leadingAxes(x!.shape, attrs.axis);
+  if (k === undefined || x!.dtype !== 'float32') return original(tf.Sum)(args);
+  const m = x!.shape.slice(0, k).reduce((p, q) => p * q, 1);
+  const rest = x!.shape.slice(k);
   const c = rest.reduce((p, q) => p * q, 1);
   const acc = new Float64Array(c);
-  const out = backend.makeOutput(attrs.keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+  const out = backend.makeOutput(attrs.keepDims ? [...new Array<number>(k).fill(1), ...rest] : rest, 'float32');
   const v = backend.typedArrayFromHeap(x!);
   for (let r = 0; r < m; r++) {
     const base = r * c;
@@ -134,7 +124,7 @@ function maxPoolGrad(args: Args): tf.TensorInfo {
   const x = backend.typedArrayFromHeap(input!);
   const g = backend.typedArrayFromHeap(dy!);
   const dx = backend.typedArrayFromHeap(out);
-  if (fH === 2 && fW === 2 && sH === 2 && sW === 2 && top === 0 && left === 0 && oH * 2 === H && oW * 2 === W) {
+  if (isDisjoint2x2(info)) {
     maxPoolGrad2x2(x, g, dx, nB, oH, oW, C);
     return out;
   }
@@ -179,19 +169,14 @@ let registered = false;
 /** Replace BatchMatMul, Sum, MaxPoolGrad and Identity on 'wasm'; call before the backend initialises. Idempotent. */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
-  const replacements: Array<[string, KernelFunc]> = [
+  const replacements: Array<[string, WasmKernelFunc]> = [
     [tf.BatchMatMul, batchMatMul],
     [tf.Sum, sum],
     [tf.MaxPoolGrad, maxPoolGrad],
     [tf.Identity, identity],
   ];
-  for (const name of [tf.Transpose, ...replacements.map(([n]) => n)]) original(name); // fail early if absent
-  for (const [kernelName, kernelFunc] of replacements) {
-    const prev = tf.getKernel(kernelName, 'wasm')!;
-    originals.set(kernelName, prev.kernelFunc as unknown as KernelFunc);
-    tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc: prev.setupFunc });
-  }
-  originals.set(tf.Transpose, original(tf.Transpose));
+  for (const name of [tf.Transpose, ...replacements.map(([n]) => n)]) wasmKernel(name); // fail early if absent
+  originals = replaceWasmKernels(replacements);
+  originals.set(tf.Transpose, wasmKernel(tf.Transpose));
   registered = true;
 }
