@@ -13,7 +13,11 @@ import type { ResultsFile } from '../src/notebook/types.ts';
  * so that the test trains from an empty artifact store and leaves the checkout alone.
  */
 function build(root: string, ...extra: string[]) {
-  return buildIn(root, ['--profile', 'smoke', ...extra], { ...process.env, REPROBOOK_BACKEND: 'wasm' });
+  // The backend as a parameter, not $REPROBOOK_BACKEND: a run must not leak the variable it
+  // sets for its workers into the cache key of the next notebook (which hashes it).
+  const env = { ...process.env };
+  delete env.REPROBOOK_BACKEND;
+  return buildIn(root, ['--profile', 'smoke', '--param', 'backend=wasm', ...extra], env);
 }
 
 test('smoke profile: the real notebooks build a complete site, results file and PDF; a prose edit re-runs nothing', { timeout: 25 * 60_000 }, async () => {

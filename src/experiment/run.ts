@@ -96,18 +96,27 @@ export async function runExperimentGrid(p: ExperimentParams, opts: RunExperiment
   const { initBackend } = await import('../ml/backends/select.ts');
   const environment = await gridEnvironment(p);
   const chosen = (await initBackend(p.backend as never)).chosen;
-  // Worker threads inherit the environment: make them pick the backend the parent resolved.
-  process.env.REPROBOOK_BACKEND = chosen;
   const units = planUnits(p, environment, opts.select ?? {});
-  const report = await runGrid(units, {
-    handler: HANDLER,
-    storeRoot: opts.storeRoot,
-    workers: p.workers > 0 ? p.workers : undefined,
-    shard: opts.shard,
-    progress: opts.progress,
-    log: opts.log,
-    label: 'experiment',
-  });
+  // Worker threads (and the handler inline) read the backend from the environment: make them
+  // pick the one the parent resolved, for this run only. Left set, it would leak into what
+  // runs next in this process, e.g. the next notebook's cache key (which hashes it).
+  const before = process.env.REPROBOOK_BACKEND;
+  process.env.REPROBOOK_BACKEND = chosen;
+  let report: GridReport;
+  try {
+    report = await runGrid(units, {
+      handler: HANDLER,
+      storeRoot: opts.storeRoot,
+      workers: p.workers > 0 ? p.workers : undefined,
+      shard: opts.shard,
+      progress: opts.progress,
+      log: opts.log,
+      label: 'experiment',
+    });
+  } finally {
+    if (before === undefined) delete process.env.REPROBOOK_BACKEND;
+    else process.env.REPROBOOK_BACKEND = before;
+  }
   if (report.skipped.length > 0 && !opts.allowIncomplete) {
     throw new Error(`the grid is incomplete: ${report.skipped.length} unit(s) wait for other shards (${report.skipped.slice(0, 3).join(', ')}...)`);
   }
