@@ -90,6 +90,25 @@ test('throughput measurement trains and differentiates on wasm without leaking t
   }
 });
 
+test('kernel profile: a training step computes filter gradients, an input gradient does not; shares add up', async () => {
+  const { profileKernels } = await import('../src/bench/kernels.ts');
+  await initBackend('wasm');
+  const before = tf.memory().numTensors;
+  const [train, grad] = await profileKernels(4, 1);
+  assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+  assert.deepEqual([train!.phase, grad!.phase], ['training', 'input-gradient']);
+  const names = (p: typeof train) => new Set(p!.kernels.map((k) => k.kernel));
+  assert.ok(names(train).has('Conv2DBackpropFilter') && names(train).has('Conv2DBackpropInput'));
+  assert.ok(!names(grad).has('Conv2DBackpropFilter'), 'no weight gradients for an input gradient');
+  assert.ok(names(grad).has('Conv2DBackpropInput'));
+  for (const p of [train!, grad!]) {
+    assert.ok(Math.abs(p.kernels.reduce((s, k) => s + k.share, 0) - 1) < 1e-9);
+    assert.ok(p.kernels.every((k, i) => i === 0 || p.kernels[i - 1]!.ms >= k.ms), 'sorted by time');
+    const convs = p.kernels.filter((k) => k.kernel.startsWith('Conv2D'));
+    assert.equal(convs.find((k) => k.kernel === 'Conv2D')?.calls, 4, 'the four convolutions of the forward pass');
+  }
+});
+
 test('reprobook doctor --json reports the backend, the machine and the data check', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--json', '--backend', 'wasm'], {
     cwd: new URL('..', import.meta.url),

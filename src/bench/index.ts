@@ -7,5 +7,6 @@ import type { BenchSuite } from './types.ts';
 export const SUITES: ReadonlyArray<{ name: string; load: () => Promise<BenchSuite> }> = [
   { name: 'training', load: async () => (await import('./training.ts')).run },
   { name: 'attacks', load: async () => (await import('./attacks.ts')).run },
+  { name: 'kernels', load: async () => (await import('./kernels.ts')).run },
   { name: 'smoke', load: async () => (await import('./smoke.ts')).run },
 ];

@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BenchOptions, BenchRecord, BenchSuite } from './types.ts';
+import { enterTarget, expandTargets, leaveTargets } from './targets.ts';
+import { syntheticBatch } from './training.ts';
+
+/**
+ * Where a step's time goes, kernel by kernel (tfjs's own profiler, `tf.profile`): one
+ * training step and one input gradient of the paper's network, per backend. This is the
+ * profile that showed the convolution gradients dominating on XNNPACK; keeping it in the
+ * bench makes the next bottleneck as easy to find.
+ */
+
+export interface KernelShare {
+  kernel: string;
+  /** Milliseconds in this kernel, summed over its calls in one step. */
+  ms: number;
+  calls: number;
+  /** Fraction of the step's total kernel time. */
+  share: number;
+}
+
+export interface KernelProfile {
+  phase: 'training' | 'input-gradient';
+  totalMs: number;
+  kernels: KernelShare[];
+}
+
+/** Profile one step of each phase (after `warmup` untimed steps), kernels sorted by time. */
+export async function profileKernels(batch: number, warmup = 2): Promise<KernelProfile[]> {
+  const { buildModel, forwardLogits } = await import('../ml/model.ts');
+  const model = buildModel(1);
+  const { x, y } = syntheticBatch(batch);
+  const optimizer = tf.train.momentum(0.1, 0.5);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const steps: Record<KernelProfile['phase'], () => void> = {
+    training: () => {
+      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, forwardLogits(model, x, { dropoutRate: 0.5, dropoutSeed: 1 })) as tf.Scalar, true, vars);
+      loss!.dataSync();
+      loss!.dispose();
+    },
+    'input-gradient': () => {
+      const g = tf.grad((input: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, forwardLogits(model, input)))(x);
+      g.dataSync();
+      g.dispose();
+    },
+  };
+  const out: KernelProfile[] = [];
+  try {
+    for (const [phase, step] of Object.entries(steps) as Array<[KernelProfile['phase'], () => void]>) {
+      for (let i = 0; i < warmup; i++) step();
+      const info = await tf.profile(step);
+      const byKernel = new Map<string, { ms: number; calls: number }>();
+      for (const k of info.kernels) {
+        const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+        e.ms += Number(k.kernelTimeMs) || 0;
+        e.calls += 1;
+        byKernel.set(k.name, e);
+      }
+      const totalMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+      const kernels = [...byKernel].map(([kernel, e]) => ({ kernel, ms: e.ms, calls: e.calls, share: totalMs > 0 ? e.ms / totalMs : 0 }))
+        .sort((a, b) => b.ms - a.ms);
+      out.push({ phase, totalMs, kernels });
+    }
+  } finally {
+    optimizer.dispose();
+    (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  }
+  return out;
+}
+
+const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/** The eight most expensive kernels of each phase, per backend; the cpu backend is skipped (minutes a step). */
+export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenerator<BenchRecord> {
+  for (const target of expandTargets(opts.backends)) {
+    if (target === 'cpu') continue;
+    const entered = await enterTarget(target);
+    if (!entered.ok) {
+      yield { bench: 'kernel-profile', backend: target, value: NaN, unit: 'ms', skipped: entered.reason };
+      continue;
+    }
+    for (const p of await profileKernels(128)) {
+      for (const k of p.kernels.slice(0, 8)) {
+        yield { bench: 'kernel-profile', backend: entered.label, phase: p.phase, kernel: k.kernel, value: round(k.ms), unit: 'ms', calls: k.calls, share: round(k.share, 3), stepMs: round(p.totalMs), batch: 128 };
+      }
+    }
+  }
+  await leaveTargets();
+};
