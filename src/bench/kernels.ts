@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BenchOptions, BenchRecord, BenchSuite } from './types.ts';
 import { enterTarget, expandTargets, leaveTargets } from './targets.ts';
-import { syntheticBatch } from './training.ts';
+import { paperNetworkSteps } from './training.ts';
 
 /**
  * Where a step's time goes, kernel by kernel (tfjs's own profiler, `tf.profile`): one
@@ -27,26 +27,16 @@ export interface KernelProfile {
 
 /** Profile one step of each phase (after `warmup` untimed steps), kernels sorted by time. */
 export async function profileKernels(batch: number, warmup = 2): Promise<KernelProfile[]> {
-  const { buildModel, forwardLogits } = await import('../ml/model.ts');
-  const model = buildModel(1);
-  const { x, y } = syntheticBatch(batch);
-  const optimizer = tf.train.momentum(0.1, 0.5);
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const steps: Record<KernelProfile['phase'], () => void> = {
-    training: () => {
-      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, forwardLogits(model, x, { dropoutRate: 0.5, dropoutSeed: 1 })) as tf.Scalar, true, vars);
-      loss!.dataSync();
-      loss!.dispose();
-    },
-    'input-gradient': () => {
-      const g = tf.grad((input: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, forwardLogits(model, input)))(x);
-      g.dataSync();
-      g.dispose();
-    },
-  };
+  const steps = await paperNetworkSteps(batch);
+  const phases: Array<[KernelProfile['phase'], () => tf.Tensor]> = [['training', steps.training], ['input-gradient', steps.inputGradient]];
   const out: KernelProfile[] = [];
   try {
-    for (const [phase, step] of Object.entries(steps) as Array<[KernelProfile['phase'], () => void]>) {
+    for (const [phase, run] of phases) {
+      const step = () => {
+        const t = run();
+        t.dataSync();
+        t.dispose();
+      };
       for (let i = 0; i < warmup; i++) step();
       const info = await tf.profile(step);
       const byKernel = new Map<string, { ms: number; calls: number }>();
@@ -62,11 +52,7 @@ export async function profileKernels(batch: number, warmup = 2): Promise<KernelP
       out.push({ phase, totalMs, kernels });
     }
   } finally {
-    optimizer.dispose();
-    (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
-    x.dispose();
-    y.dispose();
-    model.dispose();
+    steps.dispose();
   }
   return out;
 }

@@ -67,58 +67,66 @@ async function time(step: () => void, sync: () => Promise<void>, o: ThroughputOp
   return { imagesPerSecond: (steps * o.batch) / seconds, imagesPerCpuSecond: (steps * o.batch) / cpuSeconds, steps, batch: o.batch, seconds };
 }
 
-/** Training throughput of the paper's network on the active backend. */
-export async function measureTraining(o: ThroughputOptions): Promise<Throughput> {
-  const { buildModel, forwardLogits } = await import('../ml/model.ts');
-  const model = buildModel(1);
-  const { x, y } = syntheticBatch(o.batch);
-  const optimizer = tf.train.momentum(0.1, 0.5);
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  let dropoutSeed = 1;
-  let last: tf.Scalar | null = null;
-  const step = () => {
-    last?.dispose();
-    last = optimizer.minimize(() => {
-      const logits = forwardLogits(model, x, { dropoutRate: 0.5, dropoutSeed: dropoutSeed++ });
-      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-    }, true, vars);
-  };
-  // Reading the loss forces the step to finish (the wasm and cpu backends are synchronous anyway).
-  const sync = async () => { if (last) await last.data(); };
-  try {
-    return await time(step, sync, o);
-  } finally {
-    (last as tf.Scalar | null)?.dispose();
-    optimizer.dispose();
-    // tfjs-core 4.22: MomentumOptimizer.dispose() forgets SGDOptimizer's learning-rate scalar.
-    (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
-    x.dispose();
-    y.dispose();
-    model.dispose();
-  }
+/**
+ * The two steps the bench times and profiles, on the paper's network and one synthetic
+ * batch: a training step (forward with dropout, softmax cross-entropy, backward,
+ * SGD-with-momentum update) and d loss / d input (cross-entropy at T = 1, as FGSM needs it).
+ * Each returns a tensor to read (which forces the step to finish) and then dispose.
+ */
+export interface PaperNetworkSteps {
+  training(): tf.Tensor;
+  inputGradient(): tf.Tensor;
+  dispose(): void;
 }
 
-/** Throughput of d loss / d input (cross-entropy at T = 1), as FGSM needs it. */
-export async function measureInputGradient(o: ThroughputOptions): Promise<Throughput> {
+export async function paperNetworkSteps(batch: number): Promise<PaperNetworkSteps> {
   const { buildModel, forwardLogits } = await import('../ml/model.ts');
   const model = buildModel(1);
-  const { x, y } = syntheticBatch(o.batch);
+  const { x, y } = syntheticBatch(batch);
+  const optimizer = tf.train.momentum(0.1, 0.5);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const gradFn = tf.grad((input: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, forwardLogits(model, input)));
+  let dropoutSeed = 1;
+  return {
+    training: () => optimizer.minimize(() => {
+      const logits = forwardLogits(model, x, { dropoutRate: 0.5, dropoutSeed: dropoutSeed++ });
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    }, true, vars)!,
+    inputGradient: () => gradFn(x),
+    dispose: () => {
+      optimizer.dispose();
+      // tfjs-core 4.22: MomentumOptimizer.dispose() forgets SGDOptimizer's learning-rate scalar.
+      (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+      x.dispose();
+      y.dispose();
+      model.dispose();
+    },
+  };
+}
+
+async function measureStep(o: ThroughputOptions, pick: (s: PaperNetworkSteps) => () => tf.Tensor): Promise<Throughput> {
+  const steps = await paperNetworkSteps(o.batch);
+  const run = pick(steps);
   let last: tf.Tensor | null = null;
   const step = () => {
     last?.dispose();
-    last = gradFn(x);
+    last = run();
   };
+  // Reading the result forces the step to finish (the wasm and cpu backends are synchronous anyway).
   const sync = async () => { if (last) await last.data(); };
   try {
     return await time(step, sync, o);
   } finally {
     (last as tf.Tensor | null)?.dispose();
-    x.dispose();
-    y.dispose();
-    model.dispose();
+    steps.dispose();
   }
 }
+
+/** Training throughput of the paper's network on the active backend. */
+export const measureTraining = (o: ThroughputOptions): Promise<Throughput> => measureStep(o, (s) => s.training);
+
+/** Throughput of d loss / d input (cross-entropy at T = 1), as FGSM needs it. */
+export const measureInputGradient = (o: ThroughputOptions): Promise<Throughput> => measureStep(o, (s) => s.inputGradient);
 
 /** Step counts per backend: the pure-JS cpu backend manages about 1 image/s. */
 function plan(backend: string, seconds: number): ThroughputOptions {
