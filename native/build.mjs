@@ -19,7 +19,7 @@ function finish(ok, message) {
   const tag = ok ? 'reprobook: native kernels' : 'reprobook: WARNING: native kernels';
   console.log(`${tag}: ${message}`);
   if (!ok) {
-    console.log('reprobook: everything works without them, on the XNNPACK kernels (about 2.5x slower to train);');
+    console.log('reprobook: everything works without them, on the XNNPACK kernels (2.5 to 3x slower to train);');
     console.log(`reprobook: fix: ${FIX}`);
   }
   process.exit(ok || !strict ? 0 : 1);

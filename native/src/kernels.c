@@ -56,7 +56,7 @@ static void scratch_free(napi_env env, void *data, void *hint) {
  * Images per chunk: keeps the im2col buffer near 512 KB (at least one image), inside a
  * core's L2 (1 MB on the Zen 3 this was tuned on), so that the sgemm reads it from cache.
  * Chunks of 8 MB, which only fit in L3, made a training step about 1.3x and an input
- * gradient about 1.45x slower (bench --suite kernels, same run).
+ * gradient about 1.45x slower (chunk sizes timed alternately on the paper's network).
  */
 static int images_per_chunk(const Geo *g) {
   const size_t per_image = (size_t)g->outH * g->outW * g->fH * g->fW * g->inC;

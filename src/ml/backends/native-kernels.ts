@@ -11,7 +11,7 @@ import { isDisjoint2x2, leadingAxes, replaceWasmKernels, type KernelArgs, type W
  *
  * Optional by design: the addon is compiled at `npm ci` when a C compiler and OpenBLAS's
  * headers are present (`native/build.mjs`), and everything works without it on the
- * XNNPACK kernels, about 2.5x slower to train. Results differ in the last bits between the
+ * XNNPACK kernels, 2.5 to 3x slower to train. Results differ in the last bits between the
  * two, so the kernel set is part of the backend identity that keys every trained model
  * (see `backendIdentity` in select.ts).
  *
