@@ -35,6 +35,9 @@ test('smoke profile: the real notebooks build a complete site, results file and 
     const results = JSON.parse(await readFile(join(site, 'results.json'), 'utf8')) as ResultsFile;
     assert.equal(results.profile, 'smoke');
     assert.ok(results.provenance, 'provenance is recorded');
+    // The backend as the grid keys it: tfjs's name plus the native kernel set when built.
+    assert.match(String(results.provenance.environment?.backend), /^wasm(\+openblas-[\d.]+-\w+)?$/);
+    if (process.env.REPROBOOK_NATIVE_KERNELS !== '0') assert.match(String(results.provenance.environment?.backend), /\+openblas-/);
     const names = ['baseline.accuracy', 'fgsm.baseline.successRate', 'jsma.baseline.successRate', 'pgd.baseline.successRate'];
     for (const T of [1, 100]) {
       names.push(`distilled.T${T}.accuracy`, `fgsm.T${T}.successRate`, `jsma.T${T}.successRate`, `pgd.T${T}.successRate`, `saturation.T${T}.zeroGradientFraction`);

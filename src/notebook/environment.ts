@@ -12,9 +12,13 @@ export function getEnvironment(root: string): RunEnvironment {
     cpus: cpus().length,
     packages: installedPackages(root),
   };
-  // tfjs keeps its engine on the global object; its backend is the one cells used.
-  const engine = (globalThis as { _tfengine?: { backendName?: string } })._tfengine;
-  if (engine?.backendName) env.backend = engine.backendName;
+  // A project may describe its backend more precisely than tfjs can (reprobook's ML layer
+  // names the kernel set too: "wasm+openblas-0.3.21-zen", see backendIdentity in
+  // src/ml/backends/select.ts); otherwise tfjs's engine, kept on the global object, names the
+  // backend the cells used.
+  const g = globalThis as { __reprobookBackendIdentity?: () => string; _tfengine?: { backendName?: string } };
+  const backend = g.__reprobookBackendIdentity?.() ?? g._tfengine?.backendName;
+  if (backend) env.backend = backend;
   const git = gitState(root);
   if (git) env.git = git;
   return env;

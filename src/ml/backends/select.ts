@@ -244,6 +244,9 @@ export async function initBackend(pref: BackendPreference = preferenceFromEnv())
     await tf.ready();
   }
   current = report;
+  // For the notebook runner's provenance record (src/notebook/environment.ts), which must not
+  // import the ML layer: the identity includes the kernel set, tfjs's own name does not.
+  (globalThis as { __reprobookBackendIdentity?: () => string }).__reprobookBackendIdentity = backendIdentity;
   return report;
 }
 
