@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const strict = process.argv.includes('--strict');
-const FIX = 'install them (Debian: apt-get install g++ make python3 libopenblas-dev), then run: npm run build:native';
+const FIX = "install a C compiler and OpenBLAS's headers (Debian: apt-get install g++ make python3 libopenblas-dev), then run: npm run build:native";
 
 function finish(ok, message) {
   const tag = ok ? 'reprobook: native kernels' : 'reprobook: WARNING: native kernels';
