@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { geometry as convGeometry } from './wasm-kernels.ts';
-import { isDisjoint2x2, leadingAxes, replaceWasmKernels, type KernelArgs, type WasmKernelFunc } from './wasm-registry.ts';
+import { isDisjoint2x2, leadingSum, replaceWasmKernels, type KernelArgs, type WasmKernelFunc } from './wasm-registry.ts';
 
 /**
  * Convolutions for the wasm backend computed by OpenBLAS, through our Node-API addon in
@@ -83,15 +83,19 @@ function geometry(xShape: number[], filterShape: number[], strides: unknown, pad
 const handles = (attrs: Record<string, unknown>, ...ts: tf.TensorInfo[]) =>
   enabled && addon !== undefined && attrs.dataFormat !== 'NCHW' && ts.every((t) => t.dtype === 'float32');
 
-function conv2d(args: Args): tf.TensorInfo {
+/** A forward convolution, plain (Conv2D) or with a bias and ReLU fused (FusedConv2D). */
+function forward(args: Args, kernelName: string, bias: tf.TensorInfo | undefined, relu: boolean): tf.TensorInfo {
   const { inputs: { x, filter }, backend, attrs } = args;
-  if (!handles(attrs, x!, filter!)) return replaced.get(tf.Conv2D)!(args);
+  if (!handles(attrs, x!, filter!, ...(bias ? [bias] : []))) return replaced.get(kernelName)!(args);
   const g = geometry(x!.shape, filter!.shape, attrs.strides, attrs.pad, attrs.dilations, attrs.dimRoundingMode);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== g[6])) return replaced.get(kernelName)!(args);
   const out = backend.makeOutput([g[0]!, g[4]!, g[5]!, g[6]!], 'float32');
   // Views are taken after makeOutput: a heap growth there would detach earlier ones.
-  addon!.conv2d(g, backend.typedArrayFromHeap(x!), backend.typedArrayFromHeap(filter!), backend.typedArrayFromHeap(out));
+  addon!.conv2d(g, backend.typedArrayFromHeap(x!), backend.typedArrayFromHeap(filter!), backend.typedArrayFromHeap(out), bias ? backend.typedArrayFromHeap(bias) : null, relu);
   return out;
 }
+
+const conv2d = (args: Args) => forward(args, tf.Conv2D, undefined, false);
 
 function conv2dBackpropInput(args: Args): tf.TensorInfo {
   const { inputs: { dy, filter }, backend, attrs } = args;
@@ -114,15 +118,10 @@ function conv2dBackpropFilter(args: Args): tf.TensorInfo {
 }
 
 function fusedConv2d(args: Args): tf.TensorInfo {
-  const { inputs: { x, filter, bias, preluActivationWeights }, backend, attrs } = args;
+  const { inputs: { bias, preluActivationWeights }, attrs } = args;
   const act = attrs.activation ?? 'linear';
-  const simple = (act === 'linear' || act === 'relu') && !preluActivationWeights && (!bias || bias.shape.length === 1);
-  if (!simple || !handles(attrs, x!, filter!, ...(bias ? [bias] : []))) return replaced.get(tf.FusedConv2D)!(args);
-  const g = geometry(x!.shape, filter!.shape, attrs.strides, attrs.pad, attrs.dilations, attrs.dimRoundingMode);
-  if (bias && bias.shape[0] !== g[6]) return replaced.get(tf.FusedConv2D)!(args);
-  const out = backend.makeOutput([g[0]!, g[4]!, g[5]!, g[6]!], 'float32');
-  addon!.conv2d(g, backend.typedArrayFromHeap(x!), backend.typedArrayFromHeap(filter!), backend.typedArrayFromHeap(out), bias ? backend.typedArrayFromHeap(bias) : null, act === 'relu');
-  return out;
+  if ((act !== 'linear' && act !== 'relu') || preluActivationWeights) return replaced.get(tf.FusedConv2D)!(args);
+  return forward(args, tf.FusedConv2D, bias, act === 'relu');
 }
 
 function maxPoolGrad(args: Args): tf.TensorInfo {
@@ -141,12 +140,10 @@ function maxPoolGrad(args: Args): tf.TensorInfo {
 /** Sums over the leading axes (bias gradients); other reductions go to the replaced kernel. */
 function sum(args: Args): tf.TensorInfo {
   const { inputs: { x }, backend, attrs } = args;
-  const k = leadingAxes(x!.shape, attrs.axis);
-  if (k === undefined || !handles({}, x!)) return replaced.get(tf.Sum)!(args);
-  const rows = x!.shape.slice(0, k).reduce((a, b) => a * b, 1);
-  const rest = x!.shape.slice(k);
-  const out = backend.makeOutput(attrs.keepDims ? [...new Array<number>(k).fill(1), ...rest] : rest, 'float32');
-  addon!.sumRows(backend.typedArrayFromHeap(x!), backend.typedArrayFromHeap(out), rows, rest.reduce((a, b) => a * b, 1));
+  const s = leadingSum(x!.shape, attrs.axis, attrs.keepDims);
+  if (s === undefined || !handles({}, x!)) return replaced.get(tf.Sum)!(args);
+  const out = backend.makeOutput(s.outShape, 'float32');
+  addon!.sumRows(backend.typedArrayFromHeap(x!), backend.typedArrayFromHeap(out), s.rows, s.cols);
   return out;
 }
 

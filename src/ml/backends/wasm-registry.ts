@@ -41,10 +41,25 @@ export function wasmKernel(name: string): WasmKernelFunc {
   return k.kernelFunc as unknown as WasmKernelFunc;
 }
 
-/** The number of leading axes a reduction over `axis` covers, when it is exactly axes [0, k) with k < rank; else undefined. */
-export function leadingAxes(shape: number[], axis: unknown): number | undefined {
+/** A sum over the leading axes of a tensor, seen as column sums of a [rows, cols] matrix. */
+export interface LeadingSum {
+  rows: number;
+  cols: number;
+  /** The output's shape (keepDims honoured). */
+  outShape: number[];
+}
+
+/** `Sum` over `axis` as column sums, when the axes are exactly [0, k) with k < rank; else undefined. */
+export function leadingSum(shape: number[], axis: unknown, keepDims: unknown): LeadingSum | undefined {
   const axes = tf.util.parseAxisParam(axis as number | number[], shape).sort((p, q) => p - q);
-  return axes.length > 0 && axes.length < shape.length && axes.every((ax, i) => ax === i) ? axes.length : undefined;
+  const k = axes.length;
+  if (k === 0 || k >= shape.length || !axes.every((ax, i) => ax === i)) return undefined;
+  const rest = shape.slice(k);
+  return {
+    rows: shape.slice(0, k).reduce((p, q) => p * q, 1),
+    cols: rest.reduce((p, q) => p * q, 1),
+    outShape: keepDims ? [...new Array<number>(k).fill(1), ...rest] : rest,
+  };
 }
 
 /** Pooling with disjoint 2x2 windows tiling the input exactly (the paper's pooling). */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { isDisjoint2x2, leadingAxes, replaceWasmKernels, wasmKernel, type KernelArgs, type WasmBackendLike, type WasmKernelFunc } from './wasm-registry.ts';
+import { isDisjoint2x2, leadingSum, replaceWasmKernels, wasmKernel, type KernelArgs, type WasmBackendLike, type WasmKernelFunc } from './wasm-registry.ts';
 
 /**
  * Faster wasm kernels for what a training step needs besides convolutions, found by
@@ -54,13 +54,11 @@ function batchMatMul(args: Args): tf.TensorInfo {
  */
 function sum(args: Args): tf.TensorInfo {
   const { inputs: { x }, backend, attrs } = args;
-  const k = leadingAxes(x!.shape, attrs.axis);
-  if (k === undefined || x!.dtype !== 'float32') return original(tf.Sum)(args);
-  const m = x!.shape.slice(0, k).reduce((p, q) => p * q, 1);
-  const rest = x!.shape.slice(k);
-  const c = rest.reduce((p, q) => p * q, 1);
+  const s = leadingSum(x!.shape, attrs.axis, attrs.keepDims);
+  if (s === undefined || x!.dtype !== 'float32') return original(tf.Sum)(args);
+  const { rows: m, cols: c } = s;
   const acc = new Float64Array(c);
-  const out = backend.makeOutput(attrs.keepDims ? [...new Array<number>(k).fill(1), ...rest] : rest, 'float32');
+  const out = backend.makeOutput(s.outShape, 'float32');
   const v = backend.typedArrayFromHeap(x!);
   for (let r = 0; r < m; r++) {
     const base = r * c;
