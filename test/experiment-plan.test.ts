@@ -33,8 +33,53 @@ test('the grid: baseline doubles as the T = 1 teacher; each student depends on i
   assert.equal(s100.config.temperature, 100);
   assert.notEqual(s100.config.seed, t100.config.seed, 'the student does not reuse the teacher seed');
   assert.deepEqual(s100.teacher, t100, "the student's inputs carry its teacher's, so a teacher change retrains it");
+  const t20 = units.find((u) => u.id === 'T20/teacher')!.inputs as unknown as ReturnType<typeof trainInputs>;
+  const s20 = units.find((u) => u.id === 'T20/student')!.inputs as unknown as ReturnType<typeof trainInputs>;
+  assert.notEqual(t20.config.seed, t100.config.seed, 'each temperature trains with its own seed: rows never coincide by construction');
+  assert.notEqual(s20.config.seed, s100.config.seed);
   // Same parameters, same units (and so the same artifact keys) whichever notebook plans them.
   assert.deepEqual(planUnits(p, env), units);
+});
+
+test('warm start and replicate seeds: every network starts from its own seed\'s warm start; replicates hold only the headline rows', () => {
+  const p = experimentParams({ temperatures: [1, 20, 100], warmStartEpochs: 1, seeds: 3, seed: 7 });
+  const units = planUnits(p, env, { attacks: ['fgsm', 'pgd'] });
+  const ids = units.map((u) => u.id);
+  for (const prefix of ['', 'seed8/', 'seed9/']) {
+    for (const id of ['warmstart', 'baseline', 'T100/teacher', 'T100/student', 'baseline/fgsm', 'T100/student/fgsm']) assert.ok(ids.includes(prefix + id), `${prefix + id} is planned`);
+  }
+  assert.ok(!ids.some((id) => /^seed\d+\/(T20|T1\/)/.test(id)), 'replicates train only the baseline and the highest temperature');
+  assert.ok(!ids.some((id) => /^seed\d+\/.*\/pgd$/.test(id)), 'replicates repeat only FGSM');
+  const inputs = (id: string) => units.find((u) => u.id === id)!.inputs as unknown as ReturnType<typeof trainInputs>;
+  const warm = inputs('warmstart');
+  assert.equal(warm.role, 'warmstart');
+  assert.equal(warm.config.epochs, 1);
+  assert.equal(warm.config.temperature, 1);
+  for (const id of ['baseline', 'T20/teacher', 'T20/student', 'T100/teacher', 'T100/student']) {
+    assert.deepEqual(inputs(id).warmStart, warm, `${id} starts from the warm start`);
+    assert.ok(units.find((u) => u.id === id)!.deps!.includes('warmstart'));
+  }
+  assert.deepEqual(inputs('seed8/T100/student').warmStart, inputs('seed8/warmstart'));
+  const seeds = ['warmstart', 'seed8/warmstart', 'seed9/warmstart', 'baseline', 'seed8/baseline', 'seed9/baseline'].map((id) => inputs(id).config.seed);
+  assert.equal(new Set(seeds).size, seeds.length, 'independent seeds');
+  // The paper profile has no warm start: nothing is planned for it and no network carries one.
+  const paperUnits = planUnits(experimentParams({ temperatures: [1, 100] }), env);
+  assert.ok(paperUnits.every((u) => u.id !== 'warmstart' && (u.inputs as { warmStart?: unknown }).warmStart === undefined));
+});
+
+test('the logits x T control: FGSM on the baseline with logits scaled by each T > 1, no training', () => {
+  const p = experimentParams({ temperatures: [1, 20, 100] });
+  const units = planUnits(p, env, { attacks: ['fgsm'] });
+  const controls = units.filter((u) => u.id.startsWith('baseline/fgsm-logits-x'));
+  assert.deepEqual(controls.map((u) => u.id), ['baseline/fgsm-logits-x20', 'baseline/fgsm-logits-x100']);
+  for (const c of controls) {
+    const inputs = c.inputs as unknown as { spec: { logitScale: number; temperature: number }; model: { role: string } };
+    assert.equal(inputs.model.role, 'baseline');
+    assert.equal(inputs.spec.temperature, 1);
+    assert.deepEqual(c.deps, ['baseline']);
+  }
+  assert.equal((controls[1].inputs as unknown as { spec: { logitScale: number } }).spec.logitScale, 100);
+  assert.ok(units.every((u) => u.kind === 'attack' || !u.id.includes('logits')), 'the control trains nothing');
 });
 
 test('attack selection: every attacked model is in the grid; temperature-corrected FGSM only where T > 1', () => {
@@ -61,10 +106,12 @@ test("the project's profiles give valid experiment parameters; smoke is small, p
   const quick = of('quick');
   assert.deepEqual(quick.temperatures, [1, 2, 5, 10, 20, 30, 40, 50, 100]);
   assert.equal(quick.fgsmSamples, 10000, 'quick attacks all 10,000 test samples with FGSM');
-  assert.equal(quick.temperatureMatchedLogits, true, 'quick uses the (reported) temperature-matched deviation');
+  assert.ok(quick.seeds >= 3, 'quick replicates its headline rows over at least 3 seeds');
+  assert.equal(quick.optimizer, 'adam', 'quick uses the (reported) Adam deviation');
   const paper = of('paper');
-  assert.equal(paper.temperatureMatchedLogits, false, 'paper keeps [7] plain training');
-  assert.equal(baseTrainConfig(paper).temperatureMatchedLogits, undefined, "the paper's keys do not mention the option");
+  assert.equal(paper.optimizer, 'sgd', 'paper keeps [7] SGD');
+  assert.equal(paper.warmStartEpochs, 0, 'paper trains every network from its own initialisation');
+  assert.equal(baseTrainConfig(paper).learningRateSchedule, 'constant');
   assert.equal(paper.trainSize, 'all');
   assert.equal(paper.epochs, 50);
   assert.equal(paper.fgsmSamples, 10000);

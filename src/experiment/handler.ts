@@ -2,6 +2,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { GridUnit, JsonValue, UnitContext } from '../grid/types.ts';
 import type { ArtifactStore } from '../notebook/artifacts.ts';
 import type { AttackUnitInputs, TrainUnitInputs } from './plan.ts';
+import type { CachedNetwork } from '../ml/persist.ts';
 
 /**
  * The grid handler of the reproduction (see src/grid/index.ts for the rules a handler
@@ -41,23 +42,43 @@ function checkEnvironment(env: TrainUnitInputs['env'], checksums: Record<string,
   }
 }
 
-/** The trained network for `inputs`: from the store when intact, else trained (recursively for a student's teacher). */
-async function obtainModel(store: ArtifactStore, inputs: TrainUnitInputs, ctx: UnitContext) {
-  const { trainNetwork } = await import('../ml/training.ts');
+/**
+ * What identifies a trained network: its inputs without the environment (which enters the key
+ * as the backend and the data checksums), recursively through its teacher and warm start.
+ */
+export function networkIdentity(inputs: TrainUnitInputs): JsonValue {
+  return {
+    role: inputs.role,
+    temperature: inputs.temperature,
+    config: inputs.config as unknown as JsonValue,
+    teacher: inputs.teacher ? networkIdentity(inputs.teacher) : null,
+    warmStart: inputs.warmStart ? networkIdentity(inputs.warmStart) : null,
+  };
+}
+
+/** The trained network for `inputs`: from the store when intact, else trained (recursively: its warm start, a student's teacher). */
+async function obtainModel(store: ArtifactStore, inputs: TrainUnitInputs, ctx: UnitContext): Promise<CachedNetwork> {
+  const { trainNetwork, planSplit } = await import('../ml/training.ts');
   const { computeSoftLabels } = await import('../ml/distillation.ts');
   const { getOrTrainModel, trainedModelKey } = await import('../ml/persist.ts');
-  const { planSplit } = await import('../ml/training.ts');
   const mnist = await data();
   checkEnvironment(inputs.env, mnist.checksums);
-  const key = trainedModelKey(inputs.role, { temperature: inputs.temperature, config: inputs.config, teacher: inputs.teacher?.config ?? null }, mnist.checksums, { backend: inputs.env.backend });
+  const key = trainedModelKey(inputs.role, networkIdentity(inputs), mnist.checksums, { backend: inputs.env.backend });
   return getOrTrainModel(store, key, async () => {
-    const label = inputs.role === 'baseline' ? 'baseline' : `${inputs.role} T=${inputs.temperature}`;
-    if (inputs.role !== 'student') return trainNetwork(mnist.train, inputs.config, { progress: ctx.progress, label });
-    const teacher = await obtainModel(store, inputs.teacher!, ctx);
-    const plan = planSplit(mnist.train.count, inputs.config);
-    const soft = computeSoftLabels(teacher.model, mnist.train.images, plan.trainCount, inputs.temperature);
-    teacher.model.dispose();
-    return trainNetwork(mnist.train, inputs.config, { softLabels: soft, progress: ctx.progress, label });
+    const label = inputs.role === 'baseline' || inputs.role === 'warmstart' ? inputs.role : `${inputs.role} T=${inputs.temperature}`;
+    const start = inputs.warmStart ? await obtainModel(store, inputs.warmStart, ctx) : undefined;
+    try {
+      let softLabels: Float32Array | undefined;
+      if (inputs.role === 'student') {
+        const teacher = await obtainModel(store, inputs.teacher!, ctx);
+        const plan = planSplit(mnist.train.count, inputs.config);
+        softLabels = computeSoftLabels(teacher.model, mnist.train.images, plan.trainCount, inputs.temperature);
+        teacher.model.dispose();
+      }
+      return await trainNetwork(mnist.train, inputs.config, { softLabels, initialWeights: start?.model, progress: ctx.progress, label });
+    } finally {
+      start?.model.dispose();
+    }
   });
 }
 
@@ -93,11 +114,6 @@ async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promis
   const split = sliceSplit(mnist.test, inputs.samples.start, inputs.samples.count);
   const attackData = { images: split.images, labels: split.labels, ids: Array.from({ length: split.count }, (_, i) => inputs.samples.start + i) };
   try {
-    if (inputs.spec.kind === 'saturation') {
-      const { saturationDiagnostic } = await import('../ml/attacks/saturation.ts');
-      const report = await saturationDiagnostic(net.model, attackData, { temperature: inputs.spec.temperature, progress: ctx.progress });
-      return { attack: inputs.attack, saturation: report as unknown as JsonValue };
-    }
     const { runAttack } = await import('../ml/attacks/evaluate.ts');
     const result = await runAttack(net.model, attackData, inputs.spec, { progress: ctx.progress, keepAdversarial: inputs.spec.kind === 'jsma' ? GALLERY * 9 : GALLERY });
     // Keep a few examples (original, adversarial) for galleries: rounded to 1e-4 to keep the JSON small.
@@ -115,7 +131,14 @@ async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promis
         adversarial: round(result.adversarial.subarray(k * per, (k + 1) * per)),
       });
     }
-    return { attack: inputs.attack, summary: result.summary as unknown as JsonValue, examples, wallMs: result.timing.wallMs, perSecond: result.timing.perSecond };
+    // FGSM records, per sample, whether its gradient was exactly zero and its logit gap: the
+    // saturation diagnostic of the very gradient the attack used.
+    let saturation: JsonValue = null;
+    if (inputs.spec.kind === 'fgsm') {
+      const { saturationFromOutcomes } = await import('../ml/attacks/saturation.ts');
+      saturation = saturationFromOutcomes(result.outcomes, { loss: inputs.spec.loss ?? 'softmax-cross-entropy', temperature: inputs.spec.temperature ?? 1 }) as unknown as JsonValue;
+    }
+    return { attack: inputs.attack, summary: result.summary as unknown as JsonValue, saturation, examples, wallMs: result.timing.wallMs, perSecond: result.timing.perSecond };
   } finally {
     net.model.dispose();
   }

@@ -4,7 +4,10 @@ import type { ProgressReporter } from '../util/progress.ts';
 import type { AttackSummary } from '../ml/attacks/types.ts';
 import type { SaturationReport } from '../ml/attacks/saturation.ts';
 import type { EpochRecord } from '../ml/training.ts';
-import { BASELINE, attackId, planUnits, studentId, teacherId, type AttackUnitName, type GridEnvironment, type UnitSelection } from './plan.ts';
+import {
+  BASELINE, attackId, headlineTemperature, planUnits, replicatePrefix, scaledControlId, studentId, teacherId, warmStartId,
+  type AttackUnitName, type GridEnvironment, type UnitSelection,
+} from './plan.ts';
 import type { ExperimentParams } from './params.ts';
 
 /**
@@ -16,7 +19,7 @@ export const HANDLER = fileURLToPath(new URL('./handler.ts', import.meta.url));
 
 export interface NetworkOutcome {
   id: string;
-  role: 'baseline' | 'teacher' | 'student';
+  role: 'warmstart' | 'baseline' | 'teacher' | 'student';
   temperature: number;
   testAccuracy: number;
   trainCount: number;
@@ -34,22 +37,40 @@ export interface AdversarialExample {
 export interface AttackOutcome {
   model: string;
   temperature: number;
-  attack: Exclude<AttackUnitName, 'saturation'>;
+  attack: AttackUnitName;
+  /** The logits x T control: FGSM on the baseline with its logits multiplied by this (absent: 1). */
+  logitScale?: number;
   summary: AttackSummary;
   examples: AdversarialExample[];
   perSecond: number;
 }
 
+/** From the FGSM pass on a network (or on the logits x T control): its gradient saturation. */
 export interface SaturationOutcome {
   model: string;
   temperature: number;
+  logitScale?: number;
   report: SaturationReport;
+}
+
+/** One independent seed's headline networks and their FGSM (when run). */
+export interface ReplicateOutcome {
+  seed: number;
+  baseline: NetworkOutcome;
+  /** The student at the highest temperature (absent when only the baseline was selected). */
+  headline?: NetworkOutcome;
+  fgsmBaseline?: AttackSummary;
+  fgsmHeadline?: AttackSummary;
 }
 
 export interface ExperimentOutcome {
   params: ExperimentParams;
   environment: GridEnvironment;
+  /** The shared warm start of the main seed's networks (absent when the profile has none). */
+  warmStart?: NetworkOutcome;
   baseline: NetworkOutcome;
+  /** Per seed (the main one first): the headline rows, for their spread. */
+  replicates: ReplicateOutcome[];
   /** Per temperature, ascending. */
   distilled: Array<{ temperature: number; teacher: NetworkOutcome; student: NetworkOutcome }>;
   attacks: AttackOutcome[];
@@ -134,20 +155,40 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
   };
   const attacks: AttackOutcome[] = [];
   const saturation: SaturationOutcome[] = [];
-  const models = [{ model: BASELINE, T: 1 }, ...(opts.select?.networks === 'baseline' ? [] : p.temperatures).map((T) => ({ model: studentId(T), T }))];
-  for (const attack of opts.select?.attacks ?? []) {
-    for (const { model, T } of models) {
-      const r = res[attackId(model, attack)] as Record<string, unknown> | undefined;
-      if (!r) continue;
-      if (attack === 'saturation') saturation.push({ model, temperature: T, report: r.saturation as SaturationReport });
-      else attacks.push({ model, temperature: T, attack, summary: r.summary as AttackSummary, examples: r.examples as AdversarialExample[], perSecond: r.perSecond as number });
-    }
+  const temperatures = opts.select?.networks === 'baseline' ? [] : p.temperatures;
+  const selected = opts.select?.attacks ?? [];
+  const models = [{ model: BASELINE, T: 1 }, ...temperatures.map((T) => ({ model: studentId(T), T }))];
+  const collect = (id: string, model: string, T: number, attack: AttackUnitName, logitScale?: number) => {
+    const r = res[id] as Record<string, unknown> | undefined;
+    if (!r) return;
+    const scale = logitScale === undefined ? {} : { logitScale };
+    attacks.push({ model, temperature: T, attack, ...scale, summary: r.summary as AttackSummary, examples: r.examples as AdversarialExample[], perSecond: r.perSecond as number });
+    if (attack === 'fgsm' && r.saturation) saturation.push({ model, temperature: T, ...scale, report: r.saturation as SaturationReport });
+  };
+  for (const attack of selected) {
+    for (const { model, T } of models) collect(attackId(model, attack), model, T, attack);
+    if (attack === 'fgsm') for (const T of temperatures) if (T !== 1) collect(scaledControlId(T), BASELINE, 1, attack, T);
   }
+  const H = headlineTemperature(p);
+  const summaryOf = (id: string) => (res[id] as { summary?: AttackSummary } | undefined)?.summary;
+  const replicates: ReplicateOutcome[] = Array.from({ length: p.seeds }, (_, r) => {
+    const prefix = replicatePrefix(p, r);
+    const headline = temperatures.length > 0 ? network(studentId(H, prefix), get(studentId(H, prefix))) : undefined;
+    return {
+      seed: p.seed + r,
+      baseline: network(`${prefix}${BASELINE}`, get(`${prefix}${BASELINE}`)),
+      ...(headline ? { headline } : {}),
+      fgsmBaseline: summaryOf(attackId(`${prefix}${BASELINE}`, 'fgsm')),
+      fgsmHeadline: headline ? summaryOf(attackId(studentId(H, prefix), 'fgsm')) : undefined,
+    };
+  });
   return {
     params: p,
     environment,
+    ...(p.warmStartEpochs > 0 ? { warmStart: network(warmStartId(), get(warmStartId())) } : {}),
     baseline: network(BASELINE, get(BASELINE)),
-    distilled: (opts.select?.networks === 'baseline' ? [] : p.temperatures).map((T) => ({
+    replicates,
+    distilled: temperatures.map((T) => ({
       temperature: T,
       teacher: network(teacherId(T), get(teacherId(T))),
       student: network(studentId(T), get(studentId(T))),
@@ -158,24 +199,39 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
   };
 }
 
-/** The model name used in result names: `baseline` or `T<T>` (the distilled network at T). */
-export function modelResultName(model: string, T: number): string {
+/**
+ * The model name used in result names: `baseline`, `T<T>` (the distilled network at T), or
+ * `baselineLogitsX<T>` (the control: the baseline with its logits multiplied by T).
+ */
+export function modelResultName(model: string, T: number, logitScale?: number): string {
+  if (logitScale !== undefined && logitScale !== 1) return `baselineLogitsX${logitScale}`;
   return model === BASELINE ? 'baseline' : `T${T}`;
 }
 
+/** Mean, smallest and largest of `values`, published as `seeds.<name>.mean|min|max|n`. */
+function spread(out: Record<string, number>, name: string, values: number[], seeds: number[]): void {
+  if (values.length === 0) return;
+  out[`seeds.${name}.mean`] = values.reduce((a, b) => a + b, 0) / values.length;
+  out[`seeds.${name}.min`] = Math.min(...values);
+  out[`seeds.${name}.max`] = Math.max(...values);
+  out[`seeds.${name}.n`] = values.length;
+  values.forEach((v, i) => { out[`seeds.${name}.seed${seeds[i]}`] = v; });
+}
+
 /**
- * The stable result names of issue 6 (an interface read by reviewers' scripts), for the
- * parts of `outcome` present. Rates are the headline definition, as fractions.
+ * The stable result names (an interface read by reviewers' scripts; README, "Results
+ * interface"), for the parts of `outcome` present. Rates are the headline definition, as fractions.
  */
 export function resultValues(outcome: ExperimentOutcome): Record<string, number> {
   const out: Record<string, number> = { 'baseline.accuracy': outcome.baseline.testAccuracy };
+  if (outcome.warmStart) out['warmStart.accuracy'] = outcome.warmStart.testAccuracy;
   for (const d of outcome.distilled) out[`distilled.T${d.temperature}.accuracy`] = d.student.testAccuracy;
   const prefix: Record<AttackOutcome['attack'], string> = { fgsm: 'fgsm', 'fgsm-temperature': 'fgsmTemperature', pgd: 'pgd', jsma: 'jsma' };
   for (const a of outcome.attacks) {
-    const base = `${prefix[a.attack]}.${modelResultName(a.model, a.temperature)}`;
+    const base = `${prefix[a.attack]}.${modelResultName(a.model, a.temperature, a.logitScale)}`;
     out[`${base}.successRate`] = a.summary.headlineRate;
     out[`${base}.successRateAll`] = a.summary.rates.a;
-    if (a.attack === 'fgsm' && a.temperature === 1) {
+    if (a.attack === 'fgsm' && a.temperature === 1 && a.logitScale === undefined) {
       // At T = 1, FGSM on logits / T is FGSM itself: publish it under both names rather than "not run".
       const corrected = `fgsmTemperature.${modelResultName(a.model, a.temperature)}`;
       out[`${corrected}.successRate`] = a.summary.headlineRate;
@@ -185,7 +241,18 @@ export function resultValues(outcome: ExperimentOutcome): Record<string, number>
     if (a.attack === 'jsma' && a.summary.onSuccess) out[`${base}.meanChangedFraction`] = a.summary.onSuccess.changedFraction;
   }
   for (const s of outcome.saturation) {
-    out[`saturation.${modelResultName(s.model, s.temperature)}.zeroGradientFraction`] = s.report.zeroGradientFraction;
+    const name = `saturation.${modelResultName(s.model, s.temperature, s.logitScale)}`;
+    out[`${name}.zeroGradientFraction`] = s.report.zeroGradientFraction;
+    out[`${name}.medianLogitGap`] = s.report.logitGap.quantiles.find((q) => q.p === 0.5)!.value;
+  }
+  const reps = outcome.replicates;
+  if (reps.length > 1) {
+    const seeds = (pick: (r: ReplicateOutcome) => unknown) => reps.filter((r) => pick(r) !== undefined).map((r) => r.seed);
+    const H = headlineTemperature(outcome.params);
+    spread(out, 'baseline.accuracy', reps.map((r) => r.baseline.testAccuracy), seeds(() => 1));
+    spread(out, `distilled.T${H}.accuracy`, reps.flatMap((r) => (r.headline ? [r.headline.testAccuracy] : [])), seeds((r) => r.headline));
+    spread(out, 'fgsm.baseline.successRate', reps.flatMap((r) => (r.fgsmBaseline ? [r.fgsmBaseline.headlineRate] : [])), seeds((r) => r.fgsmBaseline));
+    spread(out, `fgsm.T${H}.successRate`, reps.flatMap((r) => (r.fgsmHeadline ? [r.fgsmHeadline.headlineRate] : [])), seeds((r) => r.fgsmHeadline));
   }
   return out;
 }

@@ -27,15 +27,17 @@ export interface DistillConfig {
 export const DEPLOYED_TEMPERATURE = 1;
 
 /**
- * A distillation config at `temperature` from one training config: both networks use it,
- * the student with a seed derived from the teacher's, so the two never share an
- * initialisation, shuffle or dropout stream.
+ * A distillation config at `temperature` from one training config. Each temperature's teacher
+ * and student get their own seeds (shuffles, dropout masks and, without a warm start, initial
+ * weights), derived from the base seed and T: no two temperatures share a training stream, so
+ * two rows can coincide only by measurement, never by construction. At T = 1 the teacher is the
+ * base config itself (the baseline).
  */
 export function distillConfig(temperature: number, base: TrainConfig = PAPER_TRAIN_CONFIG): DistillConfig {
   return {
     temperature,
-    teacher: { ...base, temperature },
-    student: { ...base, temperature, seed: deriveSeed(base.seed, 'student') },
+    teacher: { ...base, temperature, seed: temperature === 1 ? base.seed : deriveSeed(base.seed, `teacher T=${temperature}`) },
+    student: { ...base, temperature, seed: deriveSeed(base.seed, `student T=${temperature}`) },
   };
 }
 

@@ -55,7 +55,7 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
  * loop, distillation, the seeds, evaluation (in the stored history), pixel scaling, and
  * the wasm gradient kernels and the native OpenBLAS kernels (they compute the updates).
  */
-const CODE_FILES = ['model.ts', 'training.ts', 'distillation.ts', 'random.ts', 'evaluate.ts', 'data/idx.ts', 'backends/wasm-kernels.ts', 'backends/native-kernels.ts', '../../native/src/kernels.c'];
+const CODE_FILES = ['model.ts', 'training.ts', 'distillation.ts', 'random.ts', 'evaluate.ts', 'data/idx.ts', 'backends/wasm-kernels.ts', 'backends/wasm-training-kernels.ts', 'backends/wasm-registry.ts', 'backends/native-kernels.ts', '../../native/src/kernels.c'];
 
 let codeHash: string | undefined;
 /** sha256 over the training code's sources (file name + content). */

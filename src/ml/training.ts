@@ -14,13 +14,29 @@ import { backendIdentity } from './backends/select.ts';
  * so the same seed on the same backend gives bit-identical weights and metrics.
  */
 
+export type TrainOptimizer = 'sgd' | 'adam';
+export type LearningRateSchedule = 'constant' | 'linear';
+
 export interface TrainConfig {
   epochs: number;
   batchSize: number;
   learningRate: number;
   momentum: number;
-  /** Nesterov momentum (default false, as in [7]; Carlini uses it). */
+  /** Nesterov momentum (default false, as in [7]; Carlini uses it). SGD only. */
   nesterov?: boolean;
+  /**
+   * 'sgd' (default): SGD with momentum, the paper's. 'adam': Adam (beta1 0.9, beta2 0.999,
+   * epsilon 1e-7; `momentum` and `nesterov` unused). Training at temperature T divides every
+   * gradient by about T; SGD's step shrinks with it, Adam's (normalised per weight) does not,
+   * which is why the short profiles use Adam.
+   */
+  optimizer?: TrainOptimizer;
+  /**
+   * 'constant' (default, the paper's) or 'linear': the learning rate falls linearly from
+   * `learningRate` at the first step to 0 after the last, so that a short fine-tuning run ends
+   * converged rather than at full step size.
+   */
+  learningRateSchedule?: LearningRateSchedule;
   /** Dropout rate after the first dense layer, during training only. */
   dropout: number;
   /** Train on the first N images of the training split, or all of it minus the validation hold-out. */
@@ -29,17 +45,6 @@ export interface TrainConfig {
   validationSize: number;
   /** Softmax temperature of the training loss: cross-entropy of softmax(logits / T). */
   temperature: number;
-  /**
-   * Temperature-matched parametrisation of the logit layer (default false: the paper's plain
-   * training). Trained at temperature T, the network's effective output is logits / T: its
-   * logit layer acts as if initialised T times too small and learning T^2 times too slowly,
-   * so at T = 100 nothing trains within a short budget. With this on, the logit layer starts
-   * T times larger and its gradient is multiplied by T^2, which makes training at T behave
-   * like training at T = 1 from the first step. The procedure (train at T, deploy at T = 1)
-   * and the saturation it causes are unchanged; only the optimisation is faster. A deviation
-   * from [7]'s protocol: profiles that use it must say so.
-   */
-  temperatureMatchedLogits?: boolean;
   seed: number;
 }
 
@@ -54,6 +59,7 @@ export const PAPER_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   learningRate: 0.1,
   momentum: 0.5,
   nesterov: false,
+  optimizer: 'sgd',
   dropout: 0.5,
   trainSize: 'all',
   validationSize: 5000,
@@ -96,6 +102,13 @@ export interface TrainOptions {
   label?: string;
   /** Also measure accuracy on the training images after each epoch (a full extra pass). */
   trainAccuracy?: boolean;
+  /**
+   * Start from these weights (a warm start, e.g. a network trained one epoch at T = 1)
+   * instead of the seeded initialisation. Same architecture; the model is not modified.
+   */
+  initialWeights?: tf.LayersModel;
+  /** Called after each epoch with its record (live logs of long runs). */
+  onEpoch?: (record: EpochRecord) => void;
 }
 
 export interface SplitPlan {
@@ -113,6 +126,8 @@ export function validateTrainConfig(c: TrainConfig): void {
   check(Number.isInteger(c.epochs) && c.epochs >= 1, `epochs ${c.epochs} is not a whole number >= 1`, 'set epochs to 1 or more');
   check(Number.isInteger(c.batchSize) && c.batchSize >= 1, `batchSize ${c.batchSize} is not a whole number >= 1`, 'set batchSize to e.g. 128');
   check(c.learningRate > 0 && Number.isFinite(c.learningRate), `learningRate ${c.learningRate} must be a positive number`, 'set learningRate to e.g. 0.1');
+  check(c.optimizer === undefined || c.optimizer === 'sgd' || c.optimizer === 'adam', `optimizer '${String(c.optimizer)}' is unknown`, "set optimizer to 'sgd' (the paper's) or 'adam'");
+  check(c.learningRateSchedule === undefined || c.learningRateSchedule === 'constant' || c.learningRateSchedule === 'linear', `learningRateSchedule '${String(c.learningRateSchedule)}' is unknown`, "set learningRateSchedule to 'constant' or 'linear'");
   check(c.momentum >= 0 && c.momentum < 1, `momentum ${c.momentum} must be in [0, 1)`, 'set momentum to e.g. 0.5');
   check(c.dropout >= 0 && c.dropout < 1, `dropout ${c.dropout} must be in [0, 1)`, 'set dropout to e.g. 0.5, or 0 for none');
   check(c.temperature > 0 && Number.isFinite(c.temperature), `temperature ${c.temperature} must be a positive number`, 'set temperature to 1 or more');
@@ -155,20 +170,23 @@ export function temperatureLoss(logits: tf.Tensor2D, targets: tf.Tensor2D, tempe
   });
 }
 
-/** The layer whose weights the temperature-matched parametrisation rescales. */
-const LOGIT_LAYER = 'logits';
+/** The optimiser of `config`; tfjs's defaults for Adam's betas and epsilon. */
+function makeOptimizer(config: TrainConfig): tf.Optimizer {
+  if (config.optimizer === 'adam') return tf.train.adam(config.learningRate);
+  return tf.train.momentum(config.learningRate, config.momentum, config.nesterov ?? false);
+}
 
-/** One optimiser step with the logit layer's gradients multiplied by `factor`. */
-function matchedStep(optimizer: tf.Optimizer, lossFn: () => tf.Scalar, vars: tf.Variable[], scaled: tf.Variable[], factor: number): tf.Scalar {
-  const { value, grads } = tf.variableGrads(lossFn, vars);
-  for (const v of scaled) {
-    const g = grads[v.name]!;
-    grads[v.name] = tf.mul(g, factor);
-    g.dispose();
-  }
-  optimizer.applyGradients(grads);
-  tf.dispose(grads);
-  return value;
+/** The learning rate of step `step` (0-based) of `total` under the config's schedule. */
+export function learningRateAt(config: TrainConfig, step: number, total: number): number {
+  if (config.learningRateSchedule !== 'linear') return config.learningRate;
+  return config.learningRate * (1 - step / total);
+}
+
+/** Set the optimiser's rate for the next step (tfjs: SGD and momentum cache it as a tensor; Adam reads the field). */
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  const o = optimizer as unknown as { setLearningRate?: (r: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(rate);
+  else o.learningRate = rate;
 }
 
 /** Build the network from `config.seed` and train it on `split`. */
@@ -179,11 +197,9 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
     throw new RangeError(`softLabels has ${opts.softLabels.length / 10} rows for ${plan.trainCount} training images`);
   }
   const model = buildModel(deriveSeed(config.seed, 'init'));
+  if (opts.initialWeights) model.setWeights(opts.initialWeights.getWeights());
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const matched = config.temperatureMatchedLogits === true && config.temperature !== 1;
-  const logitVars = matched ? model.getLayer(LOGIT_LAYER).trainableWeights.map((w) => w.read() as tf.Variable) : [];
-  for (const v of logitVars) v.assign(tf.tidy(() => tf.mul(v, config.temperature)));
-  const optimizer = tf.train.momentum(config.learningRate, config.momentum, config.nesterov ?? false);
+  const optimizer = makeOptimizer(config);
   const stepsPerEpoch = Math.ceil(plan.trainCount / config.batchSize);
   const validation: Split = {
     images: split.images.subarray(plan.validationStart * IMAGE_SIZE, split.count * IMAGE_SIZE),
@@ -212,7 +228,8 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
         const ys = tf.tensor2d(opts.softLabels ? gatherRows(opts.softLabels, idx, 10) : oneHotRows(split.labels, idx), [b, 10]);
         const dropoutSeed = deriveSeed(config.seed, 'dropout', step);
         const lossFn = () => temperatureLoss(forwardLogits(model, xs, { dropoutRate: config.dropout, dropoutSeed }), ys, config.temperature);
-        const loss = matched ? matchedStep(optimizer, lossFn, vars, logitVars, config.temperature ** 2) : optimizer.minimize(lossFn, true, vars) as tf.Scalar;
+        if (config.learningRateSchedule === 'linear') setLearningRate(optimizer, learningRateAt(config, step, config.epochs * stepsPerEpoch));
+        const loss = optimizer.minimize(lossFn, true, vars) as tf.Scalar;
         xs.dispose();
         ys.dispose();
         losses.push(loss);
@@ -239,6 +256,7 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
       if (opts.trainAccuracy) record.trainAccuracy = evaluateAccuracy(model, trainView);
       if (plan.validationCount > 0) record.valAccuracy = evaluateAccuracy(model, validation);
       history.push(record);
+      opts.onEpoch?.(record);
     }
   } catch (err) {
     model.dispose();

@@ -37,6 +37,19 @@ export interface ClaimSpec {
   results?: string[];
   /** Markdown shown under the claim (e.g. that a value comes from [7], or is unverified). */
   note?: string;
+  /**
+   * The id of the claim about the accuracy of the network this one is measured on: when that
+   * accuracy is not reproduced, this row says so (an attack on a weaker network is a weaker test).
+   */
+  network?: string;
+}
+
+/** Our value of a claim over independent seeds (`seeds.<name>.mean|min|max|n`). */
+export interface Spread {
+  mean: number;
+  min: number;
+  max: number;
+  n: number;
 }
 
 export interface ClaimRow {
@@ -48,6 +61,10 @@ export interface ClaimRow {
   toleranceText: string;
   /** The result our value came from (for the link to its notebook cell). */
   resultName?: string;
+  /** Present when the value is a mean over seeds: the verdict then holds for the whole range. */
+  spread?: Spread;
+  /** Set when the claim's network (ClaimSpec.network) does not reproduce the paper's accuracy. */
+  networkCaveat?: string;
 }
 
 const pp = (x: number) => `${+(x * 100).toFixed(2)} pp`;
@@ -61,13 +78,24 @@ export function toleranceText(m: ClaimMeasure): string {
   }
 }
 
-function firstResult(spec: ClaimSpec, results: Record<string, unknown>): { name: string; value: number } | undefined {
+function firstResult(spec: ClaimSpec, results: Record<string, unknown>): { name: string; value: number; spread?: Spread } | undefined {
   for (const name of spec.results ?? []) {
     const v = results[name];
-    if (typeof v === 'number' && Number.isFinite(v)) return { name, value: v };
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      const at = (k: string) => results[`seeds.${name}.${k}`];
+      const [mean, min, max, n] = ['mean', 'min', 'max', 'n'].map(at);
+      if ([mean, min, max, n].every((x) => typeof x === 'number' && Number.isFinite(x)) && (n as number) > 1) {
+        return { name, value: mean as number, spread: { mean: mean as number, min: min as number, max: max as number, n: n as number } };
+      }
+      return { name, value: v };
+    }
   }
   return undefined;
 }
+
+const rank: Record<Verdict, number> = { reproduced: 3, partly: 2, 'not reproduced': 1, 'not run': 0 };
+/** The weaker of two verdicts. */
+const weaker = (a: Verdict, b: Verdict): Verdict => (rank[a] <= rank[b] ? a : b);
 
 /** The verdict for one claim given our published results. Pure. */
 export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): ClaimRow {
@@ -88,18 +116,29 @@ export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): C
   }
   const ours = firstResult(spec, results);
   if (!ours) return { ...base, differenceText: '—', verdict: 'not run' };
+  // Over seeds: the mean is shown with its range, and a verdict holds only if it holds for
+  // every seed's value (the weakest of the verdicts of the mean, the smallest and the largest).
+  const values = ours.spread ? [ours.spread.mean, ours.spread.min, ours.spread.max] : [ours.value];
+  const withSpread = (text: string) => (ours.spread
+    ? `${text} (mean of ${ours.spread.n} seeds; range ${formatValue(ours.spread.min, 'percent')} to ${formatValue(ours.spread.max, 'percent')})`
+    : text);
+  const spreadField = ours.spread ? { spread: ours.spread } : {};
   switch (m.kind) {
     case 'approx': {
-      const d = Math.abs(ours.value - m.value);
       // A hair of slack so that a value shown as exactly the tolerance counts as inside it.
       const eps = 1e-12;
-      const verdict: Verdict = d <= m.tolerance.reproduced + eps ? 'reproduced' : d <= m.tolerance.partly + eps ? 'partly' : 'not reproduced';
-      return { ...base, resultName: ours.name, oursText: formatValue(ours.value, 'percent'), differenceText: formatPointDifference(ours.value, m.value), verdict };
+      const judge = (v: number): Verdict => {
+        const d = Math.abs(v - m.value);
+        return d <= m.tolerance.reproduced + eps ? 'reproduced' : d <= m.tolerance.partly + eps ? 'partly' : 'not reproduced';
+      };
+      const verdict = values.map(judge).reduce(weaker);
+      return { ...base, ...spreadField, resultName: ours.name, oursText: withSpread(formatValue(ours.value, 'percent')), differenceText: formatPointDifference(ours.value, m.value), verdict };
     }
     case 'below': {
-      const verdict: Verdict = ours.value < m.value ? 'reproduced' : ours.value < m.value + m.tolerance.partly ? 'partly' : 'not reproduced';
+      const judge = (v: number): Verdict => (v < m.value ? 'reproduced' : v < m.value + m.tolerance.partly ? 'partly' : 'not reproduced');
+      const verdict = values.map(judge).reduce(weaker);
       const diff = ours.value < m.value ? `below the bound by ${pp(m.value - ours.value)}` : `above the bound by ${pp(ours.value - m.value)}`;
-      return { ...base, resultName: ours.name, oursText: formatValue(ours.value, 'percent'), differenceText: diff, verdict };
+      return { ...base, ...spreadField, resultName: ours.name, oursText: withSpread(formatValue(ours.value, 'percent')), differenceText: diff, verdict };
     }
     case 'count': {
       const verdict: Verdict = ours.value >= m.value ? 'reproduced' : ours.value >= m.tolerance.partlyAtLeast ? 'partly' : 'not reproduced';
@@ -109,8 +148,23 @@ export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): C
   }
 }
 
+/**
+ * Every claim's verdict; a claim measured on a network (ClaimSpec.network) whose own accuracy
+ * claim is not reproduced carries a caveat saying so.
+ */
 export function judgeClaims(specs: ClaimSpec[], results: Record<string, unknown>): ClaimRow[] {
-  return specs.map((s) => judgeClaim(s, results));
+  const rows = specs.map((s) => judgeClaim(s, results));
+  const byId = new Map(rows.map((r) => [r.spec.id, r]));
+  for (const row of rows) {
+    const id = row.spec.network;
+    if (!id) continue;
+    const net = byId.get(id);
+    if (!net) throw new UserError(`claims file: claim "${row.spec.id}" names network claim "${id}", which does not exist`, 'set "network" to the id of an accuracy claim');
+    if (net.verdict !== 'reproduced' && row.verdict !== 'not run') {
+      row.networkCaveat = `Measured on a network whose accuracy is ${net.verdict === 'not run' ? 'not measured' : `not reproduced (${net.verdict}: ${net.oursText ?? '—'} against the paper's ${net.spec.paperText})`}.`;
+    }
+  }
+  return rows;
 }
 
 // ---- loading report/claims.yaml, with errors that name the claim and the field ----
@@ -154,6 +208,7 @@ export function parseClaims(yamlText: string, file = 'report/claims.yaml'): Clai
       : fail(where, '"results" must be a list of result names');
     if (kind !== 'temperatures' && !results?.length) fail(where, '"results" must name at least one result');
     const note = str(c, 'note', where, true);
+    const network = str(c, 'network', where, true);
     return {
       id: str(c, 'id', where)!,
       claim: str(c, 'claim', where)!,
@@ -162,6 +217,7 @@ export function parseClaims(yamlText: string, file = 'report/claims.yaml'): Clai
       measure,
       ...(results ? { results } : {}),
       ...(note ? { note } : {}),
+      ...(network ? { network } : {}),
     };
   });
 }

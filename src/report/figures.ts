@@ -27,12 +27,24 @@ export interface Figure1Data {
   points: TemperaturePoint[];
   /** Our FGSM success on the undistilled baseline, when published. */
   baseline?: number;
+  /**
+   * The control: FGSM on the baseline with its logits multiplied by T (no training), from
+   * `fgsm.baselineLogitsX<T>.successRate`; at T = 1 it is the baseline itself.
+   */
+  scaledBaseline: TemperaturePoint[];
+  /** Range over seeds of the distilled points that were replicated (`seeds.fgsm.T<T>.successRate.min|max|n`). */
+  ranges: Array<{ temperature: number; min: number; max: number; n: number }>;
+}
+
+/** Every `fgsm.baselineLogitsX<T>.<suffix>` result (the logits x T control), by temperature. */
+export function scaledBaselineSeries(results: Record<string, unknown>, prefix: string, suffix: string): TemperaturePoint[] {
+  return temperatureSeries(results, prefix, suffix, 'baselineLogitsX');
 }
 
 /** Every `<prefix>.T<T>.<suffix>` numeric result, sorted by temperature. */
-export function temperatureSeries(results: Record<string, unknown>, prefix: string, suffix: string): TemperaturePoint[] {
+export function temperatureSeries(results: Record<string, unknown>, prefix: string, suffix: string, model = 'T'): TemperaturePoint[] {
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = new RegExp(`^${esc(prefix)}\\.T(\\d+(?:\\.\\d+)?)\\.${esc(suffix)}$`);
+  const re = new RegExp(`^${esc(prefix)}\\.${esc(model)}(\\d+(?:\\.\\d+)?)\\.${esc(suffix)}$`);
   const out: TemperaturePoint[] = [];
   for (const [name, value] of Object.entries(results)) {
     const m = re.exec(name);
@@ -53,9 +65,19 @@ export function temperaturesRun(results: Record<string, unknown>): number[] {
 
 export function figure1Data(results: Record<string, unknown>): Figure1Data {
   const b = results['fgsm.baseline.successRate'];
+  const baseline = typeof b === 'number' && Number.isFinite(b) ? b : undefined;
+  const scaled = scaledBaselineSeries(results, 'fgsm', 'successRate');
+  const points = temperatureSeries(results, 'fgsm', 'successRate');
+  const ranges: Figure1Data['ranges'] = [];
+  for (const p of points) {
+    const [min, max, n] = ['min', 'max', 'n'].map((k) => results[`seeds.fgsm.T${p.temperature}.successRate.${k}`]);
+    if (typeof min === 'number' && typeof max === 'number' && typeof n === 'number') ranges.push({ temperature: p.temperature, min, max, n });
+  }
   return {
-    points: temperatureSeries(results, 'fgsm', 'successRate'),
-    ...(typeof b === 'number' && Number.isFinite(b) ? { baseline: b } : {}),
+    points,
+    ...(baseline !== undefined ? { baseline } : {}),
+    scaledBaseline: scaled.length > 0 && baseline !== undefined ? [{ temperature: 1, value: baseline, name: 'fgsm.baseline.successRate' }, ...scaled] : scaled,
+    ranges,
   };
 }
 
@@ -83,6 +105,7 @@ export function plotToSvg(options: Plot.PlotOptions): string {
 const FONT = 'system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif';
 const OURS = '#1f5fa8';
 const PAPER = '#c2410c';
+const CONTROL = '#6b7280';
 
 /**
  * Tags each circle of the mark whose group has `aria-description=label` (Plot puts a mark's
@@ -107,7 +130,9 @@ function tagMarks(svg: SVGSVGElement, label: string, className: string, points: 
  * Figure 1 of the paper, regenerated: FGSM success rate (eps = 0.3) against the distillation
  * temperature on a log axis. Our points and line in blue, one `<circle class="fig1-point"
  * data-temperature=T>` per temperature; the paper's stated values in orange: the baseline's
- * 88.03% as a dashed rule and the "< 1.5% at T = 100" bound as a downward triangle.
+ * 88.03% as a dashed rule and the "< 1.5% at T = 100" bound as a downward triangle. The
+ * control in grey, dashed with hollow points: the baseline with its logits multiplied by T.
+ * Where several seeds were run, a translucent bar spans their range.
  */
 export function figure1Svg(results: Record<string, unknown>): string {
   const data = figure1Data(results);
@@ -136,6 +161,18 @@ export function figure1Svg(results: Record<string, unknown>): string {
       }),
     );
   }
+  if (data.scaledBaseline.length > 0) {
+    const y = (p: TemperaturePoint) => pct(p.value);
+    const last = data.scaledBaseline[data.scaledBaseline.length - 1];
+    marks.push(
+      Plot.line(data.scaledBaseline, { x: 'temperature', y, stroke: CONTROL, strokeWidth: 1.5, strokeDasharray: '5,3', ariaDescription: 'control-line' }),
+      Plot.dot(data.scaledBaseline, { x: 'temperature', y, r: 3.5, stroke: CONTROL, fill: 'white', strokeWidth: 1.5, ariaDescription: 'control-points' }),
+      Plot.text([last], { x: 'temperature', y, text: () => 'baseline, logits × T (no training)', textAnchor: 'end', dx: -8, dy: -9, fill: CONTROL, ariaDescription: 'control-label' }),
+    );
+  }
+  if (data.ranges.length > 0) {
+    marks.push(Plot.ruleX(data.ranges, { x: 'temperature', y1: (r: { min: number }) => pct(r.min), y2: (r: { max: number }) => pct(r.max), stroke: OURS, strokeWidth: 3, strokeOpacity: 0.45, ariaDescription: 'seed-ranges' }));
+  }
   if (data.points.length > 0) {
     marks.push(
       Plot.line(data.points, { x: 'temperature', y: (p: TemperaturePoint) => pct(p.value), stroke: OURS, strokeWidth: 2, ariaDescription: 'ours-line' }),
@@ -155,6 +192,7 @@ export function figure1Svg(results: Record<string, unknown>): string {
   svg.setAttribute('id', 'figure1-svg');
   svg.setAttribute('role', 'img');
   tagMarks(svg, 'ours-points', 'fig1-point', data.points);
+  tagMarks(svg, 'control-points', 'fig1-control-point', data.scaledBaseline);
   return svg.outerHTML;
 }
 

@@ -245,7 +245,8 @@ function claimsTable(ctx: RenderContext, rows: ClaimRow[], inline: (md: string) 
           return `<a class="result"${first ? ` id="${resultAnchor(r.resultName!)}"` : ''} href="${escapeHtml(sourceHref(ctx.sources[r.resultName!]!, ctx.rootPrefix))}" title="${escapeHtml(r.resultName!)}">${escapeHtml(r.oursText!)}</a>`;
         })()
         : escapeHtml(r.oursText);
-    const note = r.spec.note ? `<div class="claim-note">${inline(r.spec.note)}</div>` : '';
+    const note = (r.spec.note ? `<div class="claim-note">${inline(r.spec.note)}</div>` : '') +
+      (r.networkCaveat ? `<div class="claim-note claim-caveat">${escapeHtml(r.networkCaveat)}</div>` : '');
     return `<tr id="claim-${escapeHtml(r.spec.id)}"><td>${inline(r.spec.claim)}<div class="claim-source">${inline(r.spec.source)}</div>${note}</td><td class="num">${escapeHtml(r.spec.paperText)}</td>` +
       `<td class="num">${ours}</td><td class="num diff">${escapeHtml(r.differenceText)}</td>` +
       `<td><span class="verdict ${VERDICT_CLASS[r.verdict]}">${escapeHtml(r.verdict)}</span><div class="tolerance">${escapeHtml(r.toleranceText)}</div></td></tr>`;

@@ -29,7 +29,7 @@ export function register(program: Command): void {
       log(`profile: ${profile ?? 'default'}${shard ? `, shard ${shard.index}/${shard.count}` : ''}`);
       const { report: g } = await runExperimentGrid(params, {
         storeRoot: join(root, '.reprobook', 'artifacts'),
-        select: { attacks: ['fgsm', 'fgsm-temperature', 'saturation', 'pgd', 'jsma'] },
+        select: { attacks: ['fgsm', 'fgsm-temperature', 'pgd', 'jsma'] },
         progress: createProgress(),
         shard,
         allowIncomplete: shard !== undefined,

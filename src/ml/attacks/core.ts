@@ -96,11 +96,19 @@ export function gradWithLogits(
   return { grad, logits: logits! };
 }
 
+/** Per-sample facts about the loss gradient of one batch (see SampleOutcome). */
+export interface GradientFacts {
+  zeroGradient: boolean[];
+  logitGap: Float64Array;
+  saturatedSoftmax: boolean[];
+}
+
 /** One batch of crafted examples. */
 export interface CraftedBatch {
   adversarial: Float32Array;
   predBefore: Int32Array;
   iterations: number;
+  gradient?: GradientFacts;
 }
 
 export type UntargetedCrafter = (
@@ -147,6 +155,11 @@ export async function runUntargeted(
         correctBefore: crafted.predBefore[i] === labels[i],
         success: isSuccess('untargeted', labels[i], predAfter[i]),
         ...pert, iterations: crafted.iterations,
+        ...(crafted.gradient ? {
+          zeroGradient: crafted.gradient.zeroGradient[i],
+          logitGap: crafted.gradient.logitGap[i],
+          saturatedSoftmax: crafted.gradient.saturatedSoftmax[i],
+        } : {}),
       });
       const k = start + i;
       if (k < keep) adversarial.set(crafted.adversarial.subarray(i * g.size, (i + 1) * g.size), k * g.size);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../util/errors.ts';
 import { checkEps, logitsOf, mixSeed, runUntargeted, seededUniform } from './core.ts';
 import { argmaxRows } from './metrics.ts';
+import { exactSign } from './sign.ts';
 import type { AttackData, AttackOptions, AttackResult, PgdParams } from './types.ts';
 
 /**
@@ -20,7 +21,7 @@ export function marginLoss(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar 
 
 /**
  * Projected gradient ascent on the margin loss in the L-infinity ball of radius eps around x,
- * intersected with [0, 1]: x_{k+1} = proj(x_k + stepSize * sign(grad)). A fixed number of steps
+ * intersected with [0, 1]: x_{k+1} = proj(x_k + stepSize * sign(grad)), with the exact sign of sign.ts. A fixed number of steps
  * (no early stop) and the last iterate is the adversarial example. The optional random start
  * draws each sample's noise from (seed, sample id), so results do not depend on batching.
  */
@@ -52,11 +53,10 @@ export async function pgd(model: tf.LayersModel, data: AttackData, params: PgdPa
     }
     const gradOf = tf.grad((xx: tf.Tensor) => marginLoss(logitsOf(model, xx), oneHot));
     for (let step = 0; step < params.steps; step++) {
-      const next = tf.tidy(() => {
-        const grad = gradOf(adv);
-        return tf.minimum(tf.maximum(tf.add(adv, tf.mul(tf.sign(grad), params.stepSize)), lo), hi);
-      });
-      adv.dispose();
+      const grad = tf.tidy(() => gradOf(adv));
+      const sign = await exactSign(grad);
+      const next = tf.tidy(() => tf.minimum(tf.maximum(tf.add(adv, tf.mul(sign, params.stepSize)), lo), hi));
+      tf.dispose([grad, sign, adv]);
       adv = next;
     }
     const advData = (await adv.data()) as Float32Array;

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../util/errors.ts';
 import { silentProgress, type ProgressReporter } from '../../util/progress.ts';
-import { fgsmLoss, geometryOf, gradWithLogits } from './core.ts';
+import { fgsmLoss, geometryOf, gradWithLogits, type GradientFacts } from './core.ts';
 import { histogram, logitGaps, quantiles } from './metrics.ts';
-import type { AttackData, FgsmLoss } from './types.ts';
+import type { AttackData, FgsmLoss, SampleOutcome } from './types.ts';
 
 export interface SaturationOptions {
   /** The FGSM loss whose gradient is inspected (default 'softmax-cross-entropy'). */
@@ -40,8 +40,66 @@ export interface SaturationReport {
 }
 
 /**
- * Per model: the fraction of samples whose loss gradient is exactly zero (sign(0) = 0, so FGSM
- * leaves them untouched) and the distribution of the logit gap that causes it.
+ * Per sample of a batch: is the loss gradient exactly zero in every pixel (float32, no
+ * threshold), the logit gap, and is the top softmax probability exactly 1 in float32 (the
+ * softmax of `logits` evaluated as float32 is: exp(z - max), summed in order, 1 / sum).
+ */
+export function gradientFacts(grad: ArrayLike<number>, logits: ArrayLike<number>, size: number, numClasses: number): GradientFacts {
+  const m = Math.floor(logits.length / numClasses);
+  const zeroGradient: boolean[] = [];
+  const saturatedSoftmax: boolean[] = [];
+  for (let i = 0; i < m; i++) {
+    let allZero = true;
+    for (let p = i * size; p < (i + 1) * size; p++) if (grad[p] !== 0) { allZero = false; break; }
+    zeroGradient.push(allZero);
+    let max = -Infinity;
+    for (let j = 0; j < numClasses; j++) max = Math.max(max, logits[i * numClasses + j]);
+    let sum = 0;
+    for (let j = 0; j < numClasses; j++) sum = Math.fround(sum + Math.fround(Math.exp(logits[i * numClasses + j] - max)));
+    saturatedSoftmax.push(Math.fround(1 / sum) === 1);
+  }
+  return { zeroGradient, logitGap: logitGaps(logits, numClasses), saturatedSoftmax };
+}
+
+/** The report of `gaps` and per-sample flags (the one summary behind both entry points below). */
+function summarizeSaturation(facts: { zero: number; saturated: number; gaps: Float64Array }, params: SaturationReport['params'], edges: number[]): SaturationReport {
+  const n = facts.gaps.length;
+  let sum = 0;
+  for (const v of facts.gaps) sum += v;
+  const qs = quantiles(facts.gaps, GAP_QUANTILES);
+  return {
+    samples: n,
+    params,
+    zeroGradientCount: facts.zero,
+    zeroGradientFraction: n > 0 ? facts.zero / n : 0,
+    saturatedSoftmaxFraction: n > 0 ? facts.saturated / n : 0,
+    logitGap: {
+      mean: n > 0 ? sum / n : NaN,
+      quantiles: GAP_QUANTILES.map((p, i) => ({ p, value: qs[i] })),
+      histogram: { edges: [...edges], counts: histogram(facts.gaps, edges) },
+    },
+  };
+}
+
+/**
+ * The saturation report of an FGSM run, from the gradient facts it recorded per sample (the
+ * same gradient the attack used: no second pass, and no chance of measuring another one).
+ */
+export function saturationFromOutcomes(outcomes: readonly SampleOutcome[], params: SaturationReport['params'], edges: number[] = DEFAULT_GAP_EDGES): SaturationReport {
+  if (outcomes.some((o) => o.zeroGradient === undefined || o.logitGap === undefined)) {
+    throw new Error('saturationFromOutcomes: these outcomes carry no gradient facts (only FGSM records them)');
+  }
+  return summarizeSaturation({
+    zero: outcomes.filter((o) => o.zeroGradient).length,
+    saturated: outcomes.filter((o) => o.saturatedSoftmax).length,
+    gaps: Float64Array.from(outcomes, (o) => o.logitGap!),
+  }, params, edges);
+}
+
+/**
+ * Per model: the fraction of samples whose loss gradient is exactly zero (the exact sign maps
+ * only those to 0, so FGSM leaves them untouched) and the distribution of the logit gap that
+ * causes it.
  */
 export async function saturationDiagnostic(model: tf.LayersModel, data: AttackData, opts: SaturationOptions = {}): Promise<SaturationReport> {
   const g = geometryOf(model, data);
@@ -62,34 +120,14 @@ export async function saturationDiagnostic(model: tf.LayersModel, data: AttackDa
     const x = tf.tensor(data.images.subarray(start * g.size, end * g.size), [m, ...g.inputShape]);
     const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D);
     const { grad, logits } = gradWithLogits(model, x, (z) => fgsmLoss(loss, z, oneHot, temperature));
-    const probs = tf.softmax(logits);
-    const [gradData, logitData, probData] = await Promise.all([grad.data(), logits.data(), probs.data()]);
-    tf.dispose([x, oneHot, grad, logits, probs]);
-    for (let i = 0; i < m; i++) {
-      let allZero = true;
-      for (let p = i * g.size; p < (i + 1) * g.size; p++) if (gradData[p] !== 0) { allZero = false; break; }
-      if (allZero) zero++;
-      let top = 0;
-      for (let j = 0; j < g.numClasses; j++) top = Math.max(top, probData[i * g.numClasses + j]);
-      if (top === 1) saturated++;
-    }
-    gaps.set(logitGaps(logitData, g.numClasses), start);
+    const [gradData, logitData] = await Promise.all([grad.data(), logits.data()]);
+    tf.dispose([x, oneHot, grad, logits]);
+    const facts = gradientFacts(gradData, logitData, g.size, g.numClasses);
+    zero += facts.zeroGradient.filter(Boolean).length;
+    saturated += facts.saturatedSoftmax.filter(Boolean).length;
+    gaps.set(facts.logitGap, start);
     task.update(end);
   }
   task.done();
-  let sum = 0;
-  for (const v of gaps) sum += v;
-  const qs = quantiles(gaps, GAP_QUANTILES);
-  return {
-    samples: g.n,
-    params: { loss, temperature },
-    zeroGradientCount: zero,
-    zeroGradientFraction: g.n > 0 ? zero / g.n : 0,
-    saturatedSoftmaxFraction: g.n > 0 ? saturated / g.n : 0,
-    logitGap: {
-      mean: g.n > 0 ? sum / g.n : NaN,
-      quantiles: GAP_QUANTILES.map((p, i) => ({ p, value: qs[i] })),
-      histogram: { edges: [...edges], counts: histogram(gaps, edges) },
-    },
-  };
+  return summarizeSaturation({ zero, saturated, gaps }, { loss, temperature }, edges);
 }

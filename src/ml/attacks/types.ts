@@ -61,6 +61,12 @@ export interface FgsmParams {
    * net; the distillation temperature = the temperature-corrected attack).
    */
   temperature?: number;
+  /**
+   * Multiply the logits by this before the loss (default 1). A control, not an attack on a
+   * trained network: the baseline with logits x T saturates like a network distilled at T
+   * would if distillation did nothing but scale its logits.
+   */
+  logitScale?: number;
 }
 
 export interface PgdParams {
@@ -115,6 +121,12 @@ export interface SampleOutcome {
   l2: number;
   /** Iterations spent (JSMA: pixel pairs changed; PGD: steps; FGSM: 1). */
   iterations: number;
+  /** FGSM only: the loss gradient was exactly zero in every pixel (so nothing moved). */
+  zeroGradient?: boolean;
+  /** FGSM only: top logit minus second logit, of the logits the loss saw (scaled, see FgsmParams.logitScale). */
+  logitGap?: number;
+  /** FGSM only: the largest softmax probability of those logits is exactly 1 in float32. */
+  saturatedSoftmax?: boolean;
 }
 
 export interface PerturbationMeans {
