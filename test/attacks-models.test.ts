@@ -6,7 +6,7 @@ import { fgsm, fgsmTemperature } from '../src/ml/attacks/fgsm.ts';
 import { pgd } from '../src/ml/attacks/pgd.ts';
 import { jsma } from '../src/ml/attacks/jsma.ts';
 import { cwL2 } from '../src/ml/attacks/cw.ts';
-import { saturationDiagnostic } from '../src/ml/attacks/saturation.ts';
+import { saturationDiagnostic, saturationFromOutcomes } from '../src/ml/attacks/saturation.ts';
 import { runAttack, subsetData } from '../src/ml/attacks/evaluate.ts';
 import { logitGaps } from '../src/ml/attacks/metrics.ts';
 import type { AttackData, AttackResult } from '../src/ml/attacks/types.ts';
@@ -109,6 +109,30 @@ test('saturation diagnostic: all gradients zero on the saturated model, not on t
   const stable = await saturationDiagnostic(saturated, test100, { loss: 'softmax-cross-entropy' });
   assert.ok(clipped.zeroGradientFraction >= stable.zeroGradientFraction);
   assert.doesNotThrow(() => JSON.stringify(sat));
+});
+
+test('FGSM records the saturation of the very gradient it used: the same report as the standalone diagnostic', async () => {
+  for (const model of [base, saturated]) {
+    const r = await fgsm(model, test100, { eps: 0.3 });
+    const fromAttack = saturationFromOutcomes(r.outcomes, { loss: 'softmax-cross-entropy', temperature: 1 });
+    const standalone = await saturationDiagnostic(model, test100);
+    assert.deepEqual(fromAttack, standalone);
+    // An exactly zero gradient, and only that, leaves the image unchanged.
+    for (const o of r.outcomes) assert.equal(o.zeroGradient, o.linf === 0);
+  }
+  await assert.rejects(async () => saturationFromOutcomes((await pgd(base, subsetData(test100, [0]), { eps: 0.1, steps: 1, stepSize: 0.1 })).outcomes, { loss: 'softmax-cross-entropy', temperature: 1 }), /no gradient facts/);
+});
+
+test('the logits x T control: FGSM with logitScale on the base model matches FGSM on its copy with logits x T', async () => {
+  const scaled = await fgsm(base, test100, { eps: 0.15, logitScale: 100 });
+  const copy = await fgsm(saturated, test100, { eps: 0.15 });
+  assert.equal(scaled.summary.params.logitScale, 100);
+  const same = scaled.outcomes.filter((o, i) => o.success === copy.outcomes[i]!.success && o.zeroGradient === copy.outcomes[i]!.zeroGradient).length;
+  assert.ok(same >= 97, `${same} of 100 samples agree (the two differ only in float32 rounding of the scaled logits)`);
+  const gapRatio = scaled.outcomes[0]!.logitGap! / (await fgsm(base, subsetData(test100, [0]), { eps: 0.15 })).outcomes[0]!.logitGap!;
+  assert.ok(Math.abs(gapRatio - 100) < 1e-3, `the recorded logit gap is the scaled one (ratio ${gapRatio})`);
+  assert.deepEqual(scaled.outcomes.map((o) => o.predBefore), copy.outcomes.map((o) => o.predBefore), 'scaling keeps every prediction');
+  await assert.rejects(fgsm(base, test100, { eps: 0.15, logitScale: 0 }), /logitScale/);
 });
 
 test('on the saturated model FGSM fails, the margin-loss PGD and FGSM on logits / T succeed', async () => {

@@ -128,3 +128,38 @@ test('profileParams resolves a profile like the notebooks do, and names what is 
   await assert.rejects(profileParams(root, 'huge'), (e: unknown) => e instanceof UserError && /unknown profile 'huge'/.test(e.message) && /smoke/.test(e.hint ?? ''));
   await assert.rejects(profileParams(root, 'smoke', ['epochz=3']), (e: unknown) => e instanceof UserError && /epochz/.test(e.message) && /epochs/.test(e.hint ?? ''));
 });
+
+test('result names: controls and the spread over seeds get their documented names', async () => {
+  const { resultValues } = await import('../src/experiment/run.ts');
+  const p = experimentParams({ temperatures: [1, 100], seeds: 3, seed: 4 });
+  const net = (acc: number) => ({ id: 'x', role: 'student' as const, temperature: 100, testAccuracy: acc, trainCount: 1, validationCount: 0, history: [], imagesPerSecond: 1, modelArtifact: 'a' });
+  const summary = (rate: number) => ({ headlineRate: rate, rates: { a: rate / 2, b: rate }, samples: 10 }) as never;
+  const gap = (median: number) => ({ zeroGradientFraction: 0.5, logitGap: { quantiles: [{ p: 0.5, value: median }] } }) as never;
+  const values = resultValues({
+    params: p, environment: env, grid: {} as never,
+    baseline: net(0.99), distilled: [{ temperature: 100, teacher: net(0.98), student: net(0.985) }],
+    replicates: [
+      { seed: 4, baseline: net(0.99), headline: net(0.985), fgsmBaseline: summary(0.9), fgsmHeadline: summary(0.01) },
+      { seed: 5, baseline: net(0.992), headline: net(0.987), fgsmBaseline: summary(0.8), fgsmHeadline: summary(0.03) },
+      { seed: 6, baseline: net(0.991), headline: net(0.986), fgsmBaseline: summary(0.85), fgsmHeadline: summary(0.02) },
+    ],
+    attacks: [
+      { model: 'baseline', temperature: 1, attack: 'fgsm', summary: summary(0.9), examples: [], perSecond: 1 },
+      { model: 'baseline', temperature: 1, attack: 'fgsm', logitScale: 100, summary: summary(0.4), examples: [], perSecond: 1 },
+    ],
+    saturation: [
+      { model: 'baseline', temperature: 1, report: gap(9) },
+      { model: 'baseline', temperature: 1, logitScale: 100, report: gap(900) },
+    ],
+  });
+  assert.equal(values['fgsm.baseline.successRate'], 0.9, 'the un-prefixed name is the first seed');
+  assert.equal(values['fgsm.baselineLogitsX100.successRate'], 0.4);
+  assert.equal(values['fgsmTemperature.baselineLogitsX100.successRate'], undefined, 'the control is not FGSM on logits / T');
+  assert.equal(values['saturation.baselineLogitsX100.medianLogitGap'], 900);
+  assert.equal(values['saturation.baseline.medianLogitGap'], 9);
+  assert.ok(Math.abs(values['seeds.fgsm.baseline.successRate.mean']! - 0.85) < 1e-12);
+  assert.equal(values['seeds.fgsm.baseline.successRate.min'], 0.8);
+  assert.equal(values['seeds.fgsm.T100.successRate.max'], 0.03);
+  assert.equal(values['seeds.distilled.T100.accuracy.n'], 3);
+  assert.equal(values['seeds.baseline.accuracy.seed5'], 0.992);
+});

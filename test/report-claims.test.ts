@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { judgeClaim, loadClaims, parseClaims, type ClaimSpec } from '../src/report/claims.ts';
+import { judgeClaim, judgeClaims, loadClaims, parseClaims, type ClaimSpec } from '../src/report/claims.ts';
 import { UserError } from '../src/util/errors.ts';
 
 const approx: ClaimSpec = {
@@ -37,6 +37,37 @@ test('below: an upper bound like "< 1.5%"', () => {
   assert.equal(judgeClaim(spec, { 'fgsm.T100.successRate': 0.0999 }).verdict, 'partly');
   assert.equal(judgeClaim(spec, { 'fgsm.T100.successRate': 0.1 }).verdict, 'not reproduced');
   assert.match(judgeClaim(spec, { 'fgsm.T100.successRate': 0.005 }).differenceText, /below the bound by 1 pp/);
+});
+
+test('over seeds: the mean and range are shown, and a verdict holds only if it holds for every seed', () => {
+  const fgsm: ClaimSpec = { ...approx, id: 'fgsm', paperText: '88.03%', results: ['fgsm.baseline.successRate'], measure: { kind: 'approx', value: 0.8803, tolerance: { reproduced: 0.05, partly: 0.25 } } };
+  const seeds = (mean: number, min: number, max: number) => ({
+    'fgsm.baseline.successRate': min, 'seeds.fgsm.baseline.successRate.mean': mean,
+    'seeds.fgsm.baseline.successRate.min': min, 'seeds.fgsm.baseline.successRate.max': max, 'seeds.fgsm.baseline.successRate.n': 3,
+  });
+  const inside = judgeClaim(fgsm, seeds(0.87, 0.85, 0.89));
+  assert.equal(inside.verdict, 'reproduced');
+  assert.equal(inside.oursText, '87.00% (mean of 3 seeds; range 85.00% to 89.00%)');
+  assert.equal(inside.differenceText, '−1.03 pp', 'the difference is the mean\'s');
+  assert.deepEqual(inside.spread, { mean: 0.87, min: 0.85, max: 0.89, n: 3 });
+  assert.equal(judgeClaim(fgsm, seeds(0.87, 0.80, 0.89)).verdict, 'partly', 'one seed outside ±5 pp makes it partly, whatever the mean');
+  const t100: ClaimSpec = { ...approx, id: 't100', results: ['fgsm.T100.successRate'], measure: { kind: 'below', value: 0.015, tolerance: { partly: 0.085 } } };
+  const below = (max: number) => ({ 'fgsm.T100.successRate': 0.001, 'seeds.fgsm.T100.successRate.mean': 0.005, 'seeds.fgsm.T100.successRate.min': 0.001, 'seeds.fgsm.T100.successRate.max': max, 'seeds.fgsm.T100.successRate.n': 3 });
+  assert.equal(judgeClaim(t100, below(0.01)).verdict, 'reproduced');
+  assert.equal(judgeClaim(t100, below(0.02)).verdict, 'partly', 'every seed must be below the bound');
+  assert.equal(judgeClaim(fgsm, { 'fgsm.baseline.successRate': 0.87, 'seeds.fgsm.baseline.successRate.mean': 0.87 }).spread, undefined, 'an incomplete spread is ignored');
+});
+
+test('a claim on a network whose own accuracy is not reproduced says so', () => {
+  const fgsm: ClaimSpec = { ...approx, id: 'fgsm', paperText: '88.03%', results: ['fgsm.baseline.successRate'], network: 'acc', measure: { kind: 'approx', value: 0.8803, tolerance: { reproduced: 0.05, partly: 0.25 } } };
+  const weak = judgeClaims([approx, fgsm], { 'baseline.accuracy': 0.95, 'fgsm.baseline.successRate': 0.88 });
+  assert.equal(weak[1]!.verdict, 'reproduced');
+  assert.match(weak[1]!.networkCaveat!, /not reproduced \(not reproduced: 95\.00% against the paper's 99\.51%\)/);
+  const good = judgeClaims([approx, fgsm], { 'baseline.accuracy': 0.992, 'fgsm.baseline.successRate': 0.88 });
+  assert.equal(good[1]!.networkCaveat, undefined);
+  assert.throws(() => judgeClaims([{ ...fgsm, network: 'nope' }], {}), /"nope"/);
+  const parsed = parseClaims('claims:\n  - { id: a, claim: c, source: s, paper: "1%", kind: approx, value: 0.01, tolerance: { reproduced: 0.01, partly: 0.02 }, results: [x], network: b }\n');
+  assert.equal(parsed[0]!.network, 'b');
 });
 
 test('temperatures: both ends and enough of them', () => {

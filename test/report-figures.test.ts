@@ -46,6 +46,24 @@ test('Figure 1 SVG: one mark per temperature, a log axis, and the paper\'s value
   assert.equal(doc.querySelectorAll('script').length, 0);
 });
 
+test('Figure 1 draws the logits x T control from the baseline and the range over seeds', () => {
+  const withControls = {
+    ...results,
+    'fgsm.baselineLogitsX10.successRate': 0.3,
+    'fgsm.baselineLogitsX100.successRate': 0.05,
+    'seeds.fgsm.T100.successRate.min': 0.005, 'seeds.fgsm.T100.successRate.max': 0.02, 'seeds.fgsm.T100.successRate.n': 3,
+  };
+  const data = figure1Data(withControls);
+  assert.deepEqual(data.scaledBaseline.map((p) => [p.temperature, p.value]), [[1, 0.8421], [10, 0.3], [100, 0.05]], 'at T = 1 the control is the baseline');
+  assert.deepEqual(data.points.map((p) => p.temperature), [1, 10, 100], 'the control does not leak into the distilled series');
+  assert.deepEqual(data.ranges, [{ temperature: 100, min: 0.005, max: 0.02, n: 3 }]);
+  const doc = svgDoc(figure1Svg(withControls));
+  assert.deepEqual([...doc.querySelectorAll('circle.fig1-control-point')].map((c) => c.getAttribute('data-temperature')), ['1', '10', '100']);
+  assert.ok(doc.querySelector('g[aria-description="seed-ranges"]'));
+  assert.match(doc.body.textContent!, /logits × T/);
+  assert.deepEqual(figure1Data(results).scaledBaseline, [], 'no control published, none drawn');
+});
+
 test('Figure 1 without results still draws the paper\'s values and says "not run"', () => {
   const doc = svgDoc(figure1Svg({}));
   assert.equal(doc.querySelectorAll('circle.fig1-point').length, 0);

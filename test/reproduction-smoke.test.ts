@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildIn, projectCopy } from '../src/bench/project-copy.ts';
+import { spawnSync } from 'node:child_process';
+import { buildIn, projectCopy, REPO_ROOT } from '../src/bench/project-copy.ts';
 import type { ResultsFile } from '../src/notebook/types.ts';
 
 /**
@@ -38,7 +39,12 @@ test('smoke profile: the real notebooks build a complete site, results file and 
     // The backend as the grid keys it: tfjs's name plus the native kernel set when built.
     assert.match(String(results.provenance.environment?.backend), /^wasm(\+openblas-[\d.]+-\w+)?$/);
     if (process.env.REPROBOOK_NATIVE_KERNELS !== '0') assert.match(String(results.provenance.environment?.backend), /\+openblas-/);
-    const names = ['baseline.accuracy', 'fgsm.baseline.successRate', 'jsma.baseline.successRate', 'pgd.baseline.successRate'];
+    const names = [
+      'baseline.accuracy', 'fgsm.baseline.successRate', 'jsma.baseline.successRate', 'pgd.baseline.successRate', 'warmStart.accuracy',
+      // Issue 11's controls and spread.
+      'fgsm.baselineLogitsX100.successRate', 'saturation.baselineLogitsX100.zeroGradientFraction', 'saturation.baseline.zeroGradientFraction',
+      'seeds.baseline.accuracy.mean', 'seeds.distilled.T100.accuracy.min', 'seeds.fgsm.baseline.successRate.max', 'seeds.fgsm.T100.successRate.mean',
+    ];
     for (const T of [1, 100]) {
       names.push(`distilled.T${T}.accuracy`, `fgsm.T${T}.successRate`, `jsma.T${T}.successRate`, `pgd.T${T}.successRate`, `saturation.T${T}.zeroGradientFraction`);
     }
@@ -49,8 +55,20 @@ test('smoke profile: the real notebooks build a complete site, results file and 
       assert.ok(results.sources[n]?.notebook, `${n} names the notebook that published it`);
     }
     assert.equal(results.results['fgsm.samples'], 100, 'the smoke profile attacks 100 test samples');
+    assert.equal(results.results['seeds.fgsm.T100.successRate.n'], 2, 'the smoke profile replicates its headline rows over 2 seeds');
+    for (const m of ['baseline', 'T100', 'baselineLogitsX100']) assert.ok((results.results[`saturation.${m}.medianLogitGap`] as number) > 0, `${m} has a median logit gap`);
     const index = await readFile(join(site, 'index.html'), 'utf8');
     assert.match(index, /profile <strong class="profile-name">smoke<\/strong>/);
+
+    // The independent check: FGSM on the stored networks, re-run on the exact cpu backend.
+    const env = { ...process.env };
+    delete env.REPROBOOK_BACKEND;
+    const verify = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'verify', '--root', root, '--profile', 'smoke', '--param', 'backend=wasm', '--samples', '12', '--out', 'check.json'], { cwd: root, encoding: 'utf8', env });
+    assert.equal(verify.status, 0, `${verify.stdout}\n${verify.stderr}`);
+    assert.doesNotMatch(verify.stderr, /start \S+ \[train\]/, 'the check trains nothing: the networks are in the store');
+    const check = JSON.parse(await readFile(join(root, 'check.json'), 'utf8')) as { rows: Array<{ network: string; samples: number; zeroGradient: { experiment: number; cpu: number } }> };
+    assert.deepEqual(check.rows.map((r) => r.network), ['baseline', 'T100', 'baselineLogitsX100']);
+    for (const r of check.rows) assert.equal(r.zeroGradient.experiment, r.zeroGradient.cpu, `${r.network}: the same exactly-zero gradients on both backends`);
 
     // A prose-only edit: every notebook is served from the cache, nothing trains again.
     const nb = join(root, 'notebooks', '03-distillation.md');

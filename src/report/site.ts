@@ -201,16 +201,26 @@ export function sectionize(html: string): string {
 
 // ---------- generated figures and tables ----------
 
-const BEYOND_COLUMNS: Array<{ prefix: string; suffix: string; label: string; baseline: string }> = [
-  { prefix: 'distilled', suffix: 'accuracy', label: 'Test accuracy', baseline: 'baseline.accuracy' },
-  { prefix: 'fgsm', suffix: 'successRate', label: 'FGSM success', baseline: 'fgsm.baseline.successRate' },
-  { prefix: 'saturation', suffix: 'zeroGradientFraction', label: 'Zero-gradient samples', baseline: 'saturation.baseline.zeroGradientFraction' },
-  { prefix: 'fgsmTemperature', suffix: 'successRate', label: 'FGSM on logits / T', baseline: 'fgsmTemperature.baseline.successRate' },
-  { prefix: 'pgd', suffix: 'successRate', label: 'Logit PGD success', baseline: 'pgd.baseline.successRate' },
-  { prefix: 'jsma', suffix: 'successRate', label: 'JSMA success', baseline: 'jsma.baseline.successRate' },
+/**
+ * The per-temperature table: one row for the baseline and one per temperature. The control
+ * columns (the baseline with logits x T, no training) sit next to the distilled network's, so
+ * that what the logit scale does and what distillation does can be read side by side; on the
+ * baseline's row the control is the baseline itself.
+ */
+const BEYOND_COLUMNS: Array<{ label: string; name: (row: 'baseline' | number) => string; format: 'percent' | 'number' }> = [
+  { label: 'Test accuracy', name: (r) => (r === 'baseline' ? 'baseline.accuracy' : `distilled.T${r}.accuracy`), format: 'percent' },
+  { label: 'FGSM success', name: (r) => (r === 'baseline' ? 'fgsm.baseline.successRate' : `fgsm.T${r}.successRate`), format: 'percent' },
+  { label: 'Zero-gradient samples', name: (r) => (r === 'baseline' ? 'saturation.baseline.zeroGradientFraction' : `saturation.T${r}.zeroGradientFraction`), format: 'percent' },
+  { label: 'Median logit gap', name: (r) => (r === 'baseline' ? 'saturation.baseline.medianLogitGap' : `saturation.T${r}.medianLogitGap`), format: 'number' },
+  { label: 'Control: baseline, logits × T: FGSM success', name: (r) => (r === 'baseline' ? 'fgsm.baseline.successRate' : `fgsm.baselineLogitsX${r}.successRate`), format: 'percent' },
+  { label: 'Control: zero-gradient samples', name: (r) => (r === 'baseline' ? 'saturation.baseline.zeroGradientFraction' : `saturation.baselineLogitsX${r}.zeroGradientFraction`), format: 'percent' },
+  { label: 'Control: median logit gap', name: (r) => (r === 'baseline' ? 'saturation.baseline.medianLogitGap' : `saturation.baselineLogitsX${r}.medianLogitGap`), format: 'number' },
+  { label: 'FGSM on logits / T', name: (r) => (r === 'baseline' ? 'fgsmTemperature.baseline.successRate' : `fgsmTemperature.T${r}.successRate`), format: 'percent' },
+  { label: 'Logit PGD success', name: (r) => (r === 'baseline' ? 'pgd.baseline.successRate' : `pgd.T${r}.successRate`), format: 'percent' },
+  { label: 'JSMA success', name: (r) => (r === 'baseline' ? 'jsma.baseline.successRate' : `jsma.T${r}.successRate`), format: 'percent' },
 ];
 
-function linkedValue(ctx: RenderContext, name: string, format: 'percent' | 'percent1'): string {
+function linkedValue(ctx: RenderContext, name: string, format: 'percent' | 'percent1' | 'number'): string {
   if (!(name in ctx.results)) return notRunMarker(`${name} was not published in this build`);
   const text = escapeHtml(formatValue(ctx.results[name], format));
   const src = ctx.sources[name];
@@ -223,10 +233,8 @@ function linkedValue(ctx: RenderContext, name: string, format: 'percent' | 'perc
 function beyondTable(ctx: RenderContext): string {
   const temps = temperaturesRun(ctx.results);
   const header = `<tr><th>Network</th>${BEYOND_COLUMNS.map((c) => `<th>${escapeHtml(c.label)}</th>`).join('')}</tr>`;
-  const rows = [`<tr><th scope="row">baseline</th>${BEYOND_COLUMNS.map((c) => `<td class="num">${linkedValue(ctx, c.baseline, 'percent')}</td>`).join('')}</tr>`];
-  for (const t of temps) {
-    rows.push(`<tr><th scope="row">T = ${t}</th>${BEYOND_COLUMNS.map((c) => `<td class="num">${linkedValue(ctx, `${c.prefix}.T${t}.${c.suffix}`, 'percent')}</td>`).join('')}</tr>`);
-  }
+  const rows = (['baseline', ...temps] as const).map((r) =>
+    `<tr><th scope="row">${r === 'baseline' ? 'baseline' : `T = ${r}`}</th>${BEYOND_COLUMNS.map((c) => `<td class="num">${linkedValue(ctx, c.name(r), c.format)}</td>`).join('')}</tr>`);
   return `<div class="table-scroll"><table class="data numbers">\n<thead>${header}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
 }
 
@@ -349,7 +357,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
       const fgsmNames = figure1Data(results).points.map((p) => p.name);
       return figureBlock(id, figure1Svg(results),
         inline('Success rate of the fast gradient sign method [@goodfellow2015explaining] against MNIST networks trained with defensive distillation as set up in [@papernot2016distillation], for each distillation temperature.'),
-        `Blue: this reproduction (profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, fgsmNames)}). Orange: the values stated in the paper.`);
+        `Blue: this reproduction (profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, fgsmNames)}), with the range over independent seeds where several were run. Grey, dashed: the control, FGSM on the baseline with its logits multiplied by T and no training. Orange: the values stated in the paper.`);
     }
     if (name === 'figure' && id === 'fig-beyond') {
       const series = [
