@@ -19,13 +19,17 @@ before(async () => {
   data = await loadMnist({ trainLimit: 1100, testLimit: 500 });
 });
 
-test('distillConfig: both networks at T, the student on a derived seed; mismatches are rejected', () => {
+test('distillConfig: both networks at T, each temperature\'s teacher and student on their own seeds; mismatches are rejected', () => {
   const c = distillConfig(100);
   assert.equal(c.teacher.temperature, 100);
   assert.equal(c.student.temperature, 100);
-  assert.equal(c.teacher.seed, PAPER_TRAIN_CONFIG.seed);
-  assert.equal(c.student.seed, deriveSeed(PAPER_TRAIN_CONFIG.seed, 'student'));
+  assert.equal(c.teacher.seed, deriveSeed(PAPER_TRAIN_CONFIG.seed, 'teacher T=100'));
+  assert.equal(c.student.seed, deriveSeed(PAPER_TRAIN_CONFIG.seed, 'student T=100'));
   assert.notEqual(c.student.seed, c.teacher.seed);
+  const c20 = distillConfig(20);
+  assert.notEqual(c20.teacher.seed, c.teacher.seed, 'no two temperatures share a teacher stream');
+  assert.notEqual(c20.student.seed, c.student.seed);
+  assert.equal(distillConfig(1).teacher.seed, PAPER_TRAIN_CONFIG.seed, 'at T = 1 the teacher is the baseline');
   assert.equal(c.teacher.learningRate, 0.1);
   assert.throws(() => validateDistillConfig({ ...c, student: { ...c.student, temperature: 1 } }), /the student trains at T = 1, but the distillation temperature is 100/);
   assert.throws(() => validateDistillConfig({ ...c, student: { ...c.student, trainSize: 10 } }), /same images/);
