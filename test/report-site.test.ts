@@ -166,10 +166,14 @@ test('without a results file the results are assembled from the executed noteboo
 
 test('a build replaces only its own outputs in the out folder', async () => {
   const root = await makeFixtureRoot();
+  const out = join(root, 'site');
   try {
-    await writeFile(join(root, 'keep.txt'), 'mine');
-    await buildSite({ root, profile: 'smoke', out: root });
-    assert.equal(await readFile(join(root, 'keep.txt'), 'utf8'), 'mine');
+    await buildSite({ root, profile: 'smoke', out });
+    await writeFile(join(out, 'keep.txt'), 'mine');
+    await writeFile(join(out, 'notebooks', 'mine.html'), 'mine too');
+    await buildSite({ root, profile: 'smoke', out });
+    assert.equal(await readFile(join(out, 'keep.txt'), 'utf8'), 'mine');
+    assert.equal(await readFile(join(out, 'notebooks', 'mine.html'), 'utf8'), 'mine too');
     assert.ok(existsSync(join(root, '.reprobook', 'executed', 'smoke', '04-fgsm.json')));
   } finally {
     await rm(root, { recursive: true, force: true });

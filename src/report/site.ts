@@ -1,4 +1,4 @@
-import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -17,6 +17,7 @@ import { figure1Data, figure1Svg, seriesFigureSvg, seriesLegendHtml, temperature
 import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
 import { collectProvenance, renderProvenance, type Provenance } from './provenance.ts';
 import { renderNotebookPage } from './notebook-page.ts';
+import { checkOutDir, writeOutput, type OutputSource } from './site-output.ts';
 
 /**
  * Writes the static site: index.html (the paper mirrored from report/paper.md, with its
@@ -286,6 +287,7 @@ function assetPath(spec: string): string {
 export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const root = resolve(opts.root);
   const out = resolve(opts.out);
+  await checkOutDir(root, out);
   const inputs = await loadReportInputs(root, opts.profile);
   const { results: resultsFile, executed } = inputs;
   const profile = resultsFile.profile ?? opts.profile ?? null;
@@ -398,25 +400,19 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     throw new UserError(`the report has ${warnings.length} problem(s) and --strict is set:\n  - ${warnings.join('\n  - ')}`, 'run the missing notebooks, fix the names in report/paper.md, or build without --strict to show them as "not run"');
   }
 
-  // ---- write; only the paths a build owns are replaced, so --out . cannot wipe a project ----
-  await mkdir(out, { recursive: true });
-  for (const p of ['index.html', 'notebooks', 'assets', 'results.json', 'report.pdf']) await rm(join(out, p), { recursive: true, force: true });
-  await mkdir(join(out, 'notebooks'), { recursive: true });
-  await mkdir(join(out, 'assets', 'katex'), { recursive: true });
-  const indexPath = join(out, 'index.html');
-  await writeFile(indexPath, indexHtml);
-  const notebookPages: string[] = [];
-  for (const p of pages) {
-    const file = join(out, 'notebooks', `${p.name}.html`);
-    await writeFile(file, p.html);
-    notebookPages.push(file);
-  }
-  const resultsPath = join(out, 'results.json');
-  await writeFile(resultsPath, `${JSON.stringify(resultsFile, null, 2)}\n`);
+  // ---- write: only files the last build listed in its manifest are replaced (site-output.ts) ----
+  const files = new Map<string, OutputSource>();
+  files.set('index.html', { content: indexHtml });
+  for (const p of pages) files.set(`notebooks/${p.name}.html`, { content: p.html });
+  files.set('results.json', { content: `${JSON.stringify(resultsFile, null, 2)}\n` });
   const katexDist = dirname(assetPath('katex'));
-  await cp(join(katexDist, 'katex.min.css'), join(out, 'assets', 'katex', 'katex.min.css'));
-  await cp(join(katexDist, 'fonts'), join(out, 'assets', 'katex', 'fonts'), { recursive: true });
-  await cp(assetPath('highlight.js/styles/github.css'), join(out, 'assets', 'hljs.css'));
-  await cp(reportFile(root, 'style.css'), join(out, 'assets', 'report.css'));
+  files.set('assets/katex/katex.min.css', { copyFrom: join(katexDist, 'katex.min.css') });
+  for (const f of (await readdir(join(katexDist, 'fonts'))).sort()) files.set(`assets/katex/fonts/${f}`, { copyFrom: join(katexDist, 'fonts', f) });
+  files.set('assets/hljs.css', { copyFrom: assetPath('highlight.js/styles/github.css') });
+  files.set('assets/report.css', { copyFrom: reportFile(root, 'style.css') });
+  await writeOutput(out, files, opts.linkPdf ? ['report.pdf'] : []);
+  const indexPath = join(out, 'index.html');
+  const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
+  const resultsPath = join(out, 'results.json');
   return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims };
 }
