@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { ExecutedNotebook, ResultsFile } from '../notebook/types.ts';
+import { readExecutedRecord, type UnreadableRecord } from '../notebook/store.ts';
 import { UserError } from '../util/errors.ts';
 import { escapeHtml, formatValue } from './format.ts';
 import {
@@ -59,6 +60,8 @@ export interface ReportInputs {
   executed: ExecutedNotebook[];
   /** True when results.json was assembled here from executed notebooks (no results file found). */
   synthesised: boolean;
+  /** Why executed records were left out (unreadable files). */
+  skipped: string[];
 }
 
 export const profileDir = (profile: string | null | undefined) => profile ?? 'default';
@@ -80,17 +83,19 @@ export async function loadReportInputs(root: string, profile: string | null | un
   // The runner keeps the last good run in <dir> and a later failed one in <dir>/failed:
   // the latest attempt is the one to show, so that the report shows the error.
   const failedFiles = new Set(await jsonIn(failedDir));
+  const unreadable: UnreadableRecord[] = [];
   for (const f of [...new Set([...(await jsonIn(dir)), ...failedFiles])].sort()) {
     const path = failedFiles.has(f) ? join(failedDir, f) : join(dir, f);
-    const nb = await readJson<ExecutedNotebook>(path, 'executed notebook');
-    if (nb.format !== 'reprobook.executed/1') {
-      throw new UserError(`${path} is not an executed notebook (format ${JSON.stringify(nb.format)})`, 're-run the notebooks to rewrite it, or remove the file');
-    }
-    executed.push(nb);
+    // An unreadable record leaves its notebook out of this report (with a warning) instead
+    // of failing the build; running the notebook rewrites it.
+    let nb = await readExecutedRecord(path, unreadable);
+    if (!nb && path !== join(dir, f) && existsSync(join(dir, f))) nb = await readExecutedRecord(join(dir, f), unreadable);
+    if (nb) executed.push(nb);
   }
+  const skipped = unreadable.map((u) => `${u.path} is unreadable (${u.reason}); its notebook is left out of the report: run it again (\`reprobook run\`) to rewrite it`);
   const resultsPath = join(root, '.reprobook', 'results', `${profileDir(profile)}.json`);
   if (existsSync(resultsPath)) {
-    return { results: await readJson<ResultsFile>(resultsPath, 'results file'), executed, synthesised: false };
+    return { results: await readJson<ResultsFile>(resultsPath, 'results file'), executed, synthesised: false, skipped };
   }
   if (executed.length === 0) {
     throw new UserError(
@@ -98,7 +103,7 @@ export async function loadReportInputs(root: string, profile: string | null | un
       `run the notebooks first: \`reprobook run --root ${root}${profile ? ` --profile ${profile}` : ''}\` (or drop --no-run)`,
     );
   }
-  return { results: synthesiseResults(executed, profile ?? null), executed, synthesised: true };
+  return { results: synthesiseResults(executed, profile ?? null), executed, synthesised: true, skipped };
 }
 
 /** A results file assembled from executed notebooks, for when the runner wrote none. */
@@ -292,6 +297,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const { results: resultsFile, executed } = inputs;
   const profile = resultsFile.profile ?? opts.profile ?? null;
   const warnings: string[] = [];
+  warnings.push(...inputs.skipped);
   if (inputs.synthesised) warnings.push(`no results file for profile "${profileDir(opts.profile)}": results.json was assembled from the executed notebooks`);
   for (const nb of executed) if (nb.status === 'error') warnings.push(`notebook ${nb.notebook.name} failed in this run; its page shows the error`);
 
