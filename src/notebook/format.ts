@@ -3,6 +3,7 @@ import { basename, extname } from 'node:path';
 import { parseDocument, isMap, isScalar, isSeq, LineCounter } from 'yaml';
 import type { CellOptions, CodeCell, NotebookBlock, NotebookDocument, NotebookFrontMatter, ParamValue, Params } from './types.ts';
 import { UserError } from '../util/errors.ts';
+import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
 
 /**
  * The on-disk notebook format: Markdown with YAML front matter and fenced ```ts cells whose
@@ -207,6 +208,7 @@ function parseFrontMatter(yamlText: string, file: string, firstLine: number, nam
     }
     profiles = {};
     for (const [p, values] of Object.entries(data.profiles as Record<string, unknown>)) {
+      if (!isSimpleName(p)) throw new NotebookFormatError(file, lineOfKey(['profiles', p]), `profile name ${JSON.stringify(p)} is not a simple name`, SIMPLE_NAME_HINT);
       const ps = validateParams(values, `profile '${p}'`, (k, msg, hint) => {
         throw new NotebookFormatError(file, lineOfKey(k ? ['profiles', p, k] : ['profiles', p]), msg, hint);
       });

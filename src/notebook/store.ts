@@ -4,6 +4,7 @@ import writeFileAtomic from 'write-file-atomic';
 import lockfile from 'proper-lockfile';
 import type { ExecutedNotebook, ResultsFile } from './types.ts';
 import { getEnvironment } from './environment.ts';
+import { checkProfileName } from '../util/names.ts';
 
 /**
  * Where executed notebooks and results live under <root>/.reprobook, and how they are
@@ -21,8 +22,9 @@ export interface NotebookFile {
   file: string;
 }
 
+/** The folder name of a profile's records; every path built from a profile name goes through here. */
 export function profileDir(profile: string | null): string {
-  return profile ?? 'default';
+  return profile === null ? 'default' : checkProfileName(profile);
 }
 
 /**

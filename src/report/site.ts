@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { ExecutedNotebook, ResultsFile } from '../notebook/types.ts';
-import { readExecutedRecord, type UnreadableRecord } from '../notebook/store.ts';
+import { profileDir as storeProfileDir, readExecutedRecord, type UnreadableRecord } from '../notebook/store.ts';
 import { UserError } from '../util/errors.ts';
 import { escapeHtml, formatValue } from './format.ts';
 import {
@@ -64,7 +64,7 @@ export interface ReportInputs {
   skipped: string[];
 }
 
-export const profileDir = (profile: string | null | undefined) => profile ?? 'default';
+export const profileDir = (profile: string | null | undefined) => storeProfileDir(profile ?? null);
 
 async function readJson<T>(path: string, what: string): Promise<T> {
   try {
