@@ -2,6 +2,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson, sha256 } from '../util/hash.ts';
+import { UserError } from '../util/errors.ts';
+import { jsonProblem } from './json-value.ts';
 
 /**
  * A content-addressed store for expensive results (trained models, attack outcomes).
@@ -196,14 +198,24 @@ export class ArtifactStore {
     return removed;
   }
 
-  /** Memoise a JSON-serialisable value under `key`. */
+  /**
+   * Memoise a JSON value under `key`. The value returned is always the stored JSON read
+   * back, on a miss as on a hit, so that a run that computes it and a run that reuses it
+   * see the same thing; a value JSON would change (NaN, a typed array, a Map, a Date…) is
+   * refused before anything is stored.
+   */
   async memoJson<T>(key: ArtifactKey, compute: () => Promise<T>): Promise<T> {
-    let value: T | undefined;
     const entry = await this.getOrCreate(key, async (dir) => {
-      value = await compute();
+      const value = await compute();
+      const problem = jsonProblem(value);
+      if (problem !== null) {
+        throw new UserError(
+          `artifacts.memoJson(kind '${key.kind}'): the value cannot be stored as JSON unchanged: ${problem}`,
+          'return plain JSON (objects, arrays, strings, finite numbers, booleans, null): Array.from(typedArray), Object.fromEntries(map), null or a string for NaN; store binary data with artifacts.getOrCreate',
+        );
+      }
       await writeFile(join(dir, 'value.json'), JSON.stringify(value));
     });
-    if (!entry.hit) return value as T;
     return JSON.parse(await readFile(join(entry.dir, 'value.json'), 'utf8')) as T;
   }
 }
