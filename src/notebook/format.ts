@@ -99,7 +99,27 @@ export function parseNotebookSource(text: string, relPath: string): NotebookDocu
     proseLine = close + 2;
   }
   flushProse();
+  checkUniqueLabels(blocks, lines, relPath);
   return { path: relPath, name, frontMatter, blocks };
+}
+
+/** Labels become the cells' ids in the page (and the targets of links to them): one per cell. */
+function checkUniqueLabels(blocks: NotebookBlock[], lines: string[], file: string): void {
+  const seen = new Map<string, { cell: CodeCell; line: number }>();
+  for (const b of blocks) {
+    if (b.kind !== 'code' || b.options.label === undefined) continue;
+    // The option line: the last `//| label:` line above the cell's code.
+    let line = b.line;
+    for (let i = b.line - 2; i >= 0 && /^\s*\/\/\|/.test(lines[i]!); i--) {
+      if (/^\s*\/\/\|\s?label\s*:/.test(lines[i]!)) { line = i + 1; break; }
+    }
+    const first = seen.get(b.options.label);
+    if (first) {
+      throw new NotebookFormatError(file, line, `cell label '${b.options.label}' is used by two cells: cell ${first.cell.index + 1} (line ${first.line}) and cell ${b.index + 1} (line ${line})`,
+        'give each cell its own label: a label is the cell\'s id in the page and the target of links to it');
+    }
+    seen.set(b.options.label, { cell: b, line });
+  }
 }
 
 function stripIndent(line: string, n: number): string {
