@@ -40,7 +40,17 @@ export type ArtifactEvent =
   | { type: 'hit'; id: string; kind: string }
   | { type: 'miss'; id: string; kind: string }
   | { type: 'stored'; id: string; kind: string }
-  | { type: 'corrupt'; id: string; kind: string; reason: string };
+  | { type: 'corrupt'; id: string; kind: string; reason: string; movedTo: string | null };
+
+/** The one line a quarantine is reported with (by default on stderr; a notebook prints it above its cell). */
+export function describeCorrupt(e: Extract<ArtifactEvent, { type: 'corrupt' }>): string {
+  return `artifact ${e.kind} ${e.id.slice(0, 12)} is corrupt (${e.reason}); ${e.movedTo ? `moved to ${e.movedTo}` : 'removed'}; recomputing\n`;
+}
+
+/** Without a handler of its own, a store still says when it quarantines an entry: silence there hid tampering. */
+function defaultOnEvent(e: ArtifactEvent): void {
+  if (e.type === 'corrupt') process.stderr.write(describeCorrupt(e));
+}
 
 const MANIFEST = 'artifact.json';
 
@@ -73,7 +83,7 @@ export class ArtifactStore {
 
   constructor(root: string, options: { onEvent?: (e: ArtifactEvent) => void } = {}) {
     this.root = root;
-    this.onEvent = options.onEvent ?? (() => {});
+    this.onEvent = options.onEvent ?? defaultOnEvent;
   }
 
   dirFor(id: string): string {
@@ -94,8 +104,9 @@ export class ArtifactStore {
       const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as ArtifactManifest;
       return { id, dir, manifest };
     }
-    this.onEvent({ type: 'corrupt', id, kind: key.kind, reason: problem });
-    await this.quarantine(dir);
+    // Reported by the process that moved it aside, so that concurrent readers say it once.
+    const movedTo = await this.quarantine(dir);
+    if (movedTo !== undefined) this.onEvent({ type: 'corrupt', id, kind: key.kind, reason: problem, movedTo });
     return null;
   }
 
@@ -120,13 +131,17 @@ export class ArtifactStore {
     return null;
   }
 
-  private async quarantine(dir: string): Promise<void> {
+  /** Where the entry went (null: deleted), or undefined when another process moved it first. */
+  private async quarantine(dir: string): Promise<string | null | undefined> {
     const dest = join(this.root, 'corrupt', `${Date.now()}-${randomBytes(4).toString('hex')}`);
     await mkdir(join(this.root, 'corrupt'), { recursive: true });
     try {
       await rename(dir, dest);
-    } catch {
+      return dest;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       await rm(dir, { recursive: true, force: true });
+      return null;
     }
   }
 

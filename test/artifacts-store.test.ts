@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactStore } from '../src/notebook/artifacts.ts';
@@ -59,4 +59,28 @@ test('memoJson refuses values that JSON would change, naming the part, and store
 
 test('jsonProblem accepts plain JSON', () => {
   assert.equal(jsonProblem({ a: [1, 'b', true, null, { c: -2.5 }], 'odd key': Object.create(null) }), null);
+});
+
+test('quarantining a corrupt entry says so once, even without a handler (issue 12, item 12)', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'reprobook-memo-'));
+  const lines: string[] = [];
+  const write = process.stderr.write;
+  try {
+    const key = { kind: 'net', inputs: { t: 100 } };
+    const writer = new ArtifactStore(root);
+    await writer.memoJson(key, async () => ({ w: [1, 2] }));
+    const entry = (await writer.get(key))!;
+    await writeFile(join(entry.dir, 'value.json'), '{"w":[1,3]}');
+    process.stderr.write = ((chunk: string | Uint8Array) => { lines.push(String(chunk)); return true; }) as typeof process.stderr.write;
+    const a = new ArtifactStore(root);
+    const b = new ArtifactStore(root);
+    assert.equal(await a.get(key), null);
+    assert.equal(await b.get(key), null, 'moved aside: the second reader finds nothing to report');
+    process.stderr.write = write;
+    assert.equal(lines.length, 1, lines.join(''));
+    assert.match(lines[0]!, new RegExp(`^artifact net ${entry.id.slice(0, 12)} is corrupt \\(value\\.json: sha256 .*\\); moved to .*corrupt.*; recomputing\\n$`));
+  } finally {
+    process.stderr.write = write;
+    await rm(root, { recursive: true, force: true });
+  }
 });
