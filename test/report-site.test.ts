@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
 import { buildSite, sectionize } from '../src/report/site.ts';
-import { findChrome } from '../src/report/pdf.ts';
+import { findChrome, launchChrome } from '../src/report/pdf.ts';
 import { UserError } from '../src/util/errors.ts';
 import { FIXTURE_DIR, makeFixtureRoot } from './fixtures/report/fixture-root.ts';
 
@@ -189,6 +189,12 @@ test('findChrome: CHROME_PATH wins, a wrong one is an error, none found is undef
   assert.deepEqual(await findChrome({ CHROME_PATH: process.execPath }), { path: process.execPath, source: 'CHROME_PATH' });
   await assert.rejects(findChrome({ CHROME_PATH: '/nonexistent/chrome' }), /CHROME_PATH points to \/nonexistent\/chrome/);
   assert.equal(await findChrome({}, { systemPaths: [], playwright: false }), undefined);
+});
+
+test('CHROME_PATH pointing at a program that is not Chromium gives a hint, not Playwright\'s command line (issue 12, item 12)', async () => {
+  await assert.rejects(launchChrome({ CHROME_PATH: '/bin/true' }), (e: unknown) =>
+    e instanceof UserError && e.message.startsWith('could not start Chromium at /bin/true (from CHROME_PATH) to print report.pdf')
+    && !/--no-sandbox|--disable-|<launching>/.test(e.message) && /set CHROME_PATH to a Chrome\/Chromium binary .* --no-pdf/.test(e.hint ?? ''));
 });
 
 test('reprobook build --no-run: HTML always; without a browser it says how to get one and fails unless --no-pdf', async () => {
