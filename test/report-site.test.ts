@@ -180,6 +180,21 @@ test('a build replaces only its own outputs in the out folder', async () => {
   }
 });
 
+test('the pages\' Content-Security-Policy allows images only from the site and data: URLs (issue 12, item 12)', async () => {
+  const root = await makeFixtureRoot();
+  try {
+    const site = await buildSite({ root, profile: 'smoke', out: join(root, '_site') });
+    for (const page of [site.indexPath, ...site.notebookPages]) {
+      const csp = parse(await readFile(page, 'utf8')).querySelector('meta[http-equiv="Content-Security-Policy"]')!.getAttribute('content')!;
+      const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v.join(' ')]));
+      assert.equal(directives['img-src'], "'self' data:", page);
+      assert.equal(directives['script-src'], "'none'", page);
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 test('sectionize wraps each h2 and its content', () => {
   assert.equal(sectionize('<p>a</p><h2 id="x" class="beyond">B</h2><p>b</p><h2>C</h2>'),
     '<p>a</p><section class="paper-section beyond">\n<h2 id="x" class="beyond">B</h2><p>b</p></section>\n<section class="paper-section">\n<h2>C</h2></section>\n');

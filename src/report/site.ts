@@ -161,8 +161,12 @@ export interface PageOptions {
 
 /**
  * No script runs on these pages: the CSP forbids it (defence in depth behind escaping),
- * and every asset is local and linked relatively, so the site works from file://.
+ * and every asset is local and linked relatively, so the site works from file://. Images
+ * come from the site or are inline (cell outputs are data: PNGs): a Markdown image in prose
+ * must not fetch from the network (a tracking pixel, a leak of who reads the report).
  */
+export const CONTENT_SECURITY_POLICY = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; img-src 'self' data:";
+
 export function pageHtml(o: PageOptions): string {
   const p = o.rootPrefix;
   const nbLinks = o.notebooks.map((n) => `<a href="${p}notebooks/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`).join(' ');
@@ -171,7 +175,7 @@ export function pageHtml(o: PageOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'">
+<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
 <meta name="generator" content="reprobook">
 <title>${escapeHtml(o.title)}</title>
 <link rel="stylesheet" href="${p}assets/katex/katex.min.css">
