@@ -195,6 +195,27 @@ test('the pages\' Content-Security-Policy allows images only from the site and d
   }
 });
 
+test('a project without report/paper.md gets an index of its own notebooks, not this repository\'s paper (issue 12, item 12)', async () => {
+  const root = await makeFixtureRoot({ withReport: false });
+  try {
+    const site = await buildSite({ root, profile: 'smoke', out: join(root, '_site') });
+    const index = await readFile(site.indexPath, 'utf8');
+    assert.doesNotMatch(index, /Defensive Distillation|Papernot|claims/i);
+    const doc = parse(index);
+    assert.equal(doc.querySelector('h1')!.textContent, site.title);
+    assert.match(site.title, /^reprobook-report-/, 'the folder names a project without package.json');
+    assert.match(site.pdfHeader, /^reprobook-report-.*: notebooks built by reprobook \(profile smoke\)$/);
+    const listed = [...doc.querySelectorAll('.notebook-list a')].map((a) => a.getAttribute('href'));
+    assert.deepEqual(listed, ['notebooks/02-baseline.html', 'notebooks/04-fgsm.html', 'notebooks/06-broken.html']);
+    const accuracy = doc.getElementById('use-baseline.accuracy')!;
+    assert.equal(accuracy.getAttribute('href'), 'notebooks/02-baseline.html#cell-1');
+    assert.deepEqual(await checkLinks(site.out, 'index.html'), []);
+    assert.equal(site.claims.length, 0);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 test('sectionize wraps each h2 and its content', () => {
   assert.equal(sectionize('<p>a</p><h2 id="x" class="beyond">B</h2><p>b</p><h2>C</h2>'),
     '<p>a</p><section class="paper-section beyond">\n<h2 id="x" class="beyond">B</h2><p>b</p></section>\n<section class="paper-section">\n<h2>C</h2></section>\n');

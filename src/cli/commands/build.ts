@@ -140,7 +140,7 @@ async function buildLocked(flags: BuildFlags, root: string, out: string, params:
     }
     const pdf = await printPdf(site.indexPath, join(out, 'report.pdf'), {
       format: flags.paper as 'A4' | 'Letter',
-      headerText: `On the Effectiveness of Defensive Distillation, reproduced by reprobook (profile ${site.profile ?? 'default'})`,
+      headerText: site.pdfHeader,
     });
     process.stdout.write(`pdf: ${rel(pdf.path)} (${Math.round(pdf.bytes / 1024)} KiB, printed by ${chrome.path})\n`);
   }
