@@ -151,9 +151,9 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
   const interop = (m: { default?: unknown }) => (m && typeof m === 'object' && 'default' in m ? m.default : m);
   const scope: Record<string, unknown> = Object.create(null);
   // Where the last non-Error was thrown from cell code (see transform.ts): `throw 'x'` has no stack of its own.
-  let lastThrow: { value: unknown; stack: string } | null = null;
+  const lastThrow: { current: { value: unknown; stack: string } | null } = { current: null };
   const thrown = (v: unknown) => {
-    if (!(v instanceof Error)) lastThrow = { value: v, stack: new Error().stack ?? '' };
+    if (!(v instanceof Error)) lastThrow.current = { value: v, stack: new Error().stack ?? '' };
     return v;
   };
   const compiled = new Map<string, CompiledCell>();
@@ -201,9 +201,10 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
           error.stack = `SyntaxError: ${raw.message}\n    at ${doc.path}:${error.fileLine} (cell ${cell.index + 1}, line ${cellLine})`;
         } else {
           const e = toError(raw);
-          if (!(raw instanceof Error) && lastThrow && Object.is(lastThrow.value, raw)) {
+          const site = lastThrow.current;
+          if (!(raw instanceof Error) && site && Object.is(site.value, raw)) {
             // The recorded stack, less its "Error" line and the frame of thrown() itself.
-            e.stack = `${e.name}: ${e.message}\n${lastThrow.stack.split('\n').slice(2).join('\n')}`;
+            e.stack = `${e.name}: ${e.message}\n${site.stack.split('\n').slice(2).join('\n')}`;
           }
           const { stack, frames } = mapStack(e.stack ?? `${e.name}: ${e.message}`, doc, compiled);
           error = { name: e.name, message: e.message, stack, cellIndex: cell.index };
