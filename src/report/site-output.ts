@@ -82,8 +82,8 @@ async function readManifest(out: string): Promise<string[] | null> {
   } catch {
     // A manifest cut short by a kill: fall through, as if absent.
   }
-  process.stderr.write(`warning: ${join(out, MANIFEST_FILE)} is unreadable; files of earlier builds there are left in place\n`);
-  return [];
+  process.stderr.write(`warning: ${join(out, MANIFEST_FILE)} is unreadable; only a site reprobook generated there is replaced\n`);
+  return null;
 }
 
 async function writeManifest(out: string, files: Iterable<string>): Promise<void> {

@@ -23,7 +23,8 @@ import { projectTitle, renderProjectIndex } from './project-index.ts';
 
 /**
  * Writes the static site: index.html (the paper mirrored from report/paper.md, with its
- * figures, the claims table and provenance), one page per executed notebook, results.json
+ * figures, the claims table and provenance; without one, an index of the project's notebooks
+ * and results), one page per executed notebook, results.json
  * and the assets (our CSS, KaTeX's CSS and fonts, the code-highlighting theme). Everything
  * is rendered in memory first, so that a strict build fails before writing anything.
  */
@@ -347,77 +348,76 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const ctx = createContext({
     results, sources: resultsFile.sources, references, numbering: scanNumbering(paperBody), meta, rootPrefix: '', targetPage: '', warnings,
   });
-  let title: string;
-  let indexHtml: string;
-  let pdfHeader: string;
-  if (paperFile) {
-    const md = createMarkdown(ctx);
-    const inline = (s: string) => md.renderInline(s);
-    const figureBlock = (id: string, svg: string, caption: string, note: string) => {
-      const n = ctx.numbering.get(id)!;
-      return `<figure class="figure" id="${escapeHtml(id)}">\n${svg}\n<figcaption><span class="figure-label">${escapeHtml(n.label)}:</span> ${caption}<span class="figure-note"> ${note}</span></figcaption>\n</figure>`;
-    };
-    const tableBlock = (id: string, table: string, caption: string) => {
-      const n = ctx.numbering.get(id)!;
-      return `<figure class="table-figure" id="${escapeHtml(id)}">\n<figcaption><span class="figure-label">${escapeHtml(n.label)}:</span> ${caption}</figcaption>\n${table}\n</figure>`;
-    };
-    ctx.directive = (name, args) => {
-      const id = args[0] ?? '';
-      if (name === 'provenance') return `<div class="provenance">${renderProvenance(provenance, '')}</div>`;
-      if (name === 'references') {
-        const paperRefs = references.slice(0, paperRefCount);
-        const extra = references.slice(paperRefCount);
-        return renderReferences(paperRefs) + (extra.length
-          ? `\n<p class="references-extra-title">Cited only by this reproduction:</p>\n${renderReferences(extra, paperRefCount)}`
-          : '');
-      }
-      if (name === 'figure' && id === 'fig-fgsm') {
-        const fgsmNames = figure1Data(results).points.map((p) => p.name);
-        return figureBlock(id, figure1Svg(results),
-          inline('Success rate of the fast gradient sign method [@goodfellow2015explaining] against MNIST networks trained with defensive distillation as set up in [@papernot2016distillation], for each distillation temperature.'),
-          `Blue: this reproduction (profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, fgsmNames)}). Orange: the values stated in the paper.`);
-      }
-      if (name === 'figure' && id === 'fig-beyond') {
-        const series = [
-          { label: 'FGSM (as in the paper)', points: temperatureSeries(results, 'fgsm', 'successRate'), color: '#1f5fa8' },
-          { label: 'FGSM on logits / T', points: temperatureSeries(results, 'fgsmTemperature', 'successRate'), color: '#b45309' },
-          { label: 'logit-space PGD', points: temperatureSeries(results, 'pgd', 'successRate'), color: '#15803d' },
-          { label: 'samples with zero gradient', points: temperatureSeries(results, 'saturation', 'zeroGradientFraction'), color: '#7c3aed' },
-        ];
-        const names = series.flatMap((s) => s.points.map((p) => p.name));
-        return figureBlock(id, seriesFigureSvg(series, 'Percent of test samples', 'Beyond the paper: attacks that adapt to distillation'),
-          `Attack success and gradient saturation per distillation temperature (not in the paper). ${seriesLegendHtml(series)}`,
-          `Profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, names)}.`);
-      }
-      if (name === 'table' && id === 'tbl-claims') {
-        return tableBlock(id, claimsTable(ctx, claims, inline),
-          `The paper's quantitative claims next to this reproduction's values (profile <strong>${escapeHtml(profile ?? 'default')}</strong>). Rates are success rates over the test samples the network classified correctly; the tolerance behind each verdict is stated in its row.`);
-      }
-      if (name === 'table' && id === 'tbl-beyond') {
-        return tableBlock(id, beyondTable(ctx), `Per-temperature results of this reproduction (profile ${escapeHtml(profile ?? 'default')}); every value links to the notebook cell that published it.`);
-      }
-      warnings.push(`directive {{${name} ${args.join(' ')}}} names nothing the report can draw`);
-      return `<p>${notRunMarker(`${name} ${id}`)}</p>`;
-    };
-    const paperHtml = sectionize(md.render(paperBody));
-    const fm = (k: string) => (typeof front[k] === 'string' ? (front[k] as string) : '');
-    title = fm('title') || 'Report';
-    const originalUrl = /^https?:\/\//.test(fm('originalUrl')) ? fm('originalUrl') : '';
-    const titleBlock = `<header class="title-block">
-  <p class="kicker">A reproduction</p>
-  <h1>${escapeHtml(title)}</h1>
-  <p class="authors">${escapeHtml(fm('authors'))}</p>
-  <p class="affiliation">${escapeHtml(fm('affiliation'))}</p>
-  <p class="reproduced">Reproduced by <strong>${escapeHtml(fm('reproducedBy') || 'reprobook')}</strong> · profile <strong class="profile-name">${escapeHtml(profile ?? 'default')}</strong> · built ${escapeHtml(builtAt.slice(0, 10))}${fm('original') ? ` · original: ${originalUrl ? `<a href="${escapeHtml(originalUrl)}">${escapeHtml(fm('original'))}</a>` : escapeHtml(fm('original'))}` : ''}</p>
-  </header>`;
-    indexHtml = pageHtml({ title: `${title} (reproduction)`, rootPrefix: '', profile, body: `<article class="paper">\n${titleBlock}\n${paperHtml}</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'report' });
-    pdfHeader = `${title}, reproduced by reprobook (profile ${profile ?? 'default'})`;
-  } else {
-    title = projectTitle(root);
-    const body = renderProjectIndex({ title, profile, builtAt, executed, provenance, ctx });
-    indexHtml = pageHtml({ title, rootPrefix: '', profile, body, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'report' });
-    pdfHeader = `${title}: notebooks built by reprobook (profile ${profile ?? 'default'})`;
-  }
+  const md = createMarkdown(ctx);
+  const inline = (s: string) => md.renderInline(s);
+  const figureBlock = (id: string, svg: string, caption: string, note: string) => {
+    const n = ctx.numbering.get(id)!;
+    return `<figure class="figure" id="${escapeHtml(id)}">\n${svg}\n<figcaption><span class="figure-label">${escapeHtml(n.label)}:</span> ${caption}<span class="figure-note"> ${note}</span></figcaption>\n</figure>`;
+  };
+  const tableBlock = (id: string, table: string, caption: string) => {
+    const n = ctx.numbering.get(id)!;
+    return `<figure class="table-figure" id="${escapeHtml(id)}">\n<figcaption><span class="figure-label">${escapeHtml(n.label)}:</span> ${caption}</figcaption>\n${table}\n</figure>`;
+  };
+  ctx.directive = (name, args) => {
+    const id = args[0] ?? '';
+    if (name === 'provenance') return `<div class="provenance">${renderProvenance(provenance, '')}</div>`;
+    if (name === 'references') {
+      const paperRefs = references.slice(0, paperRefCount);
+      const extra = references.slice(paperRefCount);
+      return renderReferences(paperRefs) + (extra.length
+        ? `\n<p class="references-extra-title">Cited only by this reproduction:</p>\n${renderReferences(extra, paperRefCount)}`
+        : '');
+    }
+    if (name === 'figure' && id === 'fig-fgsm') {
+      const fgsmNames = figure1Data(results).points.map((p) => p.name);
+      return figureBlock(id, figure1Svg(results),
+        inline('Success rate of the fast gradient sign method [@goodfellow2015explaining] against MNIST networks trained with defensive distillation as set up in [@papernot2016distillation], for each distillation temperature.'),
+        `Blue: this reproduction (profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, fgsmNames)}). Orange: the values stated in the paper.`);
+    }
+    if (name === 'figure' && id === 'fig-beyond') {
+      const series = [
+        { label: 'FGSM (as in the paper)', points: temperatureSeries(results, 'fgsm', 'successRate'), color: '#1f5fa8' },
+        { label: 'FGSM on logits / T', points: temperatureSeries(results, 'fgsmTemperature', 'successRate'), color: '#b45309' },
+        { label: 'logit-space PGD', points: temperatureSeries(results, 'pgd', 'successRate'), color: '#15803d' },
+        { label: 'samples with zero gradient', points: temperatureSeries(results, 'saturation', 'zeroGradientFraction'), color: '#7c3aed' },
+      ];
+      const names = series.flatMap((s) => s.points.map((p) => p.name));
+      return figureBlock(id, seriesFigureSvg(series, 'Percent of test samples', 'Beyond the paper: attacks that adapt to distillation'),
+        `Attack success and gradient saturation per distillation temperature (not in the paper). ${seriesLegendHtml(series)}`,
+        `Profile ${escapeHtml(profile ?? 'default')}; ${firstSourceLink(ctx, names)}.`);
+    }
+    if (name === 'table' && id === 'tbl-claims') {
+      return tableBlock(id, claimsTable(ctx, claims, inline),
+        `The paper's quantitative claims next to this reproduction's values (profile <strong>${escapeHtml(profile ?? 'default')}</strong>). Rates are success rates over the test samples the network classified correctly; the tolerance behind each verdict is stated in its row.`);
+    }
+    if (name === 'table' && id === 'tbl-beyond') {
+      return tableBlock(id, beyondTable(ctx), `Per-temperature results of this reproduction (profile ${escapeHtml(profile ?? 'default')}); every value links to the notebook cell that published it.`);
+    }
+    warnings.push(`directive {{${name} ${args.join(' ')}}} names nothing the report can draw`);
+    return `<p>${notRunMarker(`${name} ${id}`)}</p>`;
+  };
+  const paperHtml = sectionize(md.render(paperBody));
+  const fm = (k: string) => (typeof front[k] === 'string' ? (front[k] as string) : '');
+  const title = fm('title') || 'Report';
+  const originalUrl = /^https?:\/\//.test(fm('originalUrl')) ? fm('originalUrl') : '';
+  const titleBlock = `<header class="title-block">
+<p class="kicker">A reproduction</p>
+<h1>${escapeHtml(title)}</h1>
+<p class="authors">${escapeHtml(fm('authors'))}</p>
+<p class="affiliation">${escapeHtml(fm('affiliation'))}</p>
+<p class="reproduced">Reproduced by <strong>${escapeHtml(fm('reproducedBy') || 'reprobook')}</strong> · profile <strong class="profile-name">${escapeHtml(profile ?? 'default')}</strong> · built ${escapeHtml(builtAt.slice(0, 10))}${fm('original') ? ` · original: ${originalUrl ? `<a href="${escapeHtml(originalUrl)}">${escapeHtml(fm('original'))}</a>` : escapeHtml(fm('original'))}` : ''}</p>
+</header>`;
+  const paperHtmlPage = pageHtml({ title: `${title} (reproduction)`, rootPrefix: '', profile, body: `<article class="paper">\n${titleBlock}\n${paperHtml}</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'report' });
+  // Without report/paper.md (the paper code above then renders nothing): an index of the
+  // project's own notebooks and results, under the project's name.
+  const reportTitle = paperFile ? title : projectTitle(root);
+  const indexHtml = paperFile ? paperHtmlPage : pageHtml({
+    title: reportTitle, rootPrefix: '', profile, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'report',
+    body: renderProjectIndex({ title: reportTitle, profile, builtAt, executed, provenance, ctx }),
+  });
+  const pdfHeader = paperFile
+    ? `${title}, reproduced by reprobook (profile ${profile ?? 'default'})`
+    : `${reportTitle}: notebooks built by reprobook (profile ${profile ?? 'default'})`;
   const usedInReport = new Set(ctx.usedResults);
 
   // ---- notebooks/NAME.html ----
@@ -446,5 +446,5 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const indexPath = join(out, 'index.html');
   const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
   const resultsPath = join(out, 'results.json');
-  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title, pdfHeader };
+  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title: reportTitle, pdfHeader };
 }
