@@ -137,3 +137,10 @@ test('project-wide parameters are declared by every notebook; its own declaratio
   assert.deepEqual(resolveParams(config, doc, req), { epochs: 3, n: 7 });
   assert.throws(() => validateRequest(config, [doc], { profile: null, overrides: { epoch: '1' } }), /unknown parameter 'epoch'/);
 });
+
+test('duplicate cell labels are refused, naming both cells and their lines (issue 12, item 12)', () => {
+  const src = '---\ntitle: t\n---\n\n```ts\n//| label: fig-a\n//| caption: first\n1\n```\n\n```ts\n2\n```\n\n```ts\n//| echo: false\n//| label: fig-a\n3\n```\n';
+  assert.throws(() => parseNotebookSource(src, 'notebooks/t.md'), (e: unknown) =>
+    e instanceof NotebookFormatError && e.message === "notebooks/t.md:17: cell label 'fig-a' is used by two cells: cell 1 (line 6) and cell 3 (line 17)" && /its own label/.test(e.hint ?? ''));
+  parseNotebookSource('```ts\n//| label: a\n1\n```\n\n```ts\n//| label: b\n2\n```\n', 'notebooks/t.md');
+});

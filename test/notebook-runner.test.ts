@@ -123,6 +123,13 @@ test('syntax errors and type-stripped code report the notebook line', async () =
 test('a thrown non-Error and a failed import are cell errors', async () => {
   const thrown = await run('```ts\nthrow "plain";\n```\n');
   assert.equal(thrown.error!.message, 'plain');
+  // Issue 12, item 12: a thrown string names its line too (here line 3 of cell 2, file line 10).
+  const deep = await run('```ts\nconst ok = 1;\n```\n\n```ts\nfunction f() {\n  if (ok) {\n    throw `plain ${ok}`;\n  }\n}\nf();\n```\n');
+  assert.equal(deep.error!.message, 'plain 1');
+  assert.deepEqual([deep.error!.cellIndex, deep.error!.cellLine, deep.error!.fileLine], [1, 3, 8]);
+  const caught = await run('```ts\nlet got: unknown;\ntry { throw { code: 7 }; } catch (e) { got = e; }\ngot\n```\n');
+  assert.equal(caught.status, 'ok', 'a caught throw still gets the very value thrown');
+  assert.deepEqual(caught.cells[0]!.outputs.map((o) => o.type === 'result' && o.item.kind === 'json' ? o.item.value : null), [{ code: 7 }]);
   const missing = await run('```ts\n\nimport { x } from "./does-not-exist.ts";\n```\n');
   assert.equal(missing.status, 'error');
   assert.match(missing.error!.message, /cannot import '\.\/does-not-exist\.ts' from/);

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
 import { buildSite, sectionize } from '../src/report/site.ts';
-import { findChrome } from '../src/report/pdf.ts';
+import { findChrome, launchChrome } from '../src/report/pdf.ts';
 import { UserError } from '../src/util/errors.ts';
 import { FIXTURE_DIR, makeFixtureRoot } from './fixtures/report/fixture-root.ts';
 
@@ -166,11 +166,51 @@ test('without a results file the results are assembled from the executed noteboo
 
 test('a build replaces only its own outputs in the out folder', async () => {
   const root = await makeFixtureRoot();
+  const out = join(root, 'site');
   try {
-    await writeFile(join(root, 'keep.txt'), 'mine');
-    await buildSite({ root, profile: 'smoke', out: root });
-    assert.equal(await readFile(join(root, 'keep.txt'), 'utf8'), 'mine');
+    await buildSite({ root, profile: 'smoke', out });
+    await writeFile(join(out, 'keep.txt'), 'mine');
+    await writeFile(join(out, 'notebooks', 'mine.html'), 'mine too');
+    await buildSite({ root, profile: 'smoke', out });
+    assert.equal(await readFile(join(out, 'keep.txt'), 'utf8'), 'mine');
+    assert.equal(await readFile(join(out, 'notebooks', 'mine.html'), 'utf8'), 'mine too');
     assert.ok(existsSync(join(root, '.reprobook', 'executed', 'smoke', '04-fgsm.json')));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('the pages\' Content-Security-Policy allows images only from the site and data: URLs (issue 12, item 12)', async () => {
+  const root = await makeFixtureRoot();
+  try {
+    const site = await buildSite({ root, profile: 'smoke', out: join(root, '_site') });
+    for (const page of [site.indexPath, ...site.notebookPages]) {
+      const csp = parse(await readFile(page, 'utf8')).querySelector('meta[http-equiv="Content-Security-Policy"]')!.getAttribute('content')!;
+      const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v.join(' ')]));
+      assert.equal(directives['img-src'], "'self' data:", page);
+      assert.equal(directives['script-src'], "'none'", page);
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a project without report/paper.md gets an index of its own notebooks, not this repository\'s paper (issue 12, item 12)', async () => {
+  const root = await makeFixtureRoot({ withReport: false });
+  try {
+    const site = await buildSite({ root, profile: 'smoke', out: join(root, '_site') });
+    const index = await readFile(site.indexPath, 'utf8');
+    assert.doesNotMatch(index, /Defensive Distillation|Papernot|claims/i);
+    const doc = parse(index);
+    assert.equal(doc.querySelector('h1')!.textContent, site.title);
+    assert.match(site.title, /^reprobook-report-/, 'the folder names a project without package.json');
+    assert.match(site.pdfHeader, /^reprobook-report-.*: notebooks built by reprobook \(profile smoke\)$/);
+    const listed = [...doc.querySelectorAll('.notebook-list a')].map((a) => a.getAttribute('href'));
+    assert.deepEqual(listed, ['notebooks/02-baseline.html', 'notebooks/04-fgsm.html', 'notebooks/06-broken.html']);
+    const accuracy = doc.getElementById('use-baseline.accuracy')!;
+    assert.equal(accuracy.getAttribute('href'), 'notebooks/02-baseline.html#cell-1');
+    assert.deepEqual(await checkLinks(site.out, 'index.html'), []);
+    assert.equal(site.claims.length, 0);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -185,6 +225,12 @@ test('findChrome: CHROME_PATH wins, a wrong one is an error, none found is undef
   assert.deepEqual(await findChrome({ CHROME_PATH: process.execPath }), { path: process.execPath, source: 'CHROME_PATH' });
   await assert.rejects(findChrome({ CHROME_PATH: '/nonexistent/chrome' }), /CHROME_PATH points to \/nonexistent\/chrome/);
   assert.equal(await findChrome({}, { systemPaths: [], playwright: false }), undefined);
+});
+
+test('CHROME_PATH pointing at a program that is not Chromium gives a hint, not Playwright\'s command line (issue 12, item 12)', async () => {
+  await assert.rejects(launchChrome({ CHROME_PATH: '/bin/true' }), (e: unknown) =>
+    e instanceof UserError && e.message.startsWith('could not start Chromium at /bin/true (from CHROME_PATH) to print report.pdf')
+    && !/--no-sandbox|--disable-|<launching>/.test(e.message) && /set CHROME_PATH to a Chrome\/Chromium binary .* --no-pdf/.test(e.hint ?? ''));
 });
 
 test('reprobook build --no-run: HTML always; without a browser it says how to get one and fails unless --no-pdf', async () => {

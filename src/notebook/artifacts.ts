@@ -2,6 +2,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson, sha256 } from '../util/hash.ts';
+import { UserError } from '../util/errors.ts';
+import { jsonProblem } from './json-value.ts';
 
 /**
  * A content-addressed store for expensive results (trained models, attack outcomes).
@@ -38,7 +40,17 @@ export type ArtifactEvent =
   | { type: 'hit'; id: string; kind: string }
   | { type: 'miss'; id: string; kind: string }
   | { type: 'stored'; id: string; kind: string }
-  | { type: 'corrupt'; id: string; kind: string; reason: string };
+  | { type: 'corrupt'; id: string; kind: string; reason: string; movedTo: string | null };
+
+/** The one line a quarantine is reported with (by default on stderr; a notebook prints it above its cell). */
+export function describeCorrupt(e: Extract<ArtifactEvent, { type: 'corrupt' }>): string {
+  return `artifact ${e.kind} ${e.id.slice(0, 12)} is corrupt (${e.reason}); ${e.movedTo ? `moved to ${e.movedTo}` : 'removed'}; recomputing\n`;
+}
+
+/** Without a handler of its own, a store still says when it quarantines an entry: silence there hid tampering. */
+function defaultOnEvent(e: ArtifactEvent): void {
+  if (e.type === 'corrupt') process.stderr.write(describeCorrupt(e));
+}
 
 const MANIFEST = 'artifact.json';
 
@@ -71,7 +83,7 @@ export class ArtifactStore {
 
   constructor(root: string, options: { onEvent?: (e: ArtifactEvent) => void } = {}) {
     this.root = root;
-    this.onEvent = options.onEvent ?? (() => {});
+    this.onEvent = options.onEvent ?? defaultOnEvent;
   }
 
   dirFor(id: string): string {
@@ -92,8 +104,9 @@ export class ArtifactStore {
       const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as ArtifactManifest;
       return { id, dir, manifest };
     }
-    this.onEvent({ type: 'corrupt', id, kind: key.kind, reason: problem });
-    await this.quarantine(dir);
+    // Reported by the process that moved it aside, so that concurrent readers say it once.
+    const movedTo = await this.quarantine(dir);
+    if (movedTo !== undefined) this.onEvent({ type: 'corrupt', id, kind: key.kind, reason: problem, movedTo });
     return null;
   }
 
@@ -118,13 +131,17 @@ export class ArtifactStore {
     return null;
   }
 
-  private async quarantine(dir: string): Promise<void> {
+  /** Where the entry went (null: deleted), or undefined when another process moved it first. */
+  private async quarantine(dir: string): Promise<string | null | undefined> {
     const dest = join(this.root, 'corrupt', `${Date.now()}-${randomBytes(4).toString('hex')}`);
     await mkdir(join(this.root, 'corrupt'), { recursive: true });
     try {
       await rename(dir, dest);
-    } catch {
+      return dest;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       await rm(dir, { recursive: true, force: true });
+      return null;
     }
   }
 
@@ -196,14 +213,24 @@ export class ArtifactStore {
     return removed;
   }
 
-  /** Memoise a JSON-serialisable value under `key`. */
+  /**
+   * Memoise a JSON value under `key`. The value returned is always the stored JSON read
+   * back, on a miss as on a hit, so that a run that computes it and a run that reuses it
+   * see the same thing; a value JSON would change (NaN, a typed array, a Map, a Date…) is
+   * refused before anything is stored.
+   */
   async memoJson<T>(key: ArtifactKey, compute: () => Promise<T>): Promise<T> {
-    let value: T | undefined;
     const entry = await this.getOrCreate(key, async (dir) => {
-      value = await compute();
+      const value = await compute();
+      const problem = jsonProblem(value);
+      if (problem !== null) {
+        throw new UserError(
+          `artifacts.memoJson(kind '${key.kind}'): the value cannot be stored as JSON unchanged: ${problem}`,
+          'return plain JSON (objects, arrays, strings, finite numbers, booleans, null): Array.from(typedArray), Object.fromEntries(map), null or a string for NaN; store binary data with artifacts.getOrCreate',
+        );
+      }
       await writeFile(join(dir, 'value.json'), JSON.stringify(value));
     });
-    if (!entry.hit) return value as T;
     return JSON.parse(await readFile(join(entry.dir, 'value.json'), 'utf8')) as T;
   }
 }

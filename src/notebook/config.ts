@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseDocument, LineCounter } from 'yaml';
 import type { Params } from './types.ts';
 import { NotebookFormatError, validateParams, yamlKeyLine } from './format.ts';
+import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
 
 /**
  * The project config, `<root>/reprobook.config.yaml` (optional):
@@ -78,6 +79,7 @@ export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectCon
       throw new NotebookFormatError(file, lineOf(['profiles']), 'profiles must be a map of profile name to parameter values');
     }
     for (const [p, values] of Object.entries(data.profiles as Record<string, unknown>)) {
+      if (!isSimpleName(p)) throw new NotebookFormatError(file, lineOf(['profiles', p]), `profile name ${JSON.stringify(p)} is not a simple name`, SIMPLE_NAME_HINT);
       profiles[p] = validateParams(values, `profile '${p}'`, (k, msg, hint) => {
         throw new NotebookFormatError(file, lineOf(k ? ['profiles', p, k] : ['profiles', p]), msg, hint);
       });

@@ -3,6 +3,7 @@ import { basename, extname } from 'node:path';
 import { parseDocument, isMap, isScalar, isSeq, LineCounter } from 'yaml';
 import type { CellOptions, CodeCell, NotebookBlock, NotebookDocument, NotebookFrontMatter, ParamValue, Params } from './types.ts';
 import { UserError } from '../util/errors.ts';
+import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
 
 /**
  * The on-disk notebook format: Markdown with YAML front matter and fenced ```ts cells whose
@@ -98,7 +99,27 @@ export function parseNotebookSource(text: string, relPath: string): NotebookDocu
     proseLine = close + 2;
   }
   flushProse();
+  checkUniqueLabels(blocks, lines, relPath);
   return { path: relPath, name, frontMatter, blocks };
+}
+
+/** Labels become the cells' ids in the page (and the targets of links to them): one per cell. */
+function checkUniqueLabels(blocks: NotebookBlock[], lines: string[], file: string): void {
+  const seen = new Map<string, { cell: CodeCell; line: number }>();
+  for (const b of blocks) {
+    if (b.kind !== 'code' || b.options.label === undefined) continue;
+    // The option line: the last `//| label:` line above the cell's code.
+    let line = b.line;
+    for (let i = b.line - 2; i >= 0 && /^\s*\/\/\|/.test(lines[i]!); i--) {
+      if (/^\s*\/\/\|\s?label\s*:/.test(lines[i]!)) { line = i + 1; break; }
+    }
+    const first = seen.get(b.options.label);
+    if (first) {
+      throw new NotebookFormatError(file, line, `cell label '${b.options.label}' is used by two cells: cell ${first.cell.index + 1} (line ${first.line}) and cell ${b.index + 1} (line ${line})`,
+        'give each cell its own label: a label is the cell\'s id in the page and the target of links to it');
+    }
+    seen.set(b.options.label, { cell: b, line });
+  }
 }
 
 function stripIndent(line: string, n: number): string {
@@ -207,6 +228,7 @@ function parseFrontMatter(yamlText: string, file: string, firstLine: number, nam
     }
     profiles = {};
     for (const [p, values] of Object.entries(data.profiles as Record<string, unknown>)) {
+      if (!isSimpleName(p)) throw new NotebookFormatError(file, lineOfKey(['profiles', p]), `profile name ${JSON.stringify(p)} is not a simple name`, SIMPLE_NAME_HINT);
       const ps = validateParams(values, `profile '${p}'`, (k, msg, hint) => {
         throw new NotebookFormatError(file, lineOfKey(k ? ['profiles', p, k] : ['profiles', p]), msg, hint);
       });

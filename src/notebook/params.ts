@@ -1,6 +1,7 @@
 import type { NotebookDocument, ParamValue, Params } from './types.ts';
 import type { ProjectConfig } from './config.ts';
 import { UserError } from '../util/errors.ts';
+import { checkProfileName } from '../util/names.ts';
 
 /**
  * Parameter resolution: notebook defaults, then the selected profile (project-wide values
@@ -71,6 +72,7 @@ export function knownProfiles(config: ProjectConfig, docs: NotebookDocument[]): 
 /** Check a profile and overrides against the selected notebooks; throws UserError listing valid names. */
 export function validateRequest(config: ProjectConfig, docs: NotebookDocument[], req: ParamRequest): void {
   if (req.profile !== null) {
+    checkProfileName(req.profile);
     const known = knownProfiles(config, docs);
     if (!known.includes(req.profile)) {
       throw new UserError(`unknown profile '${req.profile}'`, known.length ? `valid profiles: ${known.join(', ')}` : 'no profiles are defined (add profiles: to reprobook.config.yaml or a notebook front matter)');

@@ -80,7 +80,8 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'>): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
   const { key, inputs } = await computeCacheKey(root, doc, params, config);
-  const { good } = await loadExecutedNotebook(root, profile, doc.name);
+  const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
+  for (const u of unreadable) log(`${doc.name}: the stored run ${relative(root, u.path)} is unreadable (${u.reason}); treating it as a cache miss`);
   const base = { name: doc.name, path: doc.path, cacheKey: key, params };
   if (!opts.force && good && good.status === 'ok' && good.cacheKey === key && !alwaysRuns(doc)) {
     // Same code, parameters and inputs: reuse outputs, refreshing prose (and line numbers) from the file.

@@ -38,7 +38,7 @@ const HEADER_LINES = 1;
 
 function wrap(t: TransformedCell): string {
   const copyFns = t.functions.map((f) => `__scope[${JSON.stringify(f)}] = ${f};`).join(' ');
-  return `(async function (__rt, __scope, __import, __default, __importMeta) { with (__rt) { with (__scope) { ${copyFns}\n${t.body}\n}}})`;
+  return `(async function (__rt, __scope, __import, __default, __importMeta, __thrown) { with (__rt) { with (__scope) { ${copyFns}\n${t.body}\n}}})`;
 }
 
 /** Import for cells: relative specifiers from the notebook's folder, packages from the project root. */
@@ -150,6 +150,12 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
   const importMeta = { url: pathToFileURL(notebookFile).href, filename: notebookFile, dirname: dirname(notebookFile) };
   const interop = (m: { default?: unknown }) => (m && typeof m === 'object' && 'default' in m ? m.default : m);
   const scope: Record<string, unknown> = Object.create(null);
+  // Where the last non-Error was thrown from cell code (see transform.ts): `throw 'x'` has no stack of its own.
+  const lastThrow: { current: { value: unknown; stack: string } | null } = { current: null };
+  const thrown = (v: unknown) => {
+    if (!(v instanceof Error)) lastThrow.current = { value: v, stack: new Error().stack ?? '' };
+    return v;
+  };
   const compiled = new Map<string, CompiledCell>();
   const cells: CellResult[] = [];
 
@@ -171,7 +177,7 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
         for (const name of transformed.declared) if (!(name in scope)) scope[name] = undefined;
         const fn = vm.runInThisContext(wrap(transformed), { filename }) as (...a: unknown[]) => Promise<{ value: unknown } | undefined>;
         const ret = await withCapture({ outputs: result.outputs }, async () => {
-          const r = await fn(runtime.globals, scope, importer, interop, importMeta);
+          const r = await fn(runtime.globals, scope, importer, interop, importMeta, thrown);
           // Let rejections from this cell surface before it counts as finished.
           await new Promise((res) => setImmediate(res));
           return r;
@@ -195,6 +201,11 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
           error.stack = `SyntaxError: ${raw.message}\n    at ${doc.path}:${error.fileLine} (cell ${cell.index + 1}, line ${cellLine})`;
         } else {
           const e = toError(raw);
+          const site = lastThrow.current;
+          if (!(raw instanceof Error) && site && Object.is(site.value, raw)) {
+            // The recorded stack, less its "Error" line and the frame of thrown() itself.
+            e.stack = `${e.name}: ${e.message}\n${site.stack.split('\n').slice(2).join('\n')}`;
+          }
           const { stack, frames } = mapStack(e.stack ?? `${e.name}: ${e.message}`, doc, compiled);
           error = { name: e.name, message: e.message, stack, cellIndex: cell.index };
           const own = frames.find((f) => f.cellIndex === cell.index) ?? frames[0];

@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { localSourceDigests } from './cache.ts';
 import type { CodeCell, DisplayItem, NotebookDocument, Params, PublishedResult, CellOutput } from './types.ts';
-import { ArtifactStore, type ArtifactEvent } from './artifacts.ts';
+import { ArtifactStore, describeCorrupt, type ArtifactEvent } from './artifacts.ts';
 import { asItem, encodePng, markdown, md, toDisplayItem, toJsonSafe, toTable, type PixelImage } from './display.ts';
 import { createProgress, type ProgressReporter } from '../util/progress.ts';
 import { terminalStream, writeTerminal } from './capture.ts';
@@ -54,7 +54,7 @@ export class Runtime {
         const rec: RecordedArtifactEvent = { type: e.type, id: e.id, kind: e.kind, cellIndex: self.current?.cell.index ?? -1 };
         if (e.type === 'corrupt') {
           rec.reason = e.reason;
-          writeTerminal(`  artifact ${e.kind} ${e.id.slice(0, 12)} is corrupt (${e.reason}); recomputing\n`);
+          writeTerminal(`  ${describeCorrupt(e)}`);
         } else if (!options.quietArtifacts && e.type !== 'miss') {
           writeTerminal(`  artifact ${e.kind} ${e.id.slice(0, 12)}: ${e.type === 'hit' ? 'reused' : 'stored'}\n`);
         }

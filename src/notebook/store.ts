@@ -4,6 +4,7 @@ import writeFileAtomic from 'write-file-atomic';
 import lockfile from 'proper-lockfile';
 import type { ExecutedNotebook, ResultsFile } from './types.ts';
 import { getEnvironment } from './environment.ts';
+import { checkProfileName } from '../util/names.ts';
 
 /**
  * Where executed notebooks and results live under <root>/.reprobook, and how they are
@@ -21,8 +22,9 @@ export interface NotebookFile {
   file: string;
 }
 
+/** The folder name of a profile's records; every path built from a profile name goes through here. */
 export function profileDir(profile: string | null): string {
-  return profile ?? 'default';
+  return profile === null ? 'default' : checkProfileName(profile);
 }
 
 /**
@@ -59,11 +61,44 @@ async function readJson<T>(path: string): Promise<T | null> {
   }
 }
 
+/** A stored run that could not be read; it counts as absent (a cache miss). */
+export interface UnreadableRecord {
+  path: string;
+  reason: string;
+}
+
+/**
+ * An executed record, or null when absent or unreadable. A record cut short (a full disk, a
+ * truncate, a copy interrupted) must not block every command, the one that would rewrite it
+ * included: it is a cache miss, reported through `unreadable` so that the caller says so once.
+ */
+export async function readExecutedRecord(path: string, unreadable?: UnreadableRecord[]): Promise<ExecutedNotebook | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  let reason: string;
+  try {
+    const v = JSON.parse(text) as ExecutedNotebook | null;
+    if (v && typeof v === 'object' && v.format === 'reprobook.executed/1' && typeof v.cacheKey === 'string') return v;
+    reason = `not an executed notebook (format ${JSON.stringify((v as { format?: unknown } | null)?.format)})`;
+  } catch (err) {
+    reason = (err as Error).message;
+  }
+  unreadable?.push({ path, reason });
+  return null;
+}
+
 /** The last good run and the last failed run (newer than the good one) of a notebook. */
-export async function loadExecutedNotebook(root: string, profile: string | null, name: string): Promise<{ good: ExecutedNotebook | null; failed: ExecutedNotebook | null }> {
+export async function loadExecutedNotebook(root: string, profile: string | null, name: string): Promise<{ good: ExecutedNotebook | null; failed: ExecutedNotebook | null; unreadable: UnreadableRecord[] }> {
+  const unreadable: UnreadableRecord[] = [];
   return {
-    good: await readJson<ExecutedNotebook>(executedPath(root, profile, name)),
-    failed: await readJson<ExecutedNotebook>(executedPath(root, profile, name, true)),
+    good: await readExecutedRecord(executedPath(root, profile, name), unreadable),
+    failed: await readExecutedRecord(executedPath(root, profile, name, true), unreadable),
+    unreadable,
   };
 }
 
@@ -105,7 +140,8 @@ export async function buildResults(root: string, profile: string | null): Promis
   };
   const data: Record<string, string> = {};
   for (const nb of await listNotebooks(root)) {
-    const good = await readJson<ExecutedNotebook>(executedPath(root, profile, nb.name));
+    // An unreadable record was reported when its notebook was run; here it is just absent.
+    const good = await readExecutedRecord(executedPath(root, profile, nb.name));
     if (!good) continue;
     file.provenance.notebooks.push({
       name: good.notebook.name, path: good.notebook.path, cacheKey: good.cacheKey, wallTimeMs: good.wallTimeMs, params: good.params, startedAt: good.startedAt,

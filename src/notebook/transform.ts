@@ -15,7 +15,8 @@ import { TraceMap, originalPositionFor, GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND 
  *     copied to the scope at the start of the body;
  *   - static imports become `await __import(spec)` destructurings, and every `import()`
  *     call becomes `__import()` (vm scripts have no module loader of their own);
- *   - a trailing expression statement becomes the cell's value.
+ *   - a trailing expression statement becomes the cell's value;
+ *   - `throw x` becomes `throw __thrown(x)`, so that a non-Error thrown has a known line.
  * Positions in stack traces map back through magic-string's map and esbuild's map.
  */
 
@@ -187,6 +188,16 @@ export async function transformCell(source: string, filename: string): Promise<T
       const end = js[s.end - 1] === ';' ? s.end - 1 : s.end;
       ms.prependRight(s.start, 'return { value: (');
       ms.appendLeft(end, ') }');
+    }
+  });
+
+  // `throw x` → `throw __thrown(x)`: a thrown string or object carries no stack, so the
+  // runner records where it was thrown (the value itself is unchanged). Done last, so that
+  // no later overwrite of the same range drops it.
+  walk(program, (n) => {
+    if (n.type === 'ThrowStatement') {
+      ms.prependRight(n.argument.start, '__thrown(');
+      ms.appendLeft(n.argument.end, ')');
     }
   });
 

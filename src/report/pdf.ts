@@ -59,7 +59,18 @@ export async function launchChrome(env: NodeJS.ProcessEnv = process.env): Promis
   const found = await findChrome(env);
   if (!found) throw new UserError('no Chromium found to print report.pdf', NO_BROWSER_HINT);
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: found.path, args: CHROME_ARGS, headless: true });
+  try {
+    return await chromium.launch({ executablePath: found.path, args: CHROME_ARGS, headless: true });
+  } catch (err) {
+    // Playwright's message is its whole command line and browser log; the first line says what failed.
+    const first = String((err as Error).message).split('\n')[0]!.replace(/^browserType\.launch:\s*/, '').trim();
+    throw new UserError(
+      `could not start Chromium at ${found.path} (from ${found.source}) to print report.pdf: the program failed or exited before a browser came up${first ? ` (Playwright: ${first})` : ''}`,
+      found.source === 'CHROME_PATH'
+        ? 'set CHROME_PATH to a Chrome/Chromium binary (e.g. /usr/bin/chromium) or unset it; or pass --no-pdf to build the HTML only'
+        : NO_BROWSER_HINT,
+    );
+  }
 }
 
 export interface PdfOptions {

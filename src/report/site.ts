@@ -1,4 +1,4 @@
-import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { ExecutedNotebook, ResultsFile } from '../notebook/types.ts';
+import { profileDir as storeProfileDir, readExecutedRecord, type UnreadableRecord } from '../notebook/store.ts';
 import { UserError } from '../util/errors.ts';
 import { escapeHtml, formatValue } from './format.ts';
 import {
@@ -17,16 +18,19 @@ import { figure1Data, figure1Svg, seriesFigureSvg, seriesLegendHtml, temperature
 import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
 import { collectProvenance, renderProvenance, type Provenance } from './provenance.ts';
 import { renderNotebookPage } from './notebook-page.ts';
+import { checkOutDir, writeOutput, type OutputSource } from './site-output.ts';
+import { projectTitle, renderProjectIndex } from './project-index.ts';
 
 /**
  * Writes the static site: index.html (the paper mirrored from report/paper.md, with its
- * figures, the claims table and provenance), one page per executed notebook, results.json
+ * figures, the claims table and provenance; without one, an index of the project's notebooks
+ * and results), one page per executed notebook, results.json
  * and the assets (our CSS, KaTeX's CSS and fonts, the code-highlighting theme). Everything
  * is rendered in memory first, so that a strict build fails before writing anything.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** This project's own report/ folder: used when the root being built has none. */
+/** This project's own report/ folder: its style.css styles a root that has none. */
 export const BUNDLED_REPORT_DIR = resolve(here, '../../report');
 
 export interface SiteOptions {
@@ -51,6 +55,10 @@ export interface SiteBuild {
   profile: string | null;
   provenance: Provenance;
   claims: ClaimRow[];
+  /** The report's title: its paper's, or the project's name when it has no report/paper.md. */
+  title: string;
+  /** The running header of report.pdf. */
+  pdfHeader: string;
 }
 
 export interface ReportInputs {
@@ -58,9 +66,11 @@ export interface ReportInputs {
   executed: ExecutedNotebook[];
   /** True when results.json was assembled here from executed notebooks (no results file found). */
   synthesised: boolean;
+  /** Why executed records were left out (unreadable files). */
+  skipped: string[];
 }
 
-export const profileDir = (profile: string | null | undefined) => profile ?? 'default';
+export const profileDir = (profile: string | null | undefined) => storeProfileDir(profile ?? null);
 
 async function readJson<T>(path: string, what: string): Promise<T> {
   try {
@@ -79,17 +89,19 @@ export async function loadReportInputs(root: string, profile: string | null | un
   // The runner keeps the last good run in <dir> and a later failed one in <dir>/failed:
   // the latest attempt is the one to show, so that the report shows the error.
   const failedFiles = new Set(await jsonIn(failedDir));
+  const unreadable: UnreadableRecord[] = [];
   for (const f of [...new Set([...(await jsonIn(dir)), ...failedFiles])].sort()) {
     const path = failedFiles.has(f) ? join(failedDir, f) : join(dir, f);
-    const nb = await readJson<ExecutedNotebook>(path, 'executed notebook');
-    if (nb.format !== 'reprobook.executed/1') {
-      throw new UserError(`${path} is not an executed notebook (format ${JSON.stringify(nb.format)})`, 're-run the notebooks to rewrite it, or remove the file');
-    }
-    executed.push(nb);
+    // An unreadable record leaves its notebook out of this report (with a warning) instead
+    // of failing the build; running the notebook rewrites it.
+    let nb = await readExecutedRecord(path, unreadable);
+    if (!nb && path !== join(dir, f) && existsSync(join(dir, f))) nb = await readExecutedRecord(join(dir, f), unreadable);
+    if (nb) executed.push(nb);
   }
+  const skipped = unreadable.map((u) => `${u.path} is unreadable (${u.reason}); its notebook is left out of the report: run it again (\`reprobook run\`) to rewrite it`);
   const resultsPath = join(root, '.reprobook', 'results', `${profileDir(profile)}.json`);
   if (existsSync(resultsPath)) {
-    return { results: await readJson<ResultsFile>(resultsPath, 'results file'), executed, synthesised: false };
+    return { results: await readJson<ResultsFile>(resultsPath, 'results file'), executed, synthesised: false, skipped };
   }
   if (executed.length === 0) {
     throw new UserError(
@@ -97,7 +109,7 @@ export async function loadReportInputs(root: string, profile: string | null | un
       `run the notebooks first: \`reprobook run --root ${root}${profile ? ` --profile ${profile}` : ''}\` (or drop --no-run)`,
     );
   }
-  return { results: synthesiseResults(executed, profile ?? null), executed, synthesised: true };
+  return { results: synthesiseResults(executed, profile ?? null), executed, synthesised: true, skipped };
 }
 
 /** A results file assembled from executed notebooks, for when the runner wrote none. */
@@ -155,8 +167,12 @@ export interface PageOptions {
 
 /**
  * No script runs on these pages: the CSP forbids it (defence in depth behind escaping),
- * and every asset is local and linked relatively, so the site works from file://.
+ * and every asset is local and linked relatively, so the site works from file://. Images
+ * come from the site or are inline (cell outputs are data: PNGs): a Markdown image in prose
+ * must not fetch from the network (a tracking pixel, a leak of who reads the report).
  */
+export const CONTENT_SECURITY_POLICY = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; img-src 'self' data:";
+
 export function pageHtml(o: PageOptions): string {
   const p = o.rootPrefix;
   const nbLinks = o.notebooks.map((n) => `<a href="${p}notebooks/${encodeURIComponent(n)}.html">${escapeHtml(n)}</a>`).join(' ');
@@ -165,7 +181,7 @@ export function pageHtml(o: PageOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'">
+<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
 <meta name="generator" content="reprobook">
 <title>${escapeHtml(o.title)}</title>
 <link rel="stylesheet" href="${p}assets/katex/katex.min.css">
@@ -283,6 +299,7 @@ async function gitState(cwd: string): Promise<{ commit?: string; dirty?: boolean
   }
 }
 
+/** The root's own report/<name>, else this repository's (used for style.css only). */
 function reportFile(root: string, name: string): string {
   const own = join(root, 'report', name);
   return existsSync(own) ? own : join(BUNDLED_REPORT_DIR, name);
@@ -295,18 +312,25 @@ function assetPath(spec: string): string {
 export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const root = resolve(opts.root);
   const out = resolve(opts.out);
+  await checkOutDir(root, out);
   const inputs = await loadReportInputs(root, opts.profile);
   const { results: resultsFile, executed } = inputs;
   const profile = resultsFile.profile ?? opts.profile ?? null;
   const warnings: string[] = [];
+  warnings.push(...inputs.skipped);
   if (inputs.synthesised) warnings.push(`no results file for profile "${profileDir(opts.profile)}": results.json was assembled from the executed notebooks`);
   for (const nb of executed) if (nb.status === 'error') warnings.push(`notebook ${nb.notebook.name} failed in this run; its page shows the error`);
 
-  const paperSrc = await readFile(reportFile(root, 'paper.md'), 'utf8');
-  const refsFile = reportFile(root, 'references.yaml');
-  const references = await loadReferences(refsFile);
-  const paperRefCount = await referenceCount(refsFile);
-  const claimSpecs = await loadClaims(reportFile(root, 'claims.yaml'));
+  // The project's own report/, or (without report/paper.md) an index of its own notebooks:
+  // never this repository's paper, references or claims.
+  const own = (name: string) => (existsSync(join(root, 'report', name)) ? join(root, 'report', name) : null);
+  const paperFile = own('paper.md');
+  const paperSrc = paperFile ? await readFile(paperFile, 'utf8') : '';
+  const refsFile = paperFile ? own('references.yaml') : null;
+  const references = refsFile ? await loadReferences(refsFile) : [];
+  const paperRefCount = refsFile ? await referenceCount(refsFile) : 0;
+  const claimsFile = paperFile ? own('claims.yaml') : null;
+  const claimSpecs = claimsFile ? await loadClaims(claimsFile) : [];
   const { data: front, body: paperBody } = splitFrontMatter(paperSrc);
   const results = resultsFile.results;
   const claims = judgeClaims(claimSpecs, results);
@@ -392,7 +416,17 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
 <p class="affiliation">${escapeHtml(fm('affiliation'))}</p>
 <p class="reproduced">Reproduced by <strong>${escapeHtml(fm('reproducedBy') || 'reprobook')}</strong> · profile <strong class="profile-name">${escapeHtml(profile ?? 'default')}</strong> · built ${escapeHtml(builtAt.slice(0, 10))}${fm('original') ? ` · original: ${originalUrl ? `<a href="${escapeHtml(originalUrl)}">${escapeHtml(fm('original'))}</a>` : escapeHtml(fm('original'))}` : ''}</p>
 </header>`;
-  const indexHtml = pageHtml({ title: `${title} (reproduction)`, rootPrefix: '', profile, body: `<article class="paper">\n${titleBlock}\n${paperHtml}</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'report' });
+  const paperHtmlPage = pageHtml({ title: `${title} (reproduction)`, rootPrefix: '', profile, body: `<article class="paper">\n${titleBlock}\n${paperHtml}</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'report' });
+  // Without report/paper.md (the paper code above then renders nothing): an index of the
+  // project's own notebooks and results, under the project's name.
+  const reportTitle = paperFile ? title : projectTitle(root);
+  const indexHtml = paperFile ? paperHtmlPage : pageHtml({
+    title: reportTitle, rootPrefix: '', profile, notebooks: notebookNames, linkPdf: !!opts.linkPdf, bodyClass: 'report',
+    body: renderProjectIndex({ title: reportTitle, profile, builtAt, executed, provenance, ctx }),
+  });
+  const pdfHeader = paperFile
+    ? `${title}, reproduced by reprobook (profile ${profile ?? 'default'})`
+    : `${reportTitle}: notebooks built by reprobook (profile ${profile ?? 'default'})`;
   const usedInReport = new Set(ctx.usedResults);
 
   // ---- notebooks/NAME.html ----
@@ -407,25 +441,19 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     throw new UserError(`the report has ${warnings.length} problem(s) and --strict is set:\n  - ${warnings.join('\n  - ')}`, 'run the missing notebooks, fix the names in report/paper.md, or build without --strict to show them as "not run"');
   }
 
-  // ---- write; only the paths a build owns are replaced, so --out . cannot wipe a project ----
-  await mkdir(out, { recursive: true });
-  for (const p of ['index.html', 'notebooks', 'assets', 'results.json', 'report.pdf']) await rm(join(out, p), { recursive: true, force: true });
-  await mkdir(join(out, 'notebooks'), { recursive: true });
-  await mkdir(join(out, 'assets', 'katex'), { recursive: true });
-  const indexPath = join(out, 'index.html');
-  await writeFile(indexPath, indexHtml);
-  const notebookPages: string[] = [];
-  for (const p of pages) {
-    const file = join(out, 'notebooks', `${p.name}.html`);
-    await writeFile(file, p.html);
-    notebookPages.push(file);
-  }
-  const resultsPath = join(out, 'results.json');
-  await writeFile(resultsPath, `${JSON.stringify(resultsFile, null, 2)}\n`);
+  // ---- write: only files the last build listed in its manifest are replaced (site-output.ts) ----
+  const files = new Map<string, OutputSource>();
+  files.set('index.html', { content: indexHtml });
+  for (const p of pages) files.set(`notebooks/${p.name}.html`, { content: p.html });
+  files.set('results.json', { content: `${JSON.stringify(resultsFile, null, 2)}\n` });
   const katexDist = dirname(assetPath('katex'));
-  await cp(join(katexDist, 'katex.min.css'), join(out, 'assets', 'katex', 'katex.min.css'));
-  await cp(join(katexDist, 'fonts'), join(out, 'assets', 'katex', 'fonts'), { recursive: true });
-  await cp(assetPath('highlight.js/styles/github.css'), join(out, 'assets', 'hljs.css'));
-  await cp(reportFile(root, 'style.css'), join(out, 'assets', 'report.css'));
-  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims };
+  files.set('assets/katex/katex.min.css', { copyFrom: join(katexDist, 'katex.min.css') });
+  for (const f of (await readdir(join(katexDist, 'fonts'))).sort()) files.set(`assets/katex/fonts/${f}`, { copyFrom: join(katexDist, 'fonts', f) });
+  files.set('assets/hljs.css', { copyFrom: assetPath('highlight.js/styles/github.css') });
+  files.set('assets/report.css', { copyFrom: reportFile(root, 'style.css') });
+  await writeOutput(out, files, opts.linkPdf ? ['report.pdf'] : []);
+  const indexPath = join(out, 'index.html');
+  const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
+  const resultsPath = join(out, 'results.json');
+  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title: reportTitle, pdfHeader };
 }

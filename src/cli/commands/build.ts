@@ -74,59 +74,77 @@ export function register(program: Command): void {
     .option('--param <key=value>', 'override one notebook parameter (repeatable)', collect, [])
     .option('--paper <size>', 'PDF page size: A4 or Letter', 'A4')
     .action(async (flags: BuildFlags) => {
-      const { resolve, join, relative } = await import('node:path');
+      const { resolve, join } = await import('node:path');
       const root = resolve(flags.root);
       const out = flags.out ? resolve(flags.out) : join(root, '_site');
       if (flags.paper !== 'A4' && flags.paper !== 'Letter') throw new UserError(`--paper ${flags.paper}: unknown page size`, 'use --paper A4 or --paper Letter');
       const params = parseParams(flags.param);
-      // The profile is printed at the start of every run (issue 6), so resolve the default first.
-      let profile: string | undefined = flags.profile ?? (await defaultProfile(root)) ?? undefined;
-      let runError: Error | undefined;
-
-      if (flags.run) {
-        const runNotebooks = await loadRunner();
-        if (!runNotebooks) {
-          process.stderr.write('reprobook build: the notebook runner (src/notebook/runner.ts) is not available; rendering the executed notebooks already on disk\n');
-        } else {
-          process.stderr.write(`reprobook build: running notebooks (profile ${profile ?? 'default'})\n`);
-          try {
-            const ran = (await runNotebooks({ root, ...(profile ? { profile } : {}), params, force: !!flags.force })) as { profile?: unknown } | undefined;
-            if (!profile && ran && typeof ran.profile === 'string') profile = ran.profile;
-          } catch (err) {
-            // A user mistake (unknown profile or parameter) stops here; a failing notebook
-            // does not: render what exists (failed cells show their errors), then fail.
-            if (err instanceof UserError) throw err;
-            runError = err as Error;
-            process.stderr.write(`reprobook build: the notebooks did not all run: ${runError.message}\n`);
-          }
-        }
-      }
-
-      // Without --profile, report the profile the runner used: the project's defaultProfile.
-      if (profile === undefined) profile = (await defaultProfile(root)) ?? undefined;
-      const { buildSite } = await import('../../report/site.ts');
-      const site = await buildSite({ root, profile: profile ?? null, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf });
-      for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
-      const rel = (p: string) => {
-        const r = relative(process.cwd(), p);
-        return r && !r.startsWith('..') ? r : p;
-      };
-      process.stdout.write(`site: ${rel(site.indexPath)} (profile ${site.profile ?? 'default'}, ${site.notebookPages.length} notebook page${site.notebookPages.length === 1 ? '' : 's'}, ${rel(site.resultsPath)})\n`);
-
-      if (flags.pdf) {
-        const { findChrome, printPdf, NO_BROWSER_HINT } = await import('../../report/pdf.ts');
-        const chrome = await findChrome();
-        if (!chrome) {
-          throw new UserError(`report.pdf was NOT printed: no Chromium found (the HTML site in ${rel(out)} is complete)`, NO_BROWSER_HINT);
-        }
-        const pdf = await printPdf(site.indexPath, join(out, 'report.pdf'), {
-          format: flags.paper as 'A4' | 'Letter',
-          headerText: `On the Effectiveness of Defensive Distillation, reproduced by reprobook (profile ${site.profile ?? 'default'})`,
-        });
-        process.stdout.write(`pdf: ${rel(pdf.path)} (${Math.round(pdf.bytes / 1024)} KiB, printed by ${chrome.path})\n`);
-      }
-      if (runError) {
-        throw new UserError(`the site was built, but running the notebooks failed: ${runError.message}`, 'open the failing notebook page in the site for the error, fix the cell, and build again');
+      // Refuse a dangerous --out before running anything (a run can take hours).
+      const { checkOutDir } = await import('../../report/site-output.ts');
+      await checkOutDir(root, out, flags.out ?? out);
+      // One build per root at a time: two writing one site (or one store) at once raced.
+      const { acquireProjectLock } = await import('../../util/project-lock.ts');
+      const release = await acquireProjectLock(root, {
+        command: 'build',
+        onWait: (h, path) => process.stderr.write(`reprobook build: waiting for another build of this project (pid ${h.pid} on ${h.host}, since ${h.startedAt}); if none is running, delete ${path}\n`),
+      });
+      try {
+        await buildLocked(flags, root, out, params);
+      } finally {
+        await release();
       }
     });
+}
+
+async function buildLocked(flags: BuildFlags, root: string, out: string, params: Record<string, string>): Promise<void> {
+  const { join, relative } = await import('node:path');
+  // The profile is printed at the start of every run (issue 6), so resolve the default first.
+  let profile: string | undefined = flags.profile ?? (await defaultProfile(root)) ?? undefined;
+  let runError: Error | undefined;
+
+  if (flags.run) {
+    const runNotebooks = await loadRunner();
+    if (!runNotebooks) {
+      process.stderr.write('reprobook build: the notebook runner (src/notebook/runner.ts) is not available; rendering the executed notebooks already on disk\n');
+    } else {
+      process.stderr.write(`reprobook build: running notebooks (profile ${profile ?? 'default'})\n`);
+      try {
+        const ran = (await runNotebooks({ root, ...(profile ? { profile } : {}), params, force: !!flags.force })) as { profile?: unknown } | undefined;
+        if (!profile && ran && typeof ran.profile === 'string') profile = ran.profile;
+      } catch (err) {
+        // A user mistake (unknown profile or parameter) stops here; a failing notebook
+        // does not: render what exists (failed cells show their errors), then fail.
+        if (err instanceof UserError) throw err;
+        runError = err as Error;
+        process.stderr.write(`reprobook build: the notebooks did not all run: ${runError.message}\n`);
+      }
+    }
+  }
+
+  // Without --profile, report the profile the runner used: the project's defaultProfile.
+  if (profile === undefined) profile = (await defaultProfile(root)) ?? undefined;
+  const { buildSite } = await import('../../report/site.ts');
+  const site = await buildSite({ root, profile: profile ?? null, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf });
+  for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
+  const rel = (p: string) => {
+    const r = relative(process.cwd(), p);
+    return r && !r.startsWith('..') ? r : p;
+  };
+  process.stdout.write(`site: ${rel(site.indexPath)} (profile ${site.profile ?? 'default'}, ${site.notebookPages.length} notebook page${site.notebookPages.length === 1 ? '' : 's'}, ${rel(site.resultsPath)})\n`);
+
+  if (flags.pdf) {
+    const { findChrome, printPdf, NO_BROWSER_HINT } = await import('../../report/pdf.ts');
+    const chrome = await findChrome();
+    if (!chrome) {
+      throw new UserError(`report.pdf was NOT printed: no Chromium found (the HTML site in ${rel(out)} is complete)`, NO_BROWSER_HINT);
+    }
+    const pdf = await printPdf(site.indexPath, join(out, 'report.pdf'), {
+      format: flags.paper as 'A4' | 'Letter',
+      headerText: site.pdfHeader,
+    });
+    process.stdout.write(`pdf: ${rel(pdf.path)} (${Math.round(pdf.bytes / 1024)} KiB, printed by ${chrome.path})\n`);
+  }
+  if (runError) {
+    throw new UserError(`the site was built, but running the notebooks failed: ${runError.message}`, 'open the failing notebook page in the site for the error, fix the cell, and build again');
+  }
 }
