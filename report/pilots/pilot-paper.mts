@@ -1,7 +1,7 @@
-import { initBackend, backendIdentity } from '/work/main/src/ml/backends/select.ts';
-import { loadMnist } from '/work/main/src/ml/data/mnist.ts';
-import { trainNetwork, PAPER_TRAIN_CONFIG } from '/work/main/src/ml/training.ts';
-import { evaluateAccuracy } from '/work/main/src/ml/evaluate.ts';
+import { initBackend, backendIdentity } from '../../src/ml/backends/select.ts';
+import { loadMnist } from '../../src/ml/data/mnist.ts';
+import { trainNetwork, PAPER_TRAIN_CONFIG } from '../../src/ml/training.ts';
+import { evaluateAccuracy } from '../../src/ml/evaluate.ts';
 await initBackend('wasm');
 const mnist = await loadMnist();
 const t0 = Date.now();
