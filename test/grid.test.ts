@@ -215,6 +215,29 @@ test('a shard whose dep belongs to another shard not yet run skips it with "wait
   assert.deepEqual(again.skipped, []);
 });
 
+test('an everyShard prerequisite (a shared warm start) is computed by any shard that needs it, so shards never wait on it', async (t) => {
+  const { store, logFile } = await scratch(t);
+  // Every chain starts from one root, as every network of a seed starts from its warm start.
+  const units: GridUnit[] = [{ id: 'warm', kind: 'teacher', inputs: { n: 0, rounds: 100 }, group: 'T1', everyShard: true }];
+  for (const T of [1, 2, 5, 10]) {
+    const group = `T${T}`;
+    units.push({ id: `T${T}/teacher`, kind: 'teacher', inputs: { T, n: T }, deps: ['warm'], group, cost: 3 });
+    units.push({ id: `T${T}/student`, kind: 'student', inputs: { T, n: 10 * T }, deps: [`T${T}/teacher`, 'warm'], group, cost: 3 });
+  }
+  const shardOf = assignShards(units, 2);
+  const other = 3 - shardOf.get('warm')!;
+  // The shard that does not own the root runs first: it computes the root itself.
+  const first = await runGrid(units, quiet({ storeRoot: store, workers: 1, shard: { index: other, count: 2 } }));
+  assert.deepEqual(first.skipped, [], 'nothing waits for the other shard');
+  assert.ok(first.ran.includes('warm'));
+  const second = await runGrid(units, quiet({ storeRoot: store, workers: 1, shard: { index: 3 - other, count: 2 } }));
+  assert.ok(second.cached.includes('warm'), 'the root is found stored, not computed twice');
+  assert.deepEqual(second.skipped, []);
+  const all = await runGrid(units, quiet({ storeRoot: store, workers: 1 }));
+  assert.deepEqual(all.ran, [], 'the two shards covered the grid');
+  assert.equal(executed(await logLines(logFile)).filter((id) => id === 'warm').length, 1);
+});
+
 for (const workers of [1, 2]) {
   test(`a failing unit fails the run naming the unit; finished units stay stored (workers=${workers})`, async (t) => {
     const { store, logFile } = await scratch(t);

@@ -42,7 +42,12 @@ export const studentId = (T: number, prefix = ''): string => `${prefix}T${T}/stu
 export const attackId = (model: string, attack: AttackUnitName): string => `${model}/${attack}`;
 /** The control unit: FGSM on the baseline with logits x T. */
 export const scaledControlId = (T: number, prefix = ''): string => `${prefix}${BASELINE}/fgsm-logits-x${T}`;
-const groupOf = (T: number, prefix: string): string => `${prefix}T${T}`;
+/**
+ * Shard groups: each temperature's chain of the main seed stays on one machine; a replicate
+ * seed (small: its baseline and one temperature) is one group. The warm start, which every
+ * group of its seed needs, is computed by each shard that needs it (`everyShard`).
+ */
+const groupOf = (T: number, prefix: string): string => (prefix ? prefix.slice(0, -1) : `T${T}`);
 
 export type TrainRole = 'warmstart' | 'baseline' | 'teacher' | 'student';
 
@@ -137,7 +142,7 @@ export function planUnits(p: ExperimentParams, env: GridEnvironment, select: Uni
     const prefix = replicatePrefix(p, r);
     const warm = warmStartInputs(p, env, r);
     const warmDeps = warm ? [warmStartId(prefix)] : [];
-    if (warm) units.push({ id: warmStartId(prefix), kind: 'train', inputs: asJson(warm), group: groupOf(1, prefix), cost: trainCost(p, p.warmStartEpochs) });
+    if (warm) units.push({ id: warmStartId(prefix), kind: 'train', inputs: asJson(warm), group: groupOf(1, prefix), cost: trainCost(p, p.warmStartEpochs), everyShard: true });
     units.push({ id: `${prefix}${BASELINE}`, kind: 'train', inputs: asJson(trainInputs(p, env, 1, 'teacher', r)), deps: warmDeps, group: groupOf(1, prefix), cost });
     const all = select.networks === 'baseline' ? [] : p.temperatures;
     const temperatures = r === 0 ? all : all.filter((T) => T === headlineTemperature(p));

@@ -29,7 +29,9 @@
  * belongs to another shard reads that dep's result from the store; if it is not there yet,
  * the unit is skipped ("waiting for shard k/n", see report.skipReasons), or waits for it
  * with `waitForShards: { timeoutMs }`. Give a chain the same `group` (e.g. `T10` for the
- * teacher, the student and the attacks at T = 10) so that it never waits across machines.
+ * teacher, the student and the attacks at T = 10) so that it never waits across machines,
+ * and mark a root that many groups share (a warm start) `everyShard`: each shard that
+ * needs it computes it when it is not stored yet.
  * A final unsharded run then finds every unit in the store and only assembles the results.
  *
  * ## Writing a handler

@@ -133,6 +133,17 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
 
   // This shard's units, plus the deps of other shards that they read from the store.
   const mine = new Set(units.filter((u) => !shardOf || shardOf.get(u.id) === opts.shard!.index).map((u) => u.id));
+  // An `everyShard` prerequisite of one of this shard's units is this shard's too (transitively).
+  for (const id of [...mine]) {
+    const stack = [...(plan.byId.get(id)!.deps ?? [])];
+    while (stack.length > 0) {
+      const d = plan.byId.get(stack.pop()!)!;
+      if (d.everyShard && !mine.has(d.id)) {
+        mine.add(d.id);
+        stack.push(...(d.deps ?? []));
+      }
+    }
+  }
   const needed = new Set(mine);
   for (const id of mine) for (const d of plan.byId.get(id)!.deps ?? []) needed.add(d);
 

@@ -26,6 +26,13 @@ export interface GridUnit {
   group?: string;
   /** Relative cost (default 1): balances shards and runs long critical paths first. */
   cost?: number;
+  /**
+   * A prerequisite that every shard computes itself when one of its units needs it and the
+   * store does not hold it yet, instead of waiting for the shard it belongs to (a shared root
+   * of many groups, e.g. a warm start). Its key is the same everywhere, so two shards storing
+   * it is harmless; the price is computing it once per shard that needs it.
+   */
+  everyShard?: boolean;
 }
 
 /** 1-based: `--shard 2/4` is { index: 2, count: 4 }. */
