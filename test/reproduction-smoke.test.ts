@@ -63,7 +63,7 @@ test('smoke profile: the real notebooks build a complete site, results file and 
     // The independent check: FGSM on the stored networks, re-run on the exact cpu backend.
     const env = { ...process.env };
     delete env.REPROBOOK_BACKEND;
-    const verify = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'verify', '--root', root, '--profile', 'smoke', '--param', 'backend=wasm', '--samples', '12', '--out', 'check.json'], { cwd: root, encoding: 'utf8', env });
+    const verify = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'cross-check', '--root', root, '--profile', 'smoke', '--param', 'backend=wasm', '--samples', '12', '--out', 'check.json'], { cwd: root, encoding: 'utf8', env });
     assert.equal(verify.status, 0, `${verify.stdout}\n${verify.stderr}`);
     assert.doesNotMatch(verify.stderr, /start \S+ \[train\]/, 'the check trains nothing: the networks are in the store');
     const check = JSON.parse(await readFile(join(root, 'check.json'), 'utf8')) as { rows: Array<{ network: string; samples: number; zeroGradient: { experiment: number; cpu: number } }> };

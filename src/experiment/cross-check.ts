@@ -6,7 +6,7 @@ import type { ExperimentParams } from './params.ts';
  * stored networks with tfjs's pure-JavaScript `cpu` backend (slow, but plain float32 loops
  * with no SIMD, no flush-to-zero and no native kernels), against the same attack on the
  * backend the experiment used, sample by sample. A reviewer runs it with
- * `reprobook verify`; its report is what the README's "independent check" cites.
+ * `reprobook cross-check`; its report is what the README's "independent check" cites.
  */
 
 export interface CrossCheckRow {

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 
 /**
- * `reprobook verify`: the independent check of the FGSM figures (src/experiment/cross-check.ts).
+ * `reprobook cross-check`: the independent check of the FGSM figures (src/experiment/cross-check.ts).
  * It needs the experiment's networks in the store (it trains them otherwise) and writes
  * its report as JSON next to the site's results, so that the check is part of the record.
  */
 export function register(program: Command): void {
   program
-    .command('verify')
+    .command('cross-check')
     .description('re-run FGSM on the stored networks with the exact cpu backend and compare, sample by sample')
     .option('--root <dir>', 'project root (holds reprobook.config.yaml and .reprobook/)', '.')
     .option('--profile <name>', 'parameter profile (default: the project default)')
