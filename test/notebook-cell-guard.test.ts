@@ -38,14 +38,14 @@ test('a cell calling process.exit(0) or process.exit(3), or awaiting a promise t
     d: 'publish("after", 2);\n"ok"',
   });
   try {
-    const r = reprobook('run', '--root', root);
+    const r = reprobook('build', '--root', root, '--no-pdf');
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /a: FAILED .* at notebooks\/a\.md:9 \(cell 1, line 2\): ProcessExit: process\.exit\(0\) was called/);
     assert.match(r.stderr, /b: FAILED .* at notebooks\/b\.md:8 \(cell 1, line 1\): ProcessExit: process\.exit\(3\) was called/);
     assert.match(r.stderr, /c: FAILED .* at notebooks\/c\.md:8 \(cell 1\): StalledCell: the cell awaits a promise that never settles/);
     // The other notebooks still ran, and the run said how it ended.
     assert.match(r.stderr, /d: ran in/);
-    assert.match(r.stderr, /1 ran, 0 cached, 3 failed/);
+    assert.match(r.stderr, /error: the site was built, but running the notebooks failed: notebooks\/a\.md:9 .*; notebooks\/b\.md:8 .*; notebooks\/c\.md:8 /);
     for (const name of ['a', 'b', 'c']) {
       const { good, failed } = await loadExecutedNotebook(root, null, name);
       assert.equal(good, null, `${name} is not stored as ok`);
@@ -73,11 +73,12 @@ test('errors from timers and promises after a cell finished fail that notebook, 
       assert.equal(failed?.status, 'error');
       assert.equal(failed?.cells[0]?.error?.fileLine, name === 'a' ? 8 : 9);
     }
-    // The next run runs them again rather than reusing a run that failed.
-    const second = reprobook('run', '--root', root);
+    // The next build runs them again rather than reusing a run that failed, and fails the same way.
+    const second = reprobook('build', '--root', root, '--no-pdf');
     assert.equal(second.status, 1, second.stderr);
     assert.match(second.stderr, /a: running/);
     assert.match(second.stderr, /b: running/);
+    assert.match(second.stderr, /a: FAILED after it finished, at notebooks\/a\.md:8 \(cell 1, line 1\): Error: late rejection/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
