@@ -19,7 +19,7 @@ async function project(notebooks: Record<string, string>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'reprobook-guard-'));
   await mkdir(join(root, 'notebooks'));
   for (const [name, code] of Object.entries(notebooks)) {
-    // Cell code starts on line 7 of the file.
+    // Cell code starts on line 8 of the file.
     await writeFile(join(root, 'notebooks', `${name}.md`), `---\ntitle: ${name}\n---\n\nProse.\n\n\`\`\`ts\n${code}\n\`\`\`\n`);
   }
   return root;
@@ -79,6 +79,23 @@ test('errors from timers and promises after a cell finished fail that notebook, 
     assert.match(second.stderr, /a: running/);
     assert.match(second.stderr, /b: running/);
     assert.match(second.stderr, /a: FAILED after it finished, at notebooks\/a\.md:8 \(cell 1, line 1\): Error: late rejection/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test("an earlier cell's error that surfaces while a later cell runs stops the notebook, attributed to the earlier cell", async () => {
+  const root = await project({
+    // Cell 1's promise chain fails only when cell 2 releases it.
+    a: 'const gate = new Promise((r) => { globalThis.release = r; }).then(() => {\n  throw new Error("from cell 1");\n});\n```\n\n```ts\nrelease();\nawait new Promise((r) => setTimeout(r, 200));\npublish("two", 2);',
+  });
+  try {
+    const r = reprobook('run', '--root', root);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /a: FAILED after .* at notebooks\/a\.md:9 \(cell 1, line 2\): Error: from cell 1/);
+    const { failed } = await loadExecutedNotebook(root, null, 'a');
+    assert.equal(failed?.cells[0]?.error?.message, 'from cell 1');
+    assert.equal(failed?.results.length, 0, 'cell 2 did not get to publish');
   } finally {
     await rm(root, { recursive: true, force: true });
   }
