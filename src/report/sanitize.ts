@@ -41,7 +41,9 @@ function doc(): Document {
 function cleanElement(el: Element, allowed: ReadonlySet<string> = SVG_ELEMENTS): void {
   for (const child of [...el.children]) {
     const tag = child.tagName.toLowerCase();
-    if (!allowed.has(tag) || (tag === 'style' && unsafeCss(child.textContent ?? ''))) {
+    // An <image> shows a PNG data URL (Plot's ramps and rasters) or nothing at all: never a fetch.
+    const badImage = tag === 'image' && !['href', 'xlink:href'].some((a) => PNG_DATA_URL.test((child.getAttribute(a) ?? '').trim()));
+    if (!allowed.has(tag) || badImage || (tag === 'style' && unsafeCss(child.textContent ?? ''))) {
       child.remove();
       continue;
     }
