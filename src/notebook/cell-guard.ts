@@ -44,7 +44,10 @@ export function currentCell(): CellScope | undefined {
   return als.getStore();
 }
 
-/** Run `fn` as the code of the cell `scope`: what it schedules stays attributed to the cell. */
+/**
+ * Run `fn` as the code of the cell `scope`: what it schedules stays attributed to the cell.
+ * The cell counts as running until its code settles or the runner gives up on it (forgetCell).
+ */
 export async function runInCell<T>(scope: CellScope, fn: () => Promise<T>): Promise<T> {
   install();
   running.add(scope);
@@ -53,6 +56,11 @@ export async function runInCell<T>(scope: CellScope, fn: () => Promise<T>): Prom
   } finally {
     running.delete(scope);
   }
+}
+
+/** The runner stopped waiting for this cell (it stalled, or failed through another cell's error). */
+export function forgetCell(scope: CellScope): void {
+  running.delete(scope);
 }
 
 /** The running cell an error without a cell context belongs to (one was running when it surfaced). */

@@ -9,7 +9,7 @@ import { toDisplayItem } from './display.ts';
 import { outsideCapture, withCapture, writeTerminal } from './capture.ts';
 import { Runtime, type RecordedArtifactEvent } from './runtime.ts';
 import { getEnvironment } from './environment.ts';
-import { runInCell, StalledCellError, whenStalled, type CellScope } from './cell-guard.ts';
+import { forgetCell, runInCell, StalledCellError, whenStalled, type CellScope } from './cell-guard.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 
 /**
@@ -219,13 +219,14 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
       interrupted.catch(() => {});
       if (failure) interrupt(failure.raw);
       const stall = whenStalled();
+      const cellScope = scopeOf(cell);
       try {
         const transformed = await transformCell(cell.source, filename);
         compiled.set(filename, { cell, transformed, filename });
         for (const name of transformed.declared) if (!(name in scope)) scope[name] = undefined;
         const fn = vm.runInThisContext(wrap(transformed), { filename }) as (...a: unknown[]) => Promise<{ value: unknown } | undefined>;
         const ret = await Promise.race([
-          withCapture({ outputs: result.outputs }, () => runInCell(scopeOf(cell), async () => {
+          withCapture({ outputs: result.outputs }, () => runInCell(cellScope, async () => {
             const r = await fn(runtime.globals, scope, importer, interop, importMeta);
             // Let rejections from this cell surface before it counts as finished.
             await new Promise((res) => setImmediate(res));
@@ -253,6 +254,7 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
         }
       }
       stall.dispose();
+      forgetCell(cellScope);
       result.durationMs = Math.round(performance.now() - t0);
       if (error) result.error = error;
       cells.push(result);
