@@ -58,3 +58,11 @@ test('figure HTML is still sanitised: no script, handler, foreign element or out
   assert.match(out, /<image href="data:image\/png;base64,iVBORw0KGgo="><\/image>/);
   assert.doesNotMatch(out, /figcaption/, 'the page prints the caption');
 });
+
+test('ipynb export: a Plot figure is text/html (HTML around its SVGs), a bare plot image/svg+xml', async () => {
+  const { itemToMimeBundle } = await import('../src/notebook/ipynb.ts');
+  const { item: fig } = await figure(`plot({ title: 'T', marks: [Plot.dot(data, { x: 'x', y: 'y' })] })`);
+  const { item: bare } = await figure(`plot({ marks: [Plot.dot(data, { x: 'x', y: 'y' })] })`);
+  assert.deepEqual(Object.keys(itemToMimeBundle(fig)).sort(), ['text/html', 'text/plain']);
+  assert.deepEqual(Object.keys(itemToMimeBundle(bare)).sort(), ['image/svg+xml', 'text/plain']);
+});
