@@ -38,6 +38,10 @@ const GALLERY: Record<string, string> = {
     `Plot.plot({ document, title: 'Title', subtitle: 'Subtitle', caption: 'Caption', color: { legend: true }, symbol: { legend: true }, marks: [Plot.dot(data, { x: 'x', y: 'y', stroke: 'c', symbol: 'c' })] })`,
   'raster mark (image data on a canvas)':
     `Plot.plot({ document, color: { scheme: 'magma' }, marks: [Plot.raster({ fill: (x, y) => x * y, x1: 0, y1: 0, x2: 1, y2: 1, width: 16, height: 16, imageRendering: 'pixelated' })] })`,
+  'a legend on its own (swatches)':
+    `Plot.legend({ document, color: { domain: ['alpha', 'beta', 'gamma'] } })`,
+  'a legend on its own (ramp)':
+    `Plot.legend({ document, color: { type: 'linear', domain: [0, 1], scheme: 'turbo' }, label: 'value' })`,
 };
 
 let browser: Browser;
@@ -142,7 +146,7 @@ for (const [name, code] of Object.entries(GALLERY)) {
       }
 
       // Part by part, the pixels.
-      const ourEls = own === 'figure' ? await page.$$(`${ourRoot} > *`) : [(await page.$(ourRoot))!];
+      const ourEls = ourRoot.endsWith('.plot-figure') ? await page.$$(`${ourRoot} > *`) : [(await page.$(ourRoot))!];
       const ownEls = own === 'figure' ? await page.$$('#own > figure > :not(figcaption)') : [(await page.$('#own > *'))!];
       assert.equal(ourEls.length, ownEls.length);
       for (const [i, el] of ourEls.entries()) {

@@ -18,6 +18,7 @@ const SVG_ELEMENTS = new Set([
  * sanitizeFigure.
  */
 const FIGURE_ELEMENTS = new Set(['h2', 'h3', 'div', 'span', 'p']);
+const FIGURE_ROOTS = new Set(['figure', 'div']);
 
 /** A PNG data: URL (Plot's color ramps and raster marks), the one URL an `<image>` may have. */
 const PNG_DATA_URL = /^data:image\/png;base64,[A-Za-z0-9+/]+=*$/;
@@ -77,7 +78,8 @@ export function sanitizeSvg(svg: string): string {
   const container = doc().createElement('div');
   container.innerHTML = svg;
   const first = container.firstElementChild;
-  if (first && first.tagName.toLowerCase() === 'figure' && first.querySelector('svg')) return sanitizeFigure(first);
+  // Plot returns a <figure> for a plot with a legend or title, a <div> for a swatch legend alone.
+  if (first && FIGURE_ROOTS.has(first.tagName.toLowerCase()) && first.querySelector('svg')) return sanitizeFigure(first);
   const root = container.querySelector('svg');
   if (!root) return '';
   // Cleans the root's own attributes as well as its descendants.
@@ -94,13 +96,15 @@ export function sanitizeSvg(svg: string): string {
  */
 function sanitizeFigure(figure: Element): string {
   const out = doc().createElement('div');
-  for (const child of [...figure.children]) {
-    const tag = child.tagName.toLowerCase();
-    if (tag === 'figcaption') continue;
-    out.append(child);
+  if (figure.tagName.toLowerCase() === 'figure') {
+    for (const child of [...figure.children]) {
+      if (child.tagName.toLowerCase() !== 'figcaption') out.append(child);
+    }
+    const style = figure.getAttribute('style');
+    if (style && !unsafeCss(style)) out.setAttribute('style', style);
+  } else {
+    out.append(figure); // a legend alone: its own classes lay it out
   }
-  const style = figure.getAttribute('style');
-  if (style && !unsafeCss(style)) out.setAttribute('style', style);
   cleanElement(out, new Set([...FIGURE_ELEMENTS, 'svg', 'style']));
   // A legend swatch is an <svg width=15 height=15> without a viewBox: page CSS such as
   // `figure svg { height: auto }` would stretch it to 150px. A viewBox of its own size
