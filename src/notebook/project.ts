@@ -109,7 +109,11 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
     // results.json must not keep what a failed run published.
     if (wasGood) collectResults(root, profile).catch(() => {});
   };
+  let lateSeen = false;
   const onLateError = (error: CellError) => {
+    // The first one fails the notebook; a timer that keeps failing (setInterval) must not flood the terminal.
+    if (lateSeen) return;
+    lateSeen = true;
     log(`${doc.name}: FAILED after it finished, at ${formatCellError(doc, error)}`);
     process.exitCode ||= 1;
     if (stored) failLate(error);
