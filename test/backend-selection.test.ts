@@ -5,7 +5,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backendIdentity, initBackend } from '../src/ml/backends/select.ts';
-import { runExperimentGrid } from '../src/experiment/run.ts';
+import { gridEnvironment, runExperimentGrid } from '../src/experiment/run.ts';
+import { planUnits } from '../src/experiment/plan.ts';
 import { experimentParams } from '../src/experiment/params.ts';
 import { UserError } from '../src/util/errors.ts';
 
@@ -34,8 +35,13 @@ test("$REPROBOOK_BACKEND chooses the backend when the 'backend' parameter is aut
   try {
     const report = await initBackend('auto');
     assert.equal(report.chosen, 'cpu');
-    // The grid's units and trained models are keyed by this identity: cpu runs never reuse wasm results.
     assert.equal(backendIdentity(), 'cpu');
+    // What `reprobook experiment` keys every unit (and so every trained network) by: cpu runs never find wasm results.
+    const params = experimentParams({ backend: 'auto', temperatures: [1] });
+    const env = await gridEnvironment(params);
+    assert.equal(env.backend, 'cpu');
+    const units = planUnits(params, env, {});
+    assert.ok(units.length > 0 && units.every((u) => (u.inputs as { env: { backend: string } }).env.backend === 'cpu'));
     process.env.REPROBOOK_BACKEND = 'bogus';
     await assert.rejects(initBackend('cpu'), unknownBackend('bogus', /\$REPROBOOK_BACKEND/), 'a bad variable is an error even when a parameter names a backend');
   } finally {
