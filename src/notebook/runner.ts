@@ -214,7 +214,6 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
       opts.onCell?.({ cell, phase: 'start' });
       const filename = cellFilename(doc, cell);
       let error: CellError | undefined;
-      let stopped: CellError | undefined;
       const interrupted = new Promise<never>((_, reject) => { interrupt = reject; });
       interrupted.catch(() => {});
       if (failure) interrupt(failure.raw);
@@ -244,23 +243,19 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
           if (item) result.outputs.push({ type: 'result', item: runtime.decorate(item) });
         }
       } catch (raw) {
-        // An error of an earlier cell (its timer, its promise) that surfaced while this one ran stops the notebook there.
+        // An earlier cell's error (its timer, its promise) that surfaced while this one ran is
+        // that cell's, and stops the notebook here.
         const origin = failure?.cell ?? cell;
         error = toCellError(doc, origin, failure?.raw ?? raw, compiled);
-        if (origin !== cell) {
-          cells[origin.index]!.error = error;
-          error = undefined;
-          stopped = cells[origin.index]!.error;
-        }
+        if (origin === cell) result.error = error;
+        else cells[origin.index]!.error = error;
       }
       stall.dispose();
       forgetCell(cellScope);
       result.durationMs = Math.round(performance.now() - t0);
-      if (error) result.error = error;
       cells.push(result);
       runtime.current = null;
       opts.onCell?.({ cell, phase: 'end', result });
-      error ??= stopped;
       if (error) return { status: 'error', cells, results: runtime.results, artifactEvents: runtime.artifactEvents, error };
     }
     if (failure) {
