@@ -14,6 +14,13 @@ program
 
 await registerCommands(program);
 
+// A typo in $REPROBOOK_BACKEND must stop every command, not only those that happen to load
+// a backend: a build whose notebooks are all cached would otherwise accept it and exit 0.
+program.hook('preAction', async () => {
+  const { preferenceFromEnv } = await import('../ml/backends/names.ts');
+  preferenceFromEnv();
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

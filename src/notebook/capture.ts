@@ -49,6 +49,14 @@ export function withCapture<T>(sink: CaptureSink, fn: () => Promise<T>): Promise
 }
 
 /**
+ * Run `fn` outside any cell's capture: for the runner's own messages about a cell, which may
+ * be raised from inside that cell's async context (its timer failed, say).
+ */
+export function outsideCapture<T>(fn: () => T): T {
+  return als.exit(fn);
+}
+
+/**
  * A stream for the terminal that is never captured: progress bars and runner messages
  * written from inside a cell go to the real stderr. It inherits isTTY, columns and the
  * cursor methods from process.stderr; only `write` is redirected.

@@ -35,7 +35,8 @@ export function itemToMimeBundle(item: DisplayItem): Json {
   switch (item.kind) {
     case 'markdown': data['text/markdown'] = lines(item.markdown); break;
     case 'table': data['text/html'] = lines(tableHtml(item)); break;
-    case 'svg': data['image/svg+xml'] = lines(item.svg); break;
+    // A Plot figure (legend, title, caption) or a swatch legend alone is HTML around SVGs, not an SVG document.
+    case 'svg': data[/^\s*<(figure|div)[\s>]/i.test(item.svg) ? 'text/html' : 'image/svg+xml'] = lines(item.svg); break;
     case 'image': data['image/png'] = item.base64; break;
     case 'json': data['application/json'] = item.value as unknown; break;
     case 'text': break;

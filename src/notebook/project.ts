@@ -6,7 +6,7 @@ import { parseNotebook } from './format.ts';
 import { resolveParams, validateRequest } from './params.ts';
 import { alwaysRuns, computeCacheKey } from './cache.ts';
 import { executeNotebook } from './runner.ts';
-import { clearFailed, collectResults, listNotebooks, loadExecutedNotebook, writeExecuted, type NotebookFile } from './store.ts';
+import { clearFailed, collectResults, listNotebooks, loadExecutedNotebook, storeLateFailureSync, writeExecuted, type NotebookFile } from './store.ts';
 import { UserError } from '../util/errors.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 
@@ -95,8 +95,33 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   }
   log(`${doc.name}: running (key ${short(key)})`);
   const total = doc.blocks.filter((b) => b.kind === 'code').length;
+  // A cell's timer or promise may fail after the notebook finished, even after it was stored
+  // as ok: fail it then (outcome and store), and make the process exit non-zero.
+  let stored: { executed: ExecutedNotebook; outcome: NotebookRunOutcome } | null = null;
+  const late: CellError[] = [];
+  const failLate = (error: CellError) => {
+    const { executed: ex, outcome } = stored!;
+    const wasGood = ex.status === 'ok';
+    ex.status = 'error';
+    ex.cells[error.cellIndex]!.error ??= error;
+    outcome.status = 'failed';
+    outcome.error ??= error;
+    storeLateFailureSync(root, ex, wasGood);
+    // results.json must not keep what a failed run published.
+    if (wasGood) collectResults(root, profile).catch(() => {});
+  };
+  let lateSeen = false;
+  const onLateError = (error: CellError) => {
+    // The first one fails the notebook; a timer that keeps failing (setInterval) must not flood the terminal.
+    if (lateSeen) return;
+    lateSeen = true;
+    log(`${doc.name}: FAILED after it finished, at ${formatCellError(doc, error)}`);
+    process.exitCode ||= 1;
+    if (stored) failLate(error);
+    else late.push(error);
+  };
   const executed = await executeNotebook(doc, {
-    root, profile, params, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts,
+    root, profile, params, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
     // Long cells get a line of their own, so that a slow notebook shows where its time goes.
     onCell: ({ cell, phase, result }) => {
       if (phase === 'end' && result && !result.error && result.durationMs >= 2000) {
@@ -106,14 +131,19 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   });
   await writeExecuted(root, executed);
   const secs = (executed.wallTimeMs / 1000).toFixed(1);
+  let outcome: NotebookRunOutcome;
   if (executed.status === 'ok') {
     log(`${doc.name}: ran in ${secs}s (key ${short(key)})`);
-    return { ...base, status: 'ran', wallTimeMs: executed.wallTimeMs, executed };
+    outcome = { ...base, status: 'ran', wallTimeMs: executed.wallTimeMs, executed };
+  } else {
+    const error = executed.cells.find((c) => c.error)!.error!;
+    log(`${doc.name}: FAILED after ${secs}s at ${formatCellError(doc, error)}`);
+    if (good) log(`${doc.name}: the outputs of the last good run (${good.startedAt}) are kept`);
+    outcome = { ...base, status: 'failed', wallTimeMs: executed.wallTimeMs, executed, error };
   }
-  const error = executed.cells.find((c) => c.error)!.error!;
-  log(`${doc.name}: FAILED after ${secs}s at ${formatCellError(doc, error)}`);
-  if (good) log(`${doc.name}: the outputs of the last good run (${good.startedAt}) are kept`);
-  return { ...base, status: 'failed', wallTimeMs: executed.wallTimeMs, executed, error };
+  stored = { executed, outcome };
+  for (const error of late.splice(0)) failLate(error);
+  return outcome;
 }
 
 /** The notebook as it runs: the project-wide parameters declared too (its own declarations win). */

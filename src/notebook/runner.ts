@@ -6,9 +6,10 @@ import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocumen
 import { codeCells } from './format.ts';
 import { transformCell, CellSyntaxError, type TransformedCell } from './transform.ts';
 import { toDisplayItem } from './display.ts';
-import { withCapture } from './capture.ts';
+import { outsideCapture, withCapture, writeTerminal } from './capture.ts';
 import { Runtime, type RecordedArtifactEvent } from './runtime.ts';
 import { getEnvironment } from './environment.ts';
+import { forgetCell, runInCell, StalledCellError, whenStalled, type CellScope } from './cell-guard.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 
 /**
@@ -28,6 +29,12 @@ export interface ExecuteOptions {
   /** Called when a cell starts and ends (for terminal status lines). */
   onCell?: (event: { cell: CodeCell; phase: 'start' | 'end'; result?: CellResult }) => void;
   quietArtifacts?: boolean;
+  /**
+   * An error raised by a cell's timers or promises after the notebook finished (its run is
+   * already returned, perhaps stored as ok). Errors while the notebook still runs fail it
+   * directly.
+   */
+  onLateError?: (error: CellError) => void;
 }
 
 export function cellFilename(doc: NotebookDocument, cell: CodeCell): string {
@@ -132,6 +139,40 @@ function mapStack(stack: string, doc: NotebookDocument, compiled: Map<string, Co
   return { stack: last >= 0 ? lines.slice(0, last + 1).join('\n') : mapped, frames };
 }
 
+/** A CellError for `raw`, thrown by (or on behalf of) `cell`, with its notebook line when the stack has it. */
+function toCellError(
+  doc: NotebookDocument, cell: CodeCell, raw: unknown, compiled: Map<string, CompiledCell>,
+  throwSite: { value: unknown; stack: string } | null = null,
+): CellError {
+  const filename = cellFilename(doc, cell);
+  let error: CellError;
+  if (raw instanceof CellSyntaxError) {
+    error = { name: 'SyntaxError', message: raw.message, cellIndex: cell.index, cellLine: raw.cellLine, fileLine: cell.line + raw.cellLine - 1 };
+    error.stack = `SyntaxError: ${raw.message}\n    at ${doc.path}:${error.fileLine} (cell ${cell.index + 1}, line ${raw.cellLine})`;
+  } else if (raw instanceof SyntaxError && compiled.get(filename) && (raw.stack ?? '').startsWith(`${filename}:`)) {
+    // The rewritten cell failed to compile (a construct the rewrite does not support).
+    const l = Number(/^[^\n]*:(\d+)/.exec(raw.stack!)?.[1] ?? 0) - HEADER_LINES;
+    const cellLine = (l >= 1 ? compiled.get(filename)!.transformed.mapLine(l, 0) : null) ?? 1;
+    error = { name: 'SyntaxError', message: raw.message, cellIndex: cell.index, cellLine, fileLine: cell.line + cellLine - 1 };
+    error.stack = `SyntaxError: ${raw.message}\n    at ${doc.path}:${error.fileLine} (cell ${cell.index + 1}, line ${cellLine})`;
+  } else if (raw instanceof StalledCellError) {
+    // No stack frame says where the cell waits; the cell's first line at least finds it.
+    error = { name: raw.name, message: raw.message, cellIndex: cell.index, fileLine: cell.line };
+  } else {
+    const e = toError(raw);
+    if (!(raw instanceof Error) && throwSite && Object.is(throwSite.value, raw)) {
+      // `throw 'x'` has no stack of its own: the one recorded where it was thrown (transform.ts),
+      // less its "Error" line and the frame of the recorder itself.
+      e.stack = `${e.name}: ${e.message}\n${throwSite.stack.split('\n').slice(2).join('\n')}`;
+    }
+    const { stack, frames } = mapStack(e.stack ?? `${e.name}: ${e.message}`, doc, compiled);
+    error = { name: e.name, message: e.message, stack, cellIndex: cell.index };
+    const own = frames.find((f) => f.cellIndex === cell.index) ?? frames[0];
+    if (own && own.cellIndex === cell.index) { error.cellLine = own.cellLine; error.fileLine = own.fileLine; }
+  }
+  return error;
+}
+
 export interface ExecutionResult {
   status: 'ok' | 'error';
   cells: CellResult[];
@@ -159,10 +200,26 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
   const compiled = new Map<string, CompiledCell>();
   const cells: CellResult[] = [];
 
-  // A promise rejected with no handler inside a cell would otherwise kill the process.
-  let unhandled: unknown = null;
-  const onUnhandled = (reason: unknown) => { if (unhandled === null) unhandled = reason ?? new Error('unhandled rejection'); };
-  process.on('unhandledRejection', onUnhandled);
+  // Errors that cells raise outside their own await chain (cell-guard.ts routes them here by
+  // async context): the first one while the notebook runs stops it; later ones are reported
+  // through onLateError, mapped to the notebook line like any other.
+  let finished = false;
+  let failure = null as { cell: CodeCell; raw: unknown } | null;
+  let interrupt: (raw: unknown) => void = () => {};
+  const scopeOf = (cell: CodeCell): CellScope => ({
+    where: `${doc.path} cell ${cell.index + 1}`,
+    fail(raw) {
+      if (finished) {
+        const error = toCellError(doc, cell, raw, compiled);
+        // The error surfaced in the cell's context: its messages are the runner's, not the cell's output.
+        if (opts.onLateError) outsideCapture(() => opts.onLateError!(error));
+        else writeTerminal(`${doc.path}: cell ${cell.index + 1} failed after the notebook finished: ${error.name}: ${error.message}\n`);
+      } else if (failure === null) {
+        failure = { cell, raw };
+        interrupt(raw);
+      }
+    },
+  });
   try {
     for (const cell of codeCells(doc)) {
       const t0 = performance.now();
@@ -171,18 +228,28 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
       opts.onCell?.({ cell, phase: 'start' });
       const filename = cellFilename(doc, cell);
       let error: CellError | undefined;
+      const interrupted = new Promise<never>((_, reject) => { interrupt = reject; });
+      interrupted.catch(() => {});
+      if (failure) interrupt(failure.raw);
+      const stall = whenStalled();
+      const cellScope = scopeOf(cell);
       try {
         const transformed = await transformCell(cell.source, filename);
         compiled.set(filename, { cell, transformed, filename });
         for (const name of transformed.declared) if (!(name in scope)) scope[name] = undefined;
         const fn = vm.runInThisContext(wrap(transformed), { filename }) as (...a: unknown[]) => Promise<{ value: unknown } | undefined>;
-        const ret = await withCapture({ outputs: result.outputs }, async () => {
-          const r = await fn(runtime.globals, scope, importer, interop, importMeta, thrown);
-          // Let rejections from this cell surface before it counts as finished.
-          await new Promise((res) => setImmediate(res));
-          return r;
-        });
-        if (unhandled !== null) throw unhandled;
+        const ret = await Promise.race([
+          withCapture({ outputs: result.outputs }, () => runInCell(cellScope, async () => {
+            const r = await fn(runtime.globals, scope, importer, interop, importMeta, thrown);
+            // Let rejections from this cell surface before it counts as finished.
+            await new Promise((res) => setImmediate(res));
+            return r;
+          })),
+          interrupted,
+          stall.promise,
+        ]);
+        // A failure the cell caught itself (process.exit in a try block) still fails it.
+        if (failure) throw failure.raw;
         if (ret && typeof ret === 'object' && 'value' in ret) {
           let value = ret.value;
           if (value && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
@@ -190,37 +257,29 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
           if (item) result.outputs.push({ type: 'result', item: runtime.decorate(item) });
         }
       } catch (raw) {
-        if (raw instanceof CellSyntaxError) {
-          error = { name: 'SyntaxError', message: raw.message, cellIndex: cell.index, cellLine: raw.cellLine, fileLine: cell.line + raw.cellLine - 1 };
-          error.stack = `SyntaxError: ${raw.message}\n    at ${doc.path}:${error.fileLine} (cell ${cell.index + 1}, line ${raw.cellLine})`;
-        } else if (raw instanceof SyntaxError && compiled.get(filename) && (raw.stack ?? '').startsWith(`${filename}:`)) {
-          // The rewritten cell failed to compile (a construct the rewrite does not support).
-          const l = Number(/^[^\n]*:(\d+)/.exec(raw.stack!)?.[1] ?? 0) - HEADER_LINES;
-          const cellLine = (l >= 1 ? compiled.get(filename)!.transformed.mapLine(l, 0) : null) ?? 1;
-          error = { name: 'SyntaxError', message: raw.message, cellIndex: cell.index, cellLine, fileLine: cell.line + cellLine - 1 };
-          error.stack = `SyntaxError: ${raw.message}\n    at ${doc.path}:${error.fileLine} (cell ${cell.index + 1}, line ${cellLine})`;
-        } else {
-          const e = toError(raw);
-          const site = lastThrow.current;
-          if (!(raw instanceof Error) && site && Object.is(site.value, raw)) {
-            // The recorded stack, less its "Error" line and the frame of thrown() itself.
-            e.stack = `${e.name}: ${e.message}\n${site.stack.split('\n').slice(2).join('\n')}`;
-          }
-          const { stack, frames } = mapStack(e.stack ?? `${e.name}: ${e.message}`, doc, compiled);
-          error = { name: e.name, message: e.message, stack, cellIndex: cell.index };
-          const own = frames.find((f) => f.cellIndex === cell.index) ?? frames[0];
-          if (own && own.cellIndex === cell.index) { error.cellLine = own.cellLine; error.fileLine = own.fileLine; }
-        }
+        // An earlier cell's error (its timer, its promise) that surfaced while this one ran is
+        // that cell's, and stops the notebook here.
+        const origin = failure?.cell ?? cell;
+        error = toCellError(doc, origin, failure?.raw ?? raw, compiled, lastThrow.current);
+        if (origin === cell) result.error = error;
+        else cells[origin.index]!.error = error;
       }
+      stall.dispose();
+      forgetCell(cellScope);
       result.durationMs = Math.round(performance.now() - t0);
-      if (error) result.error = error;
       cells.push(result);
       runtime.current = null;
       opts.onCell?.({ cell, phase: 'end', result });
       if (error) return { status: 'error', cells, results: runtime.results, artifactEvents: runtime.artifactEvents, error };
     }
+    if (failure) {
+      // Raised after the last cell's own code finished, before the notebook counts as done.
+      const error = toCellError(doc, failure.cell, failure.raw, compiled);
+      cells[failure.cell.index]!.error = error;
+      return { status: 'error', cells, results: runtime.results, artifactEvents: runtime.artifactEvents, error };
+    }
   } finally {
-    process.off('unhandledRejection', onUnhandled);
+    finished = true;
   }
   return { status: 'ok', cells, results: runtime.results, artifactEvents: runtime.artifactEvents };
 }

