@@ -59,6 +59,9 @@ test('smoke profile: the real notebooks build a complete site, results file and 
     for (const m of ['baseline', 'T100', 'baselineLogitsX100']) assert.ok((results.results[`saturation.${m}.medianLogitGap`] as number) > 0, `${m} has a median logit gap`);
     const index = await readFile(join(site, 'index.html'), 'utf8');
     assert.match(index, /profile <strong class="profile-name">smoke<\/strong>/);
+    // Every value the report asks for was published: the per-temperature table's control
+    // columns included (at T = 1 the logits x T control is the baseline itself).
+    assert.equal((index.match(/class="not-run"/g) ?? []).length, 0, 'no "not run" marker in the report');
 
     // The independent check: FGSM on the stored networks, re-run on the exact cpu backend.
     const env = { ...process.env };

@@ -221,16 +221,16 @@ export function sectionize(html: string): string {
  * The per-temperature table: one row for the baseline and one per temperature. The control
  * columns (the baseline with logits x T, no training) sit next to the distilled network's, so
  * that what the logit scale does and what distillation does can be read side by side; on the
- * baseline's row the control is the baseline itself.
+ * baseline's row and at T = 1 (logits x 1) the control is the baseline itself.
  */
 const BEYOND_COLUMNS: Array<{ label: string; name: (row: 'baseline' | number) => string; format: 'percent' | 'number' }> = [
   { label: 'Test accuracy', name: (r) => (r === 'baseline' ? 'baseline.accuracy' : `distilled.T${r}.accuracy`), format: 'percent' },
   { label: 'FGSM success', name: (r) => (r === 'baseline' ? 'fgsm.baseline.successRate' : `fgsm.T${r}.successRate`), format: 'percent' },
   { label: 'Zero-gradient samples', name: (r) => (r === 'baseline' ? 'saturation.baseline.zeroGradientFraction' : `saturation.T${r}.zeroGradientFraction`), format: 'percent' },
   { label: 'Median logit gap', name: (r) => (r === 'baseline' ? 'saturation.baseline.medianLogitGap' : `saturation.T${r}.medianLogitGap`), format: 'number' },
-  { label: 'Control: baseline, logits × T: FGSM success', name: (r) => (r === 'baseline' ? 'fgsm.baseline.successRate' : `fgsm.baselineLogitsX${r}.successRate`), format: 'percent' },
-  { label: 'Control: zero-gradient samples', name: (r) => (r === 'baseline' ? 'saturation.baseline.zeroGradientFraction' : `saturation.baselineLogitsX${r}.zeroGradientFraction`), format: 'percent' },
-  { label: 'Control: median logit gap', name: (r) => (r === 'baseline' ? 'saturation.baseline.medianLogitGap' : `saturation.baselineLogitsX${r}.medianLogitGap`), format: 'number' },
+  { label: 'Control: baseline, logits × T: FGSM success', name: (r) => (r === 'baseline' || r === 1 ? 'fgsm.baseline.successRate' : `fgsm.baselineLogitsX${r}.successRate`), format: 'percent' },
+  { label: 'Control: zero-gradient samples', name: (r) => (r === 'baseline' || r === 1 ? 'saturation.baseline.zeroGradientFraction' : `saturation.baselineLogitsX${r}.zeroGradientFraction`), format: 'percent' },
+  { label: 'Control: median logit gap', name: (r) => (r === 'baseline' || r === 1 ? 'saturation.baseline.medianLogitGap' : `saturation.baselineLogitsX${r}.medianLogitGap`), format: 'number' },
   { label: 'FGSM on logits / T', name: (r) => (r === 'baseline' ? 'fgsmTemperature.baseline.successRate' : `fgsmTemperature.T${r}.successRate`), format: 'percent' },
   { label: 'Logit PGD success', name: (r) => (r === 'baseline' ? 'pgd.baseline.successRate' : `pgd.T${r}.successRate`), format: 'percent' },
   { label: 'JSMA success', name: (r) => (r === 'baseline' ? 'jsma.baseline.successRate' : `jsma.T${r}.successRate`), format: 'percent' },
