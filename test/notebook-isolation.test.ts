@@ -79,7 +79,7 @@ test('time limits: parsed from front matter, config and cell options; bad values
 
 test('a cell or notebook over its time limit is stopped, even a busy one, named by notebook and cell; the others run and the store stays consistent', async () => {
   const root = await project({
-    a: { front: 'timeout:\n  cell: 1s\n  notebook: none\n', cells: ['publish("a.before", 1);\nconsole.log("cell 1 ran");', 'while (true) {}'] },
+    a: { front: 'timeout:\n  cell: 2s\n  notebook: none\n', cells: ['publish("a.before", 1);\nconsole.log("cell 1 ran");', 'while (true) {}'] },
     // A long cell that says so: no limit on it, under a notebook whose cells have one second.
     b: { front: 'timeout:\n  cell: 1s\n  notebook: none\n', cells: ['//| timeout: none\nawait new Promise((r) => setTimeout(r, 1500));\npublish("b.slept", true);'] },
     // The limits of reprobook.config.yaml: the whole notebook gets two seconds.
@@ -88,7 +88,7 @@ test('a cell or notebook over its time limit is stopped, even a busy one, named 
   try {
     const r = reprobook('run', '--root', root);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /a: FAILED after .* at notebooks\/a\.md:\d+ \(cell 2\): Timeout: cell 2 ran longer than 1s, its time limit, and was stopped; raise it \(timeout\.cell in the front matter of notebooks\/a\.md\), or set it to 'none'/);
+    assert.match(r.stderr, /a: FAILED after .* at notebooks\/a\.md:\d+ \(cell 2\): Timeout: cell 2 ran longer than 2s, its time limit, and was stopped; raise it \(timeout\.cell in the front matter of notebooks\/a\.md\), or set it to 'none'/);
     assert.match(r.stderr, /b: ran in/);
     assert.match(r.stderr, /c: FAILED after .* at notebooks\/c\.md:\d+ \(cell 2\): Timeout: the notebook ran longer than 2s, its time limit, and was stopped in cell 2; raise it \(timeout\.notebook in reprobook\.config\.yaml\)/);
     for (const name of ['a', 'c']) {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult, RunEnvironment } from './types.ts';
-import type { ExecuteOptions, ExecutionResult } from './runner.ts';
+import { executeNotebook, type ExecuteOptions, type ExecutionResult } from './runner.ts';
 import type { RecordedArtifactEvent } from './runtime.ts';
 import { codeCells } from './format.ts';
 import { getEnvironment } from './environment.ts';
@@ -69,9 +69,11 @@ function fixHint(limit: Limit): string {
 
 /** Run a notebook in a worker thread of its own, under its time limits; package the outcome as executeNotebook does. */
 export async function executeNotebookIsolated(doc: NotebookDocument, opts: IsolatedExecuteOptions): Promise<ExecutedNotebook> {
+  const cells = codeCells(doc);
+  // Nothing to run, nothing to isolate or stop (and no cell to charge a stop to).
+  if (cells.length === 0) return executeNotebook(doc, opts);
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
-  const cells = codeCells(doc);
   const finished: CellResult[] = [];
   let published: PublishedResult[] = [];
   let artifactEvents: RecordedArtifactEvent[] = [];
