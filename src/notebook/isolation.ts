@@ -32,6 +32,8 @@ export interface WorkerInput {
   profile: string | null;
   params: Params;
   quietArtifacts?: boolean;
+  /** The parent's environment variables now (a spare worker's copy dates from its start). */
+  env: Record<string, string | undefined>;
 }
 
 export type WorkerMessage =
@@ -55,9 +57,46 @@ export interface IsolatedExecuteOptions extends ExecuteOptions {
   limits: NotebookLimits;
   /** Aborting stops the running cell; the reason (a signal name) goes into its error. */
   signal?: AbortSignal;
+  /** Another notebook will run after this one: start its worker now (see takeWorker). */
+  prewarm?: boolean;
 }
 
 const WORKER_URL = new URL('./notebook-worker.mjs', import.meta.url);
+
+/**
+ * A worker started ahead of time, waiting for its notebook: starting one (tsx, the runner's
+ * modules) takes a good part of a second, which a run of many notebooks would otherwise pay
+ * before each. A spare is fresh: no notebook's code has run in it, so it is the same
+ * environment as a worker started on demand. It does not keep the process alive.
+ */
+let spare: Worker | null = null;
+const exited = new WeakSet<Worker>();
+
+function startWorker(input: WorkerInput | null): Worker {
+  const w = new Worker(WORKER_URL, { workerData: input });
+  w.once('exit', () => {
+    exited.add(w);
+    if (spare === w) spare = null;
+  });
+  return w;
+}
+
+function prewarm(): void {
+  if (spare) return;
+  spare = startWorker(null);
+  spare.unref();
+  // A spare that fails to start is dropped (takeWorker starts another, and that one reports).
+  spare.on('error', () => {});
+}
+
+function takeWorker(input: WorkerInput): Worker {
+  const w = spare;
+  spare = null;
+  if (!w || exited.has(w)) return startWorker(input);
+  w.ref();
+  w.postMessage(input);
+  return w;
+}
 
 type Outcome =
   | { kind: 'done'; result: ExecutionResult; environment: RunEnvironment }
@@ -81,8 +120,9 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
   let running = null as { cell: CodeCell; since: number } | null;
   const reporter = opts.progress ?? createProgress({ stream: terminalStream() });
   const tasks = new Map<number, ProgressTask>();
-  const input: WorkerInput = { doc, root: opts.root, profile: opts.profile, params: opts.params, quietArtifacts: opts.quietArtifacts };
-  const worker = new Worker(WORKER_URL, { workerData: input });
+  const input: WorkerInput = { doc, root: opts.root, profile: opts.profile, params: opts.params, quietArtifacts: opts.quietArtifacts, env: { ...process.env } };
+  const worker = takeWorker(input);
+  if (opts.prewarm) prewarm();
 
   const outcome = await new Promise<Outcome>((resolve, reject) => {
     let settled = false;

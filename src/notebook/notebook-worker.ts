@@ -13,8 +13,13 @@ import type { WorkerInput, WorkerMessage } from './isolation.ts';
  * and a cell awaiting a promise that can never settle is found by that loop running dry.
  */
 
-const input = workerData as WorkerInput;
 const port = parentPort!;
+// A spare worker (isolation.ts) gets its notebook by message, once: the listener goes with
+// it, so that the port does not keep this thread alive afterwards.
+const input = (workerData as WorkerInput | null) ?? (await new Promise<WorkerInput>((resolve) => port.once('message', resolve)));
+// The parent's variables as they are now, not as they were when this worker started.
+for (const name of Object.keys(process.env)) if (!(name in input.env)) delete process.env[name];
+for (const [name, value] of Object.entries(input.env)) if (value !== undefined) process.env[name] = value;
 
 function send(message: WorkerMessage): void {
   try {

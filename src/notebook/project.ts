@@ -96,7 +96,7 @@ export function formatCellError(doc: NotebookDocument, e: CellError): string {
 }
 
 export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
-  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { signal?: AbortSignal }): Promise<NotebookRunOutcome> {
+  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { signal?: AbortSignal; prewarm?: boolean }): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
   const { key, inputs } = await computeCacheKey(root, doc, params, config);
   const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
@@ -144,6 +144,7 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
     root, profile, params, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
     limits: resolveLimits(doc, config),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    prewarm: opts.prewarm ?? false,
     // Long cells get a line of their own, so that a slow notebook shows where its time goes.
     onCell: ({ cell, phase, result }) => {
       if (phase === 'end' && result && !result.error && result.durationMs >= 2000) {
@@ -193,7 +194,7 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   const params = docs.map((doc) => resolveParams(config, doc, request));
   const outcomes: NotebookRunOutcome[] = [];
   const controller = new AbortController();
-  let signalled: NodeJS.Signals | null = null;
+  let signalled = null as NodeJS.Signals | null; // (`as`: set by the handler, which narrowing does not follow)
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
       writeTerminal(`reprobook: ${signal} again: quitting at once\n`);
@@ -208,7 +209,7 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   try {
     for (const [i, doc] of docs.entries()) {
       if (signalled) break;
-      outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, { ...req, signal: controller.signal }));
+      outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, { ...req, signal: controller.signal, prewarm: i < docs.length - 1 }));
     }
     // Also when interrupted: the results file then holds every run that finished.
     const results = await collectResults(root, profile);
