@@ -39,7 +39,7 @@ function reprobook(...args: string[]) {
 
 test('what a notebook does to globals, Math or prototypes does not reach the next one: a full run and a run of one notebook publish the same', async () => {
   const root = await project({
-    a: { cells: ['globalThis.leak = 42;\nMath.random = () => 0.5;\n(Array.prototype as any).leaked = true;\nprocess.env.REPROBOOK_LEAK = "yes";\npublish("a.set", true);'] },
+    a: { cells: ['globalThis.leak = 42;\nMath.random = () => 0.5;\n(Array.prototype as any).leaked = true;\nprocess.env.REPROBOOK_LEAK = "yes";\n(globalThis as any).__reprobookBackendIdentity = () => "test-backend";\npublish("a.set", true);'] },
     b: { cells: ['publish("b.seen", [String((globalThis as any).leak), Math.random() === 0.5, String(([] as any).leaked), String(process.env.REPROBOOK_LEAK)]);'] },
   });
   try {
@@ -51,6 +51,9 @@ test('what a notebook does to globals, Math or prototypes does not reach the nex
     assert.equal(alone.outcomes[0]!.status, 'ran');
     assert.deepEqual(alone.results.results['b.seen'], fresh, 'the same values whether or not a ran before b');
     assert.equal((globalThis as { leak?: unknown }).leak, undefined, 'nor does the calling process');
+    // The backend a notebook loaded is recorded from its own thread, and reaches results.json.
+    assert.equal(full.results.provenance.environment.backend, 'test-backend');
+    assert.equal(alone.results.provenance.environment.backend, 'test-backend');
     assert.notEqual(Math.random(), 0.5);
   } finally {
     await rm(root, { recursive: true, force: true });
