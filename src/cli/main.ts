@@ -27,10 +27,11 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else {
-    const e = err as Error & { hint?: string };
+    const e = err as Error & { hint?: string; exitCode?: unknown };
     process.stderr.write(`reprobook: error: ${e.message}\n`);
     if (e.hint) process.stderr.write(`  fix: ${e.hint}\n`);
     if (process.env.REPROBOOK_DEBUG) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = 1;
+    // An interrupted run (InterruptedError) exits as a signal would: 130 for Ctrl-C, 143 for SIGTERM.
+    process.exitCode = typeof e.exitCode === 'number' && e.exitCode > 0 ? e.exitCode : 1;
   }
 }

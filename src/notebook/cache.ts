@@ -19,9 +19,12 @@ export interface CacheKey {
   inputs: Record<string, unknown>;
 }
 
-/** Options that change what a cell computes or publishes (echo/output only affect rendering). */
+/**
+ * Options that change what a cell computes or publishes (echo/output only affect rendering,
+ * timeout only whether the run finishes).
+ */
 function executionOptions(o: CellOptions): Partial<CellOptions> {
-  const { echo: _e, output: _o, ...rest } = o;
+  const { echo: _e, output: _o, timeout: _t, ...rest } = o;
   return rest;
 }
 

@@ -3,16 +3,17 @@ import { inspect } from 'node:util';
 import { writeTerminal } from './capture.ts';
 
 /**
- * Cells run in the build's own process, so a cell can end or wedge the build. This module
- * keeps every such failure attributable to its notebook and cell:
+ * Cells run in a worker thread, one per notebook (isolation.ts), and a cell can still end or
+ * wedge that thread (and run in-process through executeCells). This module keeps every such
+ * failure attributable to its notebook and cell:
  *
  * - `process.exit()` called from a cell (or from a callback a cell scheduled) throws a
  *   CellExitError instead of ending the process with whatever code the cell chose;
  * - an uncaught exception or unhandled rejection raised in a cell's async context (a
  *   timer, a promise chain) goes to that cell's `fail`, also after the cell has finished
  *   (the runner then fails the notebook's stored run: see runner.ts);
- * - if the process ends anyway while a cell is running, the exit code is made non-zero
- *   and the cell is named.
+ * - if the process (or the worker thread) ends anyway while a cell is running, the exit code
+ *   is made non-zero and the cell is named.
  *
  * The async context (AsyncLocalStorage) follows timers and promises created by a cell, so
  * attribution does not depend on stack traces.

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocument, LineCounter } from 'yaml';
-import type { Params } from './types.ts';
+import type { Params, TimeoutSettings } from './types.ts';
 import { NotebookFormatError, validateParams, yamlKeyLine } from './format.ts';
 import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
+import { validateTimeoutSettings } from './timeouts.ts';
 
 /**
  * The project config, `<root>/reprobook.config.yaml` (optional):
@@ -20,6 +21,9 @@ import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
  *     - native/build/Release/*.node
  *   environment:          # environment variables whose values enter every notebook's cache key
  *     - MY_BACKEND
+ *   timeout:              # time limits (timeouts.ts); a notebook's front matter overrides them
+ *     cell: 30m           # each cell (default 1h; 'none': no limit)
+ *     notebook: 2h        # the whole notebook (default none)
  *
  * Profiles here are project-wide: a notebook takes the values of the parameters it
  * declares and ignores the others.
@@ -39,10 +43,12 @@ export interface ProjectConfig {
   dependsOn: string[];
   /** Names of environment variables whose values enter cache keys (unset is a value too). */
   environment: string[];
+  /** Time limits for every notebook, as written (not in cache keys); absent when not set. */
+  timeout?: TimeoutSettings;
 }
 
 export const CONFIG_FILE = 'reprobook.config.yaml';
-const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data', 'dependsOn', 'environment'];
+const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data', 'dependsOn', 'environment', 'timeout'];
 
 export async function loadProjectConfig(root: string): Promise<ProjectConfig> {
   let text: string;
@@ -105,5 +111,10 @@ export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectCon
   for (const name of environment) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new NotebookFormatError(file, lineOf(['environment']), `'${name}' is not an environment variable name`);
   }
-  return { parameters, profiles, defaultProfile, data: globs, dependsOn, environment };
+  const timeout = validateTimeoutSettings(data.timeout, (k, msg, hint) => {
+    throw new NotebookFormatError(file, lineOf(k ? ['timeout', k] : ['timeout']), msg, hint);
+  });
+  const config: ProjectConfig = { parameters, profiles, defaultProfile, data: globs, dependsOn, environment };
+  if (Object.keys(timeout).length > 0) config.timeout = timeout;
+  return config;
 }

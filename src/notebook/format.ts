@@ -4,6 +4,7 @@ import { parseDocument, isMap, isScalar, isSeq, LineCounter } from 'yaml';
 import type { CellOptions, CodeCell, NotebookBlock, NotebookDocument, NotebookFrontMatter, ParamValue, Params } from './types.ts';
 import { UserError } from '../util/errors.ts';
 import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
+import { DURATION_HINT, parseDuration, validateTimeoutSettings } from './timeouts.ts';
 
 /**
  * The on-disk notebook format: Markdown with YAML front matter and fenced ```ts cells whose
@@ -24,14 +25,15 @@ export class NotebookFormatError extends UserError {
 }
 
 const CODE_LANGS = new Set(['ts', 'typescript', '{ts}', '{typescript}']);
-const OPTION_KEYS: Record<keyof CellOptions, 'string' | 'boolean'> = {
+const OPTION_KEYS: Record<keyof CellOptions, 'string' | 'boolean' | 'duration'> = {
   label: 'string',
   caption: 'string',
   echo: 'boolean',
   output: 'boolean',
   cache: 'boolean',
+  timeout: 'duration',
 };
-const FRONT_MATTER_KEYS = ['title', 'summary', 'parameters', 'profiles'];
+const FRONT_MATTER_KEYS = ['title', 'summary', 'parameters', 'profiles', 'timeout'];
 
 export async function parseNotebook(absPath: string, relPath: string = absPath): Promise<NotebookDocument> {
   let text: string;
@@ -151,6 +153,9 @@ function parseCell(body: string[], firstLine: number, index: number, file: strin
     if (OPTION_KEYS[key] === 'boolean') {
       if (typeof value !== 'boolean') throw new NotebookFormatError(file, line, `cell option '${key}' must be true or false, got '${raw}'`, `write '//| ${key}: false'`);
       (options as Record<string, unknown>)[key] = value;
+    } else if (OPTION_KEYS[key] === 'duration') {
+      if (parseDuration(value) === undefined) throw new NotebookFormatError(file, line, `cell option '${key}': '${raw}' is not a duration`, DURATION_HINT);
+      (options as Record<string, unknown>)[key] = String(value).trim();
     } else {
       (options as Record<string, unknown>)[key] = typeof value === 'string' ? value : raw.replace(/^(['"])(.*)\1$/, '$2');
     }
@@ -241,9 +246,13 @@ function parseFrontMatter(yamlText: string, file: string, firstLine: number, nam
       profiles[p] = ps;
     }
   }
+  const timeout = validateTimeoutSettings(data.timeout, (k, msg, hint) => {
+    throw new NotebookFormatError(file, lineOfKey(k ? ['timeout', k] : ['timeout']), msg, hint);
+  });
   const fm: NotebookFrontMatter = { title: (data.title as string | undefined) ?? name, parameters };
   if (data.summary !== undefined) fm.summary = data.summary as string;
   if (profiles) fm.profiles = profiles;
+  if (Object.keys(timeout).length > 0) fm.timeout = timeout;
   return fm;
 }
 

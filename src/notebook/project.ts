@@ -5,9 +5,11 @@ import { loadProjectConfig, type ProjectConfig } from './config.ts';
 import { parseNotebook } from './format.ts';
 import { resolveParams, validateRequest } from './params.ts';
 import { alwaysRuns, computeCacheKey } from './cache.ts';
-import { executeNotebook } from './runner.ts';
+import { executeNotebookIsolated } from './isolation.ts';
+import { resolveLimits } from './timeouts.ts';
 import { clearFailed, collectResults, listNotebooks, loadExecutedNotebook, storeLateFailureSync, writeExecuted, type NotebookFile } from './store.ts';
 import { UserError } from '../util/errors.ts';
+import { writeTerminal } from './capture.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 
 /**
@@ -28,6 +30,23 @@ export interface ProjectRunRequest {
   log?: (line: string) => void;
   progress?: ProgressReporter;
   quietArtifacts?: boolean;
+  /**
+   * Stop on SIGINT (Ctrl-C) and SIGTERM (default true): the running cell is stopped, its
+   * notebook stored as failed, the results file rewritten, and runProject throws an
+   * InterruptedError. A second signal ends the process at once.
+   */
+  handleSignals?: boolean;
+}
+
+/** A run stopped by a signal; the CLI exits with `exitCode` (128 + the signal's number). */
+export class InterruptedError extends UserError {
+  readonly exitCode: number;
+  constructor(readonly signal: string, where: string | null) {
+    super(`interrupted by ${signal}${where ? `: stopped ${where}` : ''}`,
+      'run the same command again: notebooks that finished are cached, and the stopped one resumes from its last stored artifact');
+    this.name = 'InterruptedError';
+    this.exitCode = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 0);
+  }
 }
 
 export interface NotebookRunOutcome {
@@ -77,7 +96,7 @@ export function formatCellError(doc: NotebookDocument, e: CellError): string {
 }
 
 export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
-  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'>): Promise<NotebookRunOutcome> {
+  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { signal?: AbortSignal; prewarm?: boolean }): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
   const { key, inputs } = await computeCacheKey(root, doc, params, config);
   const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
@@ -120,8 +139,12 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
     if (stored) failLate(error);
     else late.push(error);
   };
-  const executed = await executeNotebook(doc, {
+  // In a worker thread of its own: a fresh global environment, and a cell that can be stopped.
+  const executed = await executeNotebookIsolated(doc, {
     root, profile, params, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
+    limits: resolveLimits(doc, config),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    prewarm: opts.prewarm ?? false,
     // Long cells get a line of their own, so that a slow notebook shows where its time goes.
     onCell: ({ cell, phase, result }) => {
       if (phase === 'end' && result && !result.error && result.durationMs >= 2000) {
@@ -170,7 +193,32 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   // Resolve every notebook's parameters first, so that a bad value fails before anything runs.
   const params = docs.map((doc) => resolveParams(config, doc, request));
   const outcomes: NotebookRunOutcome[] = [];
-  for (const [i, doc] of docs.entries()) outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, req));
-  const results = await collectResults(root, profile);
-  return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed') };
+  const controller = new AbortController();
+  let signalled = null as NodeJS.Signals | null; // (`as`: set by the handler, which narrowing does not follow)
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      writeTerminal(`reprobook: ${signal} again: quitting at once\n`);
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    signalled = signal;
+    log(`${signal}: stopping the running cell (${signal === 'SIGINT' ? 'Ctrl-C' : 'send it'} again to quit at once)`);
+    controller.abort(signal);
+  };
+  const signals: NodeJS.Signals[] = req.handleSignals === false ? [] : ['SIGINT', 'SIGTERM'];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    for (const [i, doc] of docs.entries()) {
+      if (signalled) break;
+      outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, { ...req, signal: controller.signal, prewarm: i < docs.length - 1 }));
+    }
+    // Also when interrupted: the results file then holds every run that finished.
+    const results = await collectResults(root, profile);
+    if (signalled) {
+      const stopped = outcomes.find((o) => o.error?.name === 'Interrupted');
+      throw new InterruptedError(signalled, stopped ? `${stopped.path} cell ${stopped.error!.cellIndex + 1} (its run is stored as failed)` : null);
+    }
+    return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed') };
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+  }
 }

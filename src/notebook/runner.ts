@@ -17,6 +17,9 @@ import type { ProgressReporter } from '../util/progress.ts';
  * sloppy-mode async function `with (runtime) { with (scope) { … } }`, compiled by
  * vm.runInThisContext under the name `<path>#cell<N>`, so that stack frames can be mapped
  * back to notebook lines. The first failing cell stops the notebook.
+ *
+ * runProject runs this in a worker thread of the notebook's own (isolation.ts: a fresh
+ * global environment, time limits, Ctrl-C); executeCells itself runs in the calling thread.
  */
 
 export interface ExecuteOptions {
@@ -26,8 +29,12 @@ export interface ExecuteOptions {
   cacheKey: string;
   cacheKeyInputs: Record<string, unknown>;
   progress?: ProgressReporter;
-  /** Called when a cell starts and ends (for terminal status lines). */
-  onCell?: (event: { cell: CodeCell; phase: 'start' | 'end'; result?: CellResult }) => void;
+  /**
+   * Called when a cell starts and ends (for terminal status lines); at the end, with what
+   * the notebook published and the artifact events so far (isolation.ts keeps them, for a
+   * record of a run that is stopped later).
+   */
+  onCell?: (event: { cell: CodeCell; phase: 'start' | 'end'; result?: CellResult; published?: PublishedResult[]; artifactEvents?: RecordedArtifactEvent[] }) => void;
   quietArtifacts?: boolean;
   /**
    * An error raised by a cell's timers or promises after the notebook finished (its run is
@@ -269,7 +276,7 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
       result.durationMs = Math.round(performance.now() - t0);
       cells.push(result);
       runtime.current = null;
-      opts.onCell?.({ cell, phase: 'end', result });
+      opts.onCell?.({ cell, phase: 'end', result, published: runtime.results, artifactEvents: runtime.artifactEvents });
       if (error) return { status: 'error', cells, results: runtime.results, artifactEvents: runtime.artifactEvents, error };
     }
     if (failure) {

@@ -155,10 +155,12 @@ export async function buildResults(root: string, profile: string | null): Promis
     sources: {},
   };
   const data: Record<string, string> = {};
+  const goods: ExecutedNotebook[] = [];
   for (const nb of await listNotebooks(root)) {
     // An unreadable record was reported when its notebook was run; here it is just absent.
     const good = await readExecutedRecord(executedPath(root, profile, nb.name));
     if (!good) continue;
+    goods.push(good);
     file.provenance.notebooks.push({
       name: good.notebook.name, path: good.notebook.path, cacheKey: good.cacheKey, wallTimeMs: good.wallTimeMs, params: good.params, startedAt: good.startedAt,
     });
@@ -170,6 +172,12 @@ export async function buildResults(root: string, profile: string | null): Promis
     }
   }
   if (Object.keys(data).length) file.provenance.data = data;
+  // Notebooks run in worker threads of their own (isolation.ts): the backend they loaded is
+  // in their records, not in this process. The last notebook's, as when they shared one.
+  if (file.provenance.environment.backend === undefined) {
+    const backend = goods.map((g) => g.environment?.backend).filter((b): b is string => typeof b === 'string').at(-1);
+    if (backend !== undefined) file.provenance.environment.backend = backend;
+  }
   return file;
 }
 

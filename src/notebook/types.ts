@@ -17,6 +17,16 @@ export interface CellOptions {
   output?: boolean;
   /** Cache participation (default true); false forces this notebook to re-run. */
   cache?: boolean;
+  /** This cell's time limit as written (`90`, `10m`, `2h`, `none`): see timeouts.ts. Not in the cache key. */
+  timeout?: string;
+}
+
+/** `timeout:` in front matter or reprobook.config.yaml, as written (`10m`, `none`): see timeouts.ts. */
+export interface TimeoutSettings {
+  /** Each cell's limit. */
+  cell?: string;
+  /** The whole notebook's limit. */
+  notebook?: string;
 }
 
 export interface ProseBlock {
@@ -55,6 +65,8 @@ export interface NotebookFrontMatter {
   parameters: Params;
   /** Named parameter sets local to this notebook (project profiles live in reprobook.config.yaml). */
   profiles?: Record<string, Params>;
+  /** Time limits (not in the cache key). */
+  timeout?: TimeoutSettings;
 }
 
 export interface NotebookDocument {
