@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { canonicalJson, sha256 } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
 import { jsonProblem } from './json-value.ts';
+import { processAlive } from '../util/process-alive.ts';
 
 /**
  * A content-addressed store for expensive results (trained models, attack outcomes).
@@ -68,14 +69,6 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   return out.sort();
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class ArtifactStore {
   readonly root: string;

@@ -1,9 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult, RunEnvironment } from './types.ts';
-import { executeNotebook, type ExecuteOptions, type ExecutionResult } from './runner.ts';
+import { executedRecord, executeNotebook, type ExecuteOptions, type ExecutionResult } from './runner.ts';
 import type { RecordedArtifactEvent } from './runtime.ts';
 import { codeCells } from './format.ts';
-import { getEnvironment } from './environment.ts';
 import { terminalStream } from './capture.ts';
 import { formatDuration, type Limit, type NotebookLimits } from './timeouts.ts';
 import { createProgress, type ProgressTask } from '../util/progress.ts';
@@ -233,20 +232,7 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
     });
   });
 
-  const executed: ExecutedNotebook = {
-    format: 'reprobook.executed/1',
-    notebook: doc,
-    profile: opts.profile,
-    params: opts.params,
-    cacheKey: opts.cacheKey,
-    cacheKeyInputs: opts.cacheKeyInputs,
-    status: 'error',
-    cells: finished,
-    results: published,
-    startedAt,
-    wallTimeMs: 0,
-    environment: getEnvironment(opts.root),
-  };
+  const executed = executedRecord(doc, opts, { status: 'error', cells: finished, results: published, startedAt, wallTimeMs: 0 });
   if (outcome.kind === 'done') {
     const r = outcome.result;
     executed.status = r.status;

@@ -291,25 +291,33 @@ export async function executeCells(doc: NotebookDocument, opts: Omit<ExecuteOpti
   return { status: 'ok', cells, results: runtime.results, artifactEvents: runtime.artifactEvents };
 }
 
-/** Execute a notebook and package the outcome as an ExecutedNotebook (not yet stored). */
-export async function executeNotebook(doc: NotebookDocument, opts: ExecuteOptions): Promise<ExecutedNotebook> {
-  const startedAt = new Date().toISOString();
-  const t0 = performance.now();
-  const r = await executeCells(doc, opts);
-  const executed: ExecutedNotebook = {
+/** What an execution produced, packaged with what identifies the run: one shape for every executor. */
+export function executedRecord(
+  doc: NotebookDocument, opts: Pick<ExecuteOptions, 'profile' | 'params' | 'cacheKey' | 'cacheKeyInputs' | 'root'>,
+  run: Pick<ExecutedNotebook, 'status' | 'cells' | 'results' | 'startedAt' | 'wallTimeMs'> & { environment?: ExecutedNotebook['environment'] },
+): ExecutedNotebook {
+  return {
     format: 'reprobook.executed/1',
     notebook: doc,
     profile: opts.profile,
     params: opts.params,
     cacheKey: opts.cacheKey,
     cacheKeyInputs: opts.cacheKeyInputs,
-    status: r.status,
-    cells: r.cells,
-    results: r.results,
-    startedAt,
-    wallTimeMs: Math.round(performance.now() - t0),
-    environment: getEnvironment(opts.root),
+    status: run.status,
+    cells: run.cells,
+    results: run.results,
+    startedAt: run.startedAt,
+    wallTimeMs: run.wallTimeMs,
+    environment: run.environment ?? getEnvironment(opts.root),
   };
+}
+
+/** Execute a notebook and package the outcome as an ExecutedNotebook (not yet stored). */
+export async function executeNotebook(doc: NotebookDocument, opts: ExecuteOptions): Promise<ExecutedNotebook> {
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const r = await executeCells(doc, opts);
+  const executed = executedRecord(doc, opts, { status: r.status, cells: r.cells, results: r.results, startedAt, wallTimeMs: Math.round(performance.now() - t0) });
   if (r.artifactEvents.length) executed.artifactEvents = r.artifactEvents;
   return executed;
 }

@@ -3,6 +3,7 @@ import { unlinkSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { processAlive } from './process-alive.ts';
 
 /**
  * One build at a time per project root. Two builds writing the same site raced
@@ -29,14 +30,6 @@ export function projectLockPath(root: string): string {
   return join(root, '.reprobook', 'build.lock');
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function readHolder(path: string): Promise<LockHolder | null | 'absent'> {
   let text: string;
