@@ -208,14 +208,22 @@ export function modelResultName(model: string, T: number, logitScale?: number): 
   return model === BASELINE ? 'baseline' : `T${T}`;
 }
 
-/** Mean, smallest and largest of `values`, published as `seeds.<name>.mean|min|max|n`. */
-function spread(out: Record<string, number>, name: string, values: number[], seeds: number[]): void {
-  if (values.length === 0) return;
+/**
+ * Mean, smallest and largest over the seeds that have a value, published as
+ * `seeds.<name>.mean|min|max|n`, and each seed's own as `seeds.<name>.seed<S>`.
+ */
+function spread(out: Record<string, number>, name: string, reps: ReplicateOutcome[], pick: (r: ReplicateOutcome) => number | undefined): void {
+  const points = reps.flatMap((r) => {
+    const v = pick(r);
+    return v === undefined ? [] : [{ seed: r.seed, v }];
+  });
+  if (points.length === 0) return;
+  const values = points.map((x) => x.v);
   out[`seeds.${name}.mean`] = values.reduce((a, b) => a + b, 0) / values.length;
   out[`seeds.${name}.min`] = Math.min(...values);
   out[`seeds.${name}.max`] = Math.max(...values);
   out[`seeds.${name}.n`] = values.length;
-  values.forEach((v, i) => { out[`seeds.${name}.seed${seeds[i]}`] = v; });
+  for (const { seed, v } of points) out[`seeds.${name}.seed${seed}`] = v;
 }
 
 /**
@@ -247,12 +255,11 @@ export function resultValues(outcome: ExperimentOutcome): Record<string, number>
   }
   const reps = outcome.replicates;
   if (reps.length > 1) {
-    const seeds = (pick: (r: ReplicateOutcome) => unknown) => reps.filter((r) => pick(r) !== undefined).map((r) => r.seed);
     const H = headlineTemperature(outcome.params);
-    spread(out, 'baseline.accuracy', reps.map((r) => r.baseline.testAccuracy), seeds(() => 1));
-    spread(out, `distilled.T${H}.accuracy`, reps.flatMap((r) => (r.headline ? [r.headline.testAccuracy] : [])), seeds((r) => r.headline));
-    spread(out, 'fgsm.baseline.successRate', reps.flatMap((r) => (r.fgsmBaseline ? [r.fgsmBaseline.headlineRate] : [])), seeds((r) => r.fgsmBaseline));
-    spread(out, `fgsm.T${H}.successRate`, reps.flatMap((r) => (r.fgsmHeadline ? [r.fgsmHeadline.headlineRate] : [])), seeds((r) => r.fgsmHeadline));
+    spread(out, 'baseline.accuracy', reps, (r) => r.baseline.testAccuracy);
+    spread(out, `distilled.T${H}.accuracy`, reps, (r) => r.headline?.testAccuracy);
+    spread(out, 'fgsm.baseline.successRate', reps, (r) => r.fgsmBaseline?.headlineRate);
+    spread(out, `fgsm.T${H}.successRate`, reps, (r) => r.fgsmHeadline?.headlineRate);
   }
   return out;
 }
