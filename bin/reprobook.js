@@ -2,4 +2,4 @@
 // Thin launcher: registers tsx so the TypeScript CLI runs without a build step.
 import { register } from 'tsx/esm/api';
 register();
-await import('../src/cli/main.ts');
+await import('../src/engine/cli/main.ts');

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactStore } from '../src/notebook/artifacts.ts';
-import { jsonProblem } from '../src/notebook/json-value.ts';
-import { UserError } from '../src/util/errors.ts';
+import { ArtifactStore } from '../src/engine/store/artifacts.ts';
+import { jsonProblem } from '../src/engine/notebook/json-value.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 /**
  * Issue 12, item 5: memoJson returned the live value on a miss and its JSON round trip on a

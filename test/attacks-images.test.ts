@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import {
   adversarialGallery, difference, digitToPng, divergingColour, perturbationToPng, pngDataUri,
-} from '../src/ml/images.ts';
+} from '../src/flagship/ml/images.ts';
 
 function pixel(png: PNG, x: number, y: number): number[] {
   const o = (y * png.width + x) * 4;

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmaxRows, histogram, logitGaps, perturbationOf, quantiles, summarize, summaryRow } from '../src/ml/attacks/metrics.ts';
-import { bestPixelPair } from '../src/ml/attacks/jsma.ts';
-import { mixSeed, seededUniform, subsetData } from '../src/ml/attacks/core.ts';
-import type { SampleOutcome } from '../src/ml/attacks/types.ts';
+import { argmaxRows, histogram, logitGaps, perturbationOf, quantiles, summarize, summaryRow } from '../src/flagship/ml/attacks/metrics.ts';
+import { bestPixelPair } from '../src/flagship/ml/attacks/jsma.ts';
+import { mixSeed, seededUniform, subsetData } from '../src/flagship/ml/attacks/core.ts';
+import type { SampleOutcome } from '../src/flagship/ml/attacks/types.ts';
 
 const pert = { changedFraction: 0.1, linf: 0.3, l2: 1 };
 function outcome(id: number, label: number, predBefore: number, predAfter: number, target?: number): SampleOutcome {

@@ -2,14 +2,14 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { constantModel, loadMnist, saturatedCopy, trainTinyModel } from './attacks-fixtures.ts';
-import { fgsm, fgsmTemperature } from '../src/ml/attacks/fgsm.ts';
-import { pgd } from '../src/ml/attacks/pgd.ts';
-import { jsma } from '../src/ml/attacks/jsma.ts';
-import { cwL2 } from '../src/ml/attacks/cw.ts';
-import { saturationDiagnostic, saturationFromOutcomes } from '../src/ml/attacks/saturation.ts';
-import { runAttack, subsetData } from '../src/ml/attacks/evaluate.ts';
-import { logitGaps } from '../src/ml/attacks/metrics.ts';
-import type { AttackData, AttackResult } from '../src/ml/attacks/types.ts';
+import { fgsm, fgsmTemperature } from '../src/flagship/ml/attacks/fgsm.ts';
+import { pgd } from '../src/flagship/ml/attacks/pgd.ts';
+import { jsma } from '../src/flagship/ml/attacks/jsma.ts';
+import { cwL2 } from '../src/flagship/ml/attacks/cw.ts';
+import { saturationDiagnostic, saturationFromOutcomes } from '../src/flagship/ml/attacks/saturation.ts';
+import { runAttack, subsetData } from '../src/flagship/ml/attacks/evaluate.ts';
+import { logitGaps } from '../src/flagship/ml/attacks/metrics.ts';
+import type { AttackData, AttackResult } from '../src/flagship/ml/attacks/types.ts';
 
 // A small dense MNIST classifier (~88% on these samples), trained in a few seconds on the cpu
 // backend, and its copy with logits x100: same predictions, saturated softmax, like a network

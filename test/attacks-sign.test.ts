@@ -2,14 +2,14 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist, saturatedCopy, trainTinyModel } from './attacks-fixtures.ts';
-import { exactSign, exactSignValues } from '../src/ml/attacks/sign.ts';
-import { fgsm } from '../src/ml/attacks/fgsm.ts';
-import { gradWithLogits, fgsmLoss } from '../src/ml/attacks/core.ts';
-import { argmaxRows, logitGaps } from '../src/ml/attacks/metrics.ts';
-import { subsetData } from '../src/ml/attacks/evaluate.ts';
-import { initBackend } from '../src/ml/backends/select.ts';
-import { buildModel } from '../src/ml/model.ts';
-import type { AttackData } from '../src/ml/attacks/types.ts';
+import { exactSign, exactSignValues } from '../src/flagship/ml/attacks/sign.ts';
+import { fgsm } from '../src/flagship/ml/attacks/fgsm.ts';
+import { gradWithLogits, fgsmLoss } from '../src/flagship/ml/attacks/core.ts';
+import { argmaxRows, logitGaps } from '../src/flagship/ml/attacks/metrics.ts';
+import { subsetData } from '../src/flagship/ml/attacks/evaluate.ts';
+import { initBackend } from '../src/flagship/ml/backends/select.ts';
+import { buildModel } from '../src/flagship/ml/model.ts';
+import type { AttackData } from '../src/flagship/ml/attacks/types.ts';
 
 // Issue 11: tf.sign on the wasm backend returns 0 below about 1e-7, and the FGSM gradients of a
 // distilled network deployed at T = 1 are 1e-40 to 1e-20. The attacks take the sign in JS instead.

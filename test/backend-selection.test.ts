@@ -4,11 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backendIdentity, initBackend } from '../src/ml/backends/select.ts';
-import { gridEnvironment, runExperimentGrid } from '../src/experiment/run.ts';
-import { planUnits } from '../src/experiment/plan.ts';
-import { experimentParams } from '../src/experiment/params.ts';
-import { UserError } from '../src/util/errors.ts';
+import { backendIdentity, initBackend } from '../src/flagship/ml/backends/select.ts';
+import { gridEnvironment, runExperimentGrid } from '../src/flagship/reproduction/run.ts';
+import { planUnits } from '../src/flagship/reproduction/plan.ts';
+import { experimentParams } from '../src/flagship/reproduction/params.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 /**
  * Issue 12, item 10: every way of naming a backend goes through one validation with one
@@ -55,7 +55,9 @@ test('REPROBOOK_BACKEND=bogus stops every command with a non-zero exit, even whe
   try {
     await mkdir(join(root, 'notebooks'));
     await writeFile(join(root, 'notebooks', 'a.md'), '---\ntitle: A\n---\n\n```ts\n1 + 1\n```\n');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'run', '--root', root], {
+    // The check is the flagship's (its plugin's hook): a project built on it gets it too.
+    await writeFile(join(root, 'reprobook.config.yaml'), `plugin: ${join(REPO, 'src/flagship/plugin.ts')}\n`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/engine/cli/main.ts'), 'run', '--root', root], {
       cwd: REPO, encoding: 'utf8', env: { ...process.env, REPROBOOK_BACKEND: 'bogus' },
     });
     assert.notEqual(r.status, 0, r.stderr);

@@ -6,10 +6,10 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import {
   BACKEND_NAMES, describeBackend, initBackend, parseBackendName, preferenceFromEnv,
-} from '../src/ml/backends/select.ts';
-import { formatBackendReport, systemInfo } from '../src/ml/backends/info.ts';
-import { measureInputGradient, measureTraining } from '../src/bench/training.ts';
-import { UserError } from '../src/util/errors.ts';
+} from '../src/flagship/ml/backends/select.ts';
+import { formatBackendReport, systemInfo } from '../src/flagship/ml/backends/info.ts';
+import { measureInputGradient, measureTraining } from '../src/flagship/bench/training.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 const require = createRequire(import.meta.url);
 const installed = (pkg: string) => {
@@ -91,7 +91,7 @@ test('throughput measurement trains and differentiates on wasm without leaking t
 });
 
 test('kernel profile: a training step computes filter gradients, an input gradient does not; shares add up', async () => {
-  const { profileKernels } = await import('../src/bench/kernels.ts');
+  const { profileKernels } = await import('../src/flagship/bench/kernels.ts');
   await initBackend('wasm');
   const before = tf.memory().numTensors;
   const [train, grad] = await profileKernels(4, 1);
@@ -110,7 +110,7 @@ test('kernel profile: a training step computes filter gradients, an input gradie
 });
 
 test('reprobook doctor --json reports the backend, the machine and the data check', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--json', '--backend', 'wasm'], {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/engine/cli/main.ts', 'doctor', '--json', '--backend', 'wasm'], {
     cwd: new URL('..', import.meta.url),
     env: { ...process.env, REPROBOOK_BACKEND: '' },
   });
@@ -121,7 +121,7 @@ test('reprobook doctor --json reports the backend, the machine and the data chec
 });
 
 test('doctor says which kernels compute the convolutions; switched off, it names XNNPACK and why', async () => {
-  const doctor = (env: NodeJS.ProcessEnv) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--backend', 'wasm'], {
+  const doctor = (env: NodeJS.ProcessEnv) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/engine/cli/main.ts', 'doctor', '--backend', 'wasm'], {
     cwd: new URL('..', import.meta.url), env: { ...process.env, REPROBOOK_BACKEND: '', ...env },
   });
   const off = await doctor({ REPROBOOK_NATIVE_KERNELS: '0' });
@@ -133,7 +133,7 @@ test('doctor says which kernels compute the convolutions; switched off, it names
 
 test('reprobook doctor exits non-zero when a forced backend is unavailable', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed here' }, async () => {
   await assert.rejects(
-    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--backend', 'tensorflow'], { cwd: new URL('..', import.meta.url) }),
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/engine/cli/main.ts', 'doctor', '--backend', 'tensorflow'], { cwd: new URL('..', import.meta.url) }),
     (e: { code?: number; stderr?: string }) => e.code === 1 && /not available/.test(e.stderr ?? '') && /fix:/.test(e.stderr ?? ''),
   );
 });

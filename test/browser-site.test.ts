@@ -6,8 +6,8 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { buildSite, type SiteBuild } from '../src/report/site.ts';
-import { findChrome, launchChrome, printPdf } from '../src/report/pdf.ts';
+import { buildSite, type SiteBuild } from '../src/engine/report/site.ts';
+import { findChrome, launchChrome, printPdf } from '../src/engine/report/pdf.ts';
 import { makeFixtureRoot } from './fixtures/report/fixture-root.ts';
 
 /**

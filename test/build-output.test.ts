@@ -5,10 +5,10 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { buildSite } from '../src/report/site.ts';
-import { MANIFEST_FILE } from '../src/report/site-output.ts';
-import { acquireProjectLock, projectLockPath } from '../src/util/project-lock.ts';
-import { UserError } from '../src/util/errors.ts';
+import { buildSite } from '../src/engine/report/site.ts';
+import { MANIFEST_FILE } from '../src/engine/report/site-output.ts';
+import { acquireProjectLock, projectLockPath } from '../src/engine/util/project-lock.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 import { makeFixtureRoot } from './fixtures/report/fixture-root.ts';
 
 /**
@@ -17,7 +17,7 @@ import { makeFixtureRoot } from './fixtures/report/fixture-root.ts';
  */
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cliArgs = ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src/cli/main.ts')];
+const cliArgs = ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src/engine/cli/main.ts')];
 
 async function projectWithNotebook(): Promise<string> {
   const root = await makeFixtureRoot();

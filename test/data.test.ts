@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { countLabels, IdxFormatError, parseIdx, parseIdxHeader, scalePixels } from '../src/ml/data/idx.ts';
-import { loadMnist, packageDataDir, verifyMnist, type MnistFileName } from '../src/ml/data/mnist.ts';
-import { UserError } from '../src/util/errors.ts';
+import { countLabels, IdxFormatError, parseIdx, parseIdxHeader, scalePixels } from '../src/flagship/ml/data/idx.ts';
+import { loadMnist, packageDataDir, verifyMnist, type MnistFileName } from '../src/flagship/ml/data/mnist.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 const run = promisify(execFile);
 const NAMES: MnistFileName[] = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
@@ -174,7 +174,7 @@ test('missing, truncated, flipped-byte, bad-magic and broken-gzip files are name
 });
 
 test('`reprobook data verify` prints each file and the label counts; non-zero exit on a problem', async () => {
-  const cli = ['--import', 'tsx', 'src/cli/main.ts', 'data', 'verify'];
+  const cli = ['--import', 'tsx', 'src/engine/cli/main.ts', 'data', 'verify'];
   const ok = await run(process.execPath, cli);
   assert.match(ok.stdout, /ok {3}train-images-idx3-ubyte +47,040,016 bytes/);
   assert.match(ok.stdout, /labels test {2}10000: 0:980 1:1135 2:1032/);

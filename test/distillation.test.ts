@@ -4,14 +4,14 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../src/ml/backends/select.ts';
-import { loadMnist, type MnistData } from '../src/ml/data/mnist.ts';
-import { PAPER_TRAIN_CONFIG, type TrainConfig } from '../src/ml/training.ts';
-import { computeSoftLabels, distill, distillConfig, softLabelStats, validateDistillConfig } from '../src/ml/distillation.ts';
-import { evaluateAccuracy, predictLogits } from '../src/ml/evaluate.ts';
-import { buildModel } from '../src/ml/model.ts';
-import { deriveSeed } from '../src/ml/random.ts';
-import { ArtifactStore } from '../src/notebook/artifacts.ts';
+import { initBackend } from '../src/flagship/ml/backends/select.ts';
+import { loadMnist, type MnistData } from '../src/flagship/ml/data/mnist.ts';
+import { PAPER_TRAIN_CONFIG, type TrainConfig } from '../src/flagship/ml/training.ts';
+import { computeSoftLabels, distill, distillConfig, softLabelStats, validateDistillConfig } from '../src/flagship/ml/distillation.ts';
+import { evaluateAccuracy, predictLogits } from '../src/flagship/ml/evaluate.ts';
+import { buildModel } from '../src/flagship/ml/model.ts';
+import { deriveSeed } from '../src/flagship/ml/random.ts';
+import { ArtifactStore } from '../src/engine/store/artifacts.ts';
 
 let data: MnistData;
 before(async () => {

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProject } from '../src/notebook/project.ts';
-import { executedPath } from '../src/notebook/store.ts';
-import { buildSite } from '../src/report/site.ts';
+import { runProject } from '../src/engine/notebook/project.ts';
+import { executedPath } from '../src/engine/store/executed.ts';
+import { buildSite } from '../src/engine/report/site.ts';
 
 /**
  * Issue 12, item 9: `truncate -s 100 .reprobook/executed/default/a.json` made build, run and

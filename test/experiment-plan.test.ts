@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { experimentParams, baseTrainConfig, PAPER_EXPERIMENT } from '../src/experiment/params.ts';
-import { planUnits, trainInputs, BASELINE } from '../src/experiment/plan.ts';
-import { UserError } from '../src/util/errors.ts';
-import { parseProjectConfig } from '../src/notebook/config.ts';
+import { experimentParams, baseTrainConfig, PAPER_EXPERIMENT } from '../src/flagship/reproduction/params.ts';
+import { planUnits, trainInputs, BASELINE } from '../src/flagship/reproduction/plan.ts';
+import { UserError } from '../src/engine/util/errors.ts';
+import { parseProjectConfig } from '../src/engine/notebook/config.ts';
 import { readFile } from 'node:fs/promises';
 
 const env = { backend: 'wasm', data: { 'train-images-idx3-ubyte': 'aa' } };
@@ -118,7 +118,7 @@ test("the project's profiles give valid experiment parameters; smoke is small, p
 });
 
 test('profileParams resolves a profile like the notebooks do, and names what is unknown', async () => {
-  const { profileParams } = await import('../src/experiment/profile.ts');
+  const { profileParams } = await import('../src/flagship/reproduction/profile.ts');
   const root = new URL('..', import.meta.url).pathname;
   const smoke = await profileParams(root, 'smoke', ['epochs=3']);
   assert.equal(smoke.profile, 'smoke');
@@ -130,7 +130,7 @@ test('profileParams resolves a profile like the notebooks do, and names what is 
 });
 
 test('result names: controls and the spread over seeds get their documented names', async () => {
-  const { resultValues } = await import('../src/experiment/run.ts');
+  const { resultValues } = await import('../src/flagship/reproduction/run.ts');
   const p = experimentParams({ temperatures: [1, 100], seeds: 3, seed: 4 });
   const net = (acc: number) => ({ id: 'x', role: 'student' as const, temperature: 100, testAccuracy: acc, trainCount: 1, validationCount: 0, history: [], imagesPerSecond: 1, modelArtifact: 'a' });
   const summary = (rate: number) => ({ headlineRate: rate, rates: { a: rate / 2, b: rate }, samples: 10 }) as never;

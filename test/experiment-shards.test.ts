@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT, buildIn, projectCopy } from '../src/bench/project-copy.ts';
+import { REPO_ROOT, buildIn, projectCopy } from '../src/flagship/bench/project-copy.ts';
 
 /**
  * Issue 7's "beyond one machine": two shards of the real smoke grid, run one after the
@@ -11,7 +11,7 @@ import { REPO_ROOT, buildIn, projectCopy } from '../src/bench/project-copy.ts';
  * unsharded build afterwards computes no unit and only assembles the report.
  */
 function experiment(root: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'experiment', '--root', root, '--profile', 'smoke', ...args], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/engine/cli/main.ts'), 'experiment', '--root', root, '--profile', 'smoke', ...args], {
     cwd: root, encoding: 'utf8', env: { ...process.env, REPROBOOK_BACKEND: 'wasm' }, timeout: 10 * 60_000,
   });
   return { ...r, log: `${r.stdout}\n${r.stderr}` };

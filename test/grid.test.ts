@@ -15,10 +15,10 @@ import {
   type GridEvent,
   type GridUnit,
   type RunGridOptions,
-} from '../src/grid/index.ts';
-import { hashValue, sha256 } from '../src/util/hash.ts';
-import { silentProgress } from '../src/util/progress.ts';
-import { UserError } from '../src/util/errors.ts';
+} from '../src/engine/grid/index.ts';
+import { hashValue, sha256 } from '../src/engine/util/hash.ts';
+import { silentProgress } from '../src/engine/util/progress.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 const HANDLER = fileURLToPath(new URL('./fixtures/grid/handler.ts', import.meta.url));
 const NO_EXECUTE = fileURLToPath(new URL('./fixtures/grid/no-execute.ts', import.meta.url));

@@ -4,13 +4,13 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProject, type ProjectRunRequest } from '../src/notebook/project.ts';
-import { executedPath, loadExecuted, loadResults, resultsPath } from '../src/notebook/store.ts';
-import { importedSources, globToRegExp } from '../src/notebook/cache.ts';
-import { parseNotebook } from '../src/notebook/format.ts';
-import { toIpynb } from '../src/notebook/ipynb.ts';
-import { UserError } from '../src/util/errors.ts';
-import type { ExecutedNotebook } from '../src/notebook/types.ts';
+import { runProject, type ProjectRunRequest } from '../src/engine/notebook/project.ts';
+import { executedPath, loadExecuted, loadResults, resultsPath } from '../src/engine/store/executed.ts';
+import { importedSources, globToRegExp } from '../src/engine/notebook/cache.ts';
+import { parseNotebook } from '../src/engine/notebook/format.ts';
+import { toIpynb } from '../src/engine/notebook/ipynb.ts';
+import { UserError } from '../src/engine/util/errors.ts';
+import type { ExecutedNotebook } from '../src/engine/notebook/types.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'notebooks');
 

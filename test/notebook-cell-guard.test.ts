@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadExecutedNotebook } from '../src/notebook/store.ts';
+import { loadExecutedNotebook } from '../src/engine/store/executed.ts';
 
 /**
  * Issue 12, items 2 and 6: a cell cannot end the build quietly (process.exit, a promise that
@@ -26,7 +26,7 @@ async function project(notebooks: Record<string, string>): Promise<string> {
 }
 
 function reprobook(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/engine/cli/main.ts'), ...args], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, stderr: r.stderr };
 }
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { parseNotebook, parseNotebookSource, NotebookFormatError } from '../src/notebook/format.ts';
-import { parseProjectConfig } from '../src/notebook/config.ts';
-import { parseParamValue, resolveParams, validateRequest, parseOverrides } from '../src/notebook/params.ts';
-import { UserError } from '../src/util/errors.ts';
+import { parseNotebook, parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/format.ts';
+import { parseProjectConfig } from '../src/engine/notebook/config.ts';
+import { parseParamValue, resolveParams, validateRequest, parseOverrides } from '../src/engine/notebook/params.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'notebooks');
 
@@ -127,8 +127,8 @@ test('profiles and overrides resolve per notebook; unknown names list the valid 
 });
 
 test('project-wide parameters are declared by every notebook; its own declaration wins; profiles and --param reach them', async () => {
-  const { withProjectParameters } = await import('../src/notebook/project.ts');
-  const { resolveParams, validateRequest } = await import('../src/notebook/params.ts');
+  const { withProjectParameters } = await import('../src/engine/notebook/project.ts');
+  const { resolveParams, validateRequest } = await import('../src/engine/notebook/params.ts');
   const config = parseProjectConfig('parameters:\n  epochs: 2\n  n: 1\nprofiles:\n  quick: { epochs: 3 }\n');
   const doc = withProjectParameters(parseNotebookSource('---\nparameters: { n: 10 }\n---\n', 'notebooks/a.md'), config);
   assert.deepEqual(doc.frontMatter.parameters, { epochs: 2, n: 10 });

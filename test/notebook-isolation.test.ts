@@ -5,11 +5,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProject } from '../src/notebook/project.ts';
-import { loadExecutedNotebook, loadResults } from '../src/notebook/store.ts';
-import { parseNotebookSource, NotebookFormatError } from '../src/notebook/format.ts';
-import { parseProjectConfig } from '../src/notebook/config.ts';
-import { parseDuration, resolveLimits } from '../src/notebook/timeouts.ts';
+import { runProject } from '../src/engine/notebook/project.ts';
+import { loadExecutedNotebook, loadResults } from '../src/engine/store/executed.ts';
+import { parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/format.ts';
+import { parseProjectConfig } from '../src/engine/notebook/config.ts';
+import { parseDuration, resolveLimits } from '../src/engine/notebook/timeouts.ts';
 
 /**
  * Issue 12, items 3 and 4: each notebook runs in a worker thread of its own (isolation.ts),
@@ -33,15 +33,19 @@ async function project(notebooks: Record<string, { front?: string; cells: string
 }
 
 function reprobook(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/engine/cli/main.ts'), ...args], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, stderr: r.stderr };
 }
 
 test('what a notebook does to globals, Math or prototypes does not reach the next one: a full run and a run of one notebook publish the same', async () => {
   const root = await project({
-    a: { cells: ['globalThis.leak = 42;\nMath.random = () => 0.5;\n(Array.prototype as any).leaked = true;\nprocess.env.REPROBOOK_LEAK = "yes";\n(globalThis as any).__reprobookBackendIdentity = () => "test-backend";\npublish("a.set", true);'] },
-    b: { cells: ['publish("b.seen", [String((globalThis as any).leak), Math.random() === 0.5, String(([] as any).leaked), String(process.env.REPROBOOK_LEAK)]);'] },
-  });
+    a: { cells: ['globalThis.leak = 42;\nMath.random = () => 0.5;\n(Array.prototype as any).leaked = true;\nprocess.env.REPROBOOK_LEAK = "yes";\n(await import("../probe-state.ts")).setBackend("test-backend");\npublish("a.set", true);'] },
+    b: { cells: ['publish("b.seen", [String((globalThis as any).leak), Math.random() === 0.5, String(([] as any).leaked), String(process.env.REPROBOOK_LEAK)]);\n(await import("../probe-state.ts")).setBackend("test-backend");'] },
+  }, 'plugin: plugin.ts\n');
+  // The project plugin's environment() describes each run from the notebook's own thread:
+  // the module state a cell set is the state the probe reads.
+  await writeFile(join(root, 'probe-state.ts'), 'let backend: string | undefined;\nexport function setBackend(b: string) { backend = b; }\nexport function getBackend() { return backend; }\n');
+  await writeFile(join(root, 'plugin.ts'), "import { getBackend } from './probe-state.ts';\nexport function environment() { const b = getBackend(); return b ? { backend: b } : {}; }\n");
   try {
     const full = await runProject({ root, quietArtifacts: true });
     assert.ok(full.ok);
@@ -51,7 +55,8 @@ test('what a notebook does to globals, Math or prototypes does not reach the nex
     assert.equal(alone.outcomes[0]!.status, 'ran');
     assert.deepEqual(alone.results.results['b.seen'], fresh, 'the same values whether or not a ran before b');
     assert.equal((globalThis as { leak?: unknown }).leak, undefined, 'nor does the calling process');
-    // The backend a notebook loaded is recorded from its own thread, and reaches results.json.
+    // The backend a notebook loaded is recorded from its own thread (through the project
+    // plugin), and reaches results.json.
     assert.equal(full.results.provenance.environment.backend, 'test-backend');
     assert.equal(alone.results.provenance.environment.backend, 'test-backend');
     assert.notEqual(Math.random(), 0.5);
@@ -117,7 +122,7 @@ for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
       a: { cells: ['publish("a.done", 1);'] },
       b: { cells: ['publish("b.before", 1);', 'import { writeFileSync } from "node:fs";\nwriteFileSync(`${notebook.root}/busy`, "");\nwhile (true) {}'] },
     });
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'run', '--root', root], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/engine/cli/main.ts'), 'run', '--root', root], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));

@@ -5,8 +5,8 @@ import { cp, mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/pr
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProject } from '../src/notebook/project.ts';
-import { ArtifactStore, artifactId } from '../src/notebook/artifacts.ts';
+import { runProject } from '../src/engine/notebook/project.ts';
+import { ArtifactStore, artifactId } from '../src/engine/store/artifacts.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const FIX = join(import.meta.dirname, 'fixtures', 'notebooks');

@@ -4,9 +4,9 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { parseNotebook, parseNotebookSource } from '../src/notebook/format.ts';
-import { executeCells } from '../src/notebook/runner.ts';
-import type { CellOutput, CellResult, DisplayItem } from '../src/notebook/types.ts';
+import { parseNotebook, parseNotebookSource } from '../src/engine/notebook/format.ts';
+import { executeCells } from '../src/engine/notebook/runner.ts';
+import type { CellOutput, CellResult, DisplayItem } from '../src/engine/notebook/types.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'notebooks');
 
@@ -150,7 +150,7 @@ test('redeclaration across cells, params are read-only, exports are tolerated, t
 
 test('progress from a cell goes to the terminal, not into the outputs', async () => {
   const lines: string[] = [];
-  const { createProgress } = await import('../src/util/progress.ts');
+  const { createProgress } = await import('../src/engine/util/progress.ts');
   const stream = { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream;
   const doc = parseNotebookSource('```ts\nconst task = progress.start("steps", 3, "step");\nfor (let i = 1; i <= 3; i++) task.update(i);\ntask.done("all good");\n```\n', 'notebooks/p.md');
   const r = await executeCells(doc, { root: tmpdir(), profile: null, params: {}, progress: createProgress({ stream, live: false, intervalMs: 0 }) });

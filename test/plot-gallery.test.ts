@@ -4,12 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright-core';
-import { Runtime } from '../src/notebook/runtime.ts';
-import { parseNotebookSource } from '../src/notebook/format.ts';
-import { toDisplayItem } from '../src/notebook/display.ts';
-import { renderDisplayItem } from '../src/report/notebook-page.ts';
-import type { RenderContext } from '../src/report/markdown.ts';
-import { findChrome, launchChrome } from '../src/report/pdf.ts';
+import { Runtime } from '../src/engine/notebook/runtime.ts';
+import { parseNotebookSource } from '../src/engine/notebook/format.ts';
+import { toDisplayItem } from '../src/engine/notebook/display.ts';
+import { renderDisplayItem } from '../src/engine/report/notebook-page.ts';
+import type { RenderContext } from '../src/engine/report/markdown.ts';
+import { findChrome, launchChrome } from '../src/engine/report/pdf.ts';
 
 /**
  * Issue 12, item 7: a gallery of Observable Plot figures, each rendered the way a notebook

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
-import { parseNotebookSource } from '../src/notebook/format.ts';
-import { executeCells } from '../src/notebook/runner.ts';
-import type { DisplayItem } from '../src/notebook/types.ts';
-import { renderDisplayItem } from '../src/report/notebook-page.ts';
-import { sanitizeSvg } from '../src/report/sanitize.ts';
-import type { RenderContext } from '../src/report/markdown.ts';
+import { parseNotebookSource } from '../src/engine/notebook/format.ts';
+import { executeCells } from '../src/engine/notebook/runner.ts';
+import type { DisplayItem } from '../src/engine/notebook/types.ts';
+import { renderDisplayItem } from '../src/engine/report/notebook-page.ts';
+import { sanitizeSvg } from '../src/engine/report/sanitize.ts';
+import type { RenderContext } from '../src/engine/report/markdown.ts';
 
 /**
  * Issue 12, item 7, without a browser (the pixel comparison is test/plot-gallery.test.ts):
@@ -60,7 +60,7 @@ test('figure HTML is still sanitised: no script, handler, foreign element or out
 });
 
 test('ipynb export: a Plot figure is text/html (HTML around its SVGs), a bare plot image/svg+xml', async () => {
-  const { itemToMimeBundle } = await import('../src/notebook/ipynb.ts');
+  const { itemToMimeBundle } = await import('../src/engine/notebook/ipynb.ts');
   const { item: fig } = await figure(`plot({ title: 'T', marks: [Plot.dot(data, { x: 'x', y: 'y' })] })`);
   const { item: bare } = await figure(`plot({ marks: [Plot.dot(data, { x: 'x', y: 'y' })] })`);
   assert.deepEqual(Object.keys(itemToMimeBundle(fig)).sort(), ['text/html', 'text/plain']);

@@ -5,12 +5,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseNotebookSource, NotebookFormatError } from '../src/notebook/format.ts';
-import { parseProjectConfig } from '../src/notebook/config.ts';
-import { runProject } from '../src/notebook/project.ts';
-import { executedPath, resultsPath } from '../src/notebook/store.ts';
-import { buildSite } from '../src/report/site.ts';
-import { UserError } from '../src/util/errors.ts';
+import { parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/format.ts';
+import { parseProjectConfig } from '../src/engine/notebook/config.ts';
+import { runProject } from '../src/engine/notebook/project.ts';
+import { executedPath, resultsPath } from '../src/engine/store/executed.ts';
+import { buildSite } from '../src/engine/report/site.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 /**
  * Issue 12, item 11: a front-matter profile "../../../../escaped" with `run --profile` wrote

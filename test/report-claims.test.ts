@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { judgeClaim, judgeClaims, loadClaims, parseClaims, type ClaimSpec } from '../src/report/claims.ts';
-import { UserError } from '../src/util/errors.ts';
+import { judgeClaim, judgeClaims, loadClaims, parseClaims, type ClaimSpec } from '../src/engine/report/claims.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 const approx: ClaimSpec = {
   id: 'acc', claim: 'accuracy', source: '§3', paperText: '99.51%', results: ['baseline.accuracy'],

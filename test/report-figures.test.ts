@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
-import { figure1Data, figure1Svg, seriesFigureSvg, seriesLegendHtml, temperatureSeries, temperaturesRun } from '../src/report/figures.ts';
-import { safePngDataUrl, sanitizeSvg } from '../src/report/sanitize.ts';
+import { figure1Data, figure1Svg, seriesFigureSvg, seriesLegendHtml, temperatureSeries, temperaturesRun } from '../src/engine/report/figures.ts';
+import { safePngDataUrl, sanitizeSvg } from '../src/engine/report/sanitize.ts';
 
 const svgDoc = (svg: string) => new JSDOM(`<body>${svg}</body>`).window.document;
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
-import { createContext, renderMarkdown, scanNumbering, splitFrontMatter, type RenderContext } from '../src/report/markdown.ts';
+import { createContext, renderMarkdown, scanNumbering, splitFrontMatter, type RenderContext } from '../src/engine/report/markdown.ts';
 
 const refs = [
   { key: 'biggio2013', text: 'B. Biggio. Evasion.' },

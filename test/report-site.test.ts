@@ -7,9 +7,9 @@ import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
-import { buildSite, sectionize } from '../src/report/site.ts';
-import { findChrome, launchChrome } from '../src/report/pdf.ts';
-import { UserError } from '../src/util/errors.ts';
+import { buildSite, sectionize } from '../src/engine/report/site.ts';
+import { findChrome, launchChrome } from '../src/engine/report/pdf.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 import { FIXTURE_DIR, makeFixtureRoot } from './fixtures/report/fixture-root.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -235,7 +235,7 @@ test('CHROME_PATH pointing at a program that is not Chromium gives a hint, not P
 
 test('reprobook build --no-run: HTML always; without a browser it says how to get one and fails unless --no-pdf', async () => {
   const root = await makeFixtureRoot();
-  const cli = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'build', '--root', root, '--profile', 'smoke', '--no-run', ...args], {
+  const cli = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/engine/cli/main.ts'), 'build', '--root', root, '--profile', 'smoke', '--no-run', ...args], {
     cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ...env },
   });
   try {

@@ -4,8 +4,8 @@ import { readFile, writeFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { buildIn, projectCopy, REPO_ROOT } from '../src/bench/project-copy.ts';
-import type { ResultsFile } from '../src/notebook/types.ts';
+import { buildIn, projectCopy, REPO_ROOT } from '../src/flagship/bench/project-copy.ts';
+import type { ResultsFile } from '../src/engine/notebook/types.ts';
 
 /**
  * The real notebooks, end to end, with the smoke profile: `reprobook build` runs every
@@ -66,7 +66,7 @@ test('smoke profile: the real notebooks build a complete site, results file and 
     // The independent check: FGSM on the stored networks, re-run on the exact cpu backend.
     const env = { ...process.env };
     delete env.REPROBOOK_BACKEND;
-    const verify = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'cross-check', '--root', root, '--profile', 'smoke', '--param', 'backend=wasm', '--samples', '12', '--out', 'check.json'], { cwd: root, encoding: 'utf8', env });
+    const verify = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/engine/cli/main.ts'), 'cross-check', '--root', root, '--profile', 'smoke', '--param', 'backend=wasm', '--samples', '12', '--out', 'check.json'], { cwd: root, encoding: 'utf8', env });
     assert.equal(verify.status, 0, `${verify.stdout}\n${verify.stderr}`);
     assert.doesNotMatch(verify.stderr, /start \S+ \[train\]/, 'the check trains nothing: the networks are in the store');
     const check = JSON.parse(await readFile(join(root, 'check.json'), 'utf8')) as { rows: Array<{ network: string; samples: number; zeroGradient: { experiment: number; cpu: number } }> };

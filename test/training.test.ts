@@ -4,14 +4,14 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../src/ml/backends/select.ts';
-import { loadMnist, type MnistData } from '../src/ml/data/mnist.ts';
-import { deriveSeed, mulberry32, permutation } from '../src/ml/random.ts';
-import { learningRateAt, planSplit, temperatureLoss, trainNetwork, validateTrainConfig, PAPER_TRAIN_CONFIG, type TrainConfig } from '../src/ml/training.ts';
-import { argmaxRows, evaluateAccuracy, predictLogits } from '../src/ml/evaluate.ts';
-import { getOrTrainModel, loadModel, saveModel, trainedModelKey, WEIGHTS_BIN } from '../src/ml/persist.ts';
-import { ArtifactStore } from '../src/notebook/artifacts.ts';
-import { UserError } from '../src/util/errors.ts';
+import { initBackend } from '../src/flagship/ml/backends/select.ts';
+import { loadMnist, type MnistData } from '../src/flagship/ml/data/mnist.ts';
+import { deriveSeed, mulberry32, permutation } from '../src/flagship/ml/random.ts';
+import { learningRateAt, planSplit, temperatureLoss, trainNetwork, validateTrainConfig, PAPER_TRAIN_CONFIG, type TrainConfig } from '../src/flagship/ml/training.ts';
+import { argmaxRows, evaluateAccuracy, predictLogits } from '../src/flagship/ml/evaluate.ts';
+import { getOrTrainModel, loadModel, saveModel, trainedModelKey, WEIGHTS_BIN } from '../src/flagship/ml/persist.ts';
+import { ArtifactStore } from '../src/engine/store/artifacts.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 let data: MnistData;
 before(async () => {

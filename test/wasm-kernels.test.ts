@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { backendIdentity, initBackend } from '../src/ml/backends/select.ts';
+import { backendIdentity, initBackend } from '../src/flagship/ml/backends/select.ts';
 import { createRequire } from 'node:module';
-import { ADDON_PATH, NATIVE_ENV, setNativeKernelsEnabled } from '../src/ml/backends/native-kernels.ts';
+import { ADDON_PATH, NATIVE_ENV, setNativeKernelsEnabled } from '../src/flagship/ml/backends/native-kernels.ts';
 
 /**
  * The wasm convolution kernels against the reference implementation of the cpu backend:
  * convolutions and the gradients of a conv2d loss with respect to the input and the filter,
  * on shapes that exercise every padding/stride path, for both kernel sets the wasm backend
- * can run: XNNPACK (src/ml/backends/wasm-kernels.ts) and OpenBLAS (native/, through
- * src/ml/backends/native-kernels.ts).
+ * can run: XNNPACK (src/flagship/ml/backends/wasm-kernels.ts) and OpenBLAS (native/, through
+ * src/flagship/ml/backends/native-kernels.ts).
  */
 
 /** The kernel sets, switched in one process. OpenBLAS is required unless explicitly disabled. */
@@ -328,7 +328,7 @@ for (const set of KERNEL_SETS) {
 }
 
 for (const set of KERNEL_SETS) test(`${set.name}: the paper network: loss and every weight gradient on wasm match cpu`, async () => {
-  const { buildModel, forwardLogits } = await import('../src/ml/model.ts');
+  const { buildModel, forwardLogits } = await import('../src/flagship/ml/model.ts');
   const run = () => {
     const model = buildModel(3);
     const out = tf.tidy(() => {

@@ -1,5 +1,5 @@
 /*
- * Native convolution kernels for tfjs's wasm backend (see src/ml/backends/native-kernels.ts).
+ * Native convolution kernels for tfjs's wasm backend (see src/flagship/ml/backends/native-kernels.ts).
  *
  * Why: XNNPACK in tfjs-backend-wasm runs 128-bit wasm SIMD without FMA on one thread, about
  * 12 GMAC/s here, and its GEMM does not block the reduction dimension, so the filter gradient

@@ -1,7 +1,7 @@
-import { initBackend, backendIdentity } from '../../src/ml/backends/select.ts';
-import { loadMnist } from '../../src/ml/data/mnist.ts';
-import { trainNetwork, PAPER_TRAIN_CONFIG } from '../../src/ml/training.ts';
-import { evaluateAccuracy } from '../../src/ml/evaluate.ts';
+import { initBackend, backendIdentity } from '../../src/flagship/ml/backends/select.ts';
+import { loadMnist } from '../../src/flagship/ml/data/mnist.ts';
+import { trainNetwork, PAPER_TRAIN_CONFIG } from '../../src/flagship/ml/training.ts';
+import { evaluateAccuracy } from '../../src/flagship/ml/evaluate.ts';
 await initBackend('wasm');
 const mnist = await loadMnist();
 const t0 = Date.now();

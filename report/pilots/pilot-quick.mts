@@ -1,9 +1,9 @@
 // Usage: npx tsx report/pilots/pilot-quick.mts WARM_EPOCHS [LR] [T] [linear|constant] (see README.md here)
-import { initBackend, backendIdentity } from '../../src/ml/backends/select.ts';
-import { loadMnist } from '../../src/ml/data/mnist.ts';
-import { trainNetwork, PAPER_TRAIN_CONFIG, planSplit } from '../../src/ml/training.ts';
-import { computeSoftLabels, softLabelStats } from '../../src/ml/distillation.ts';
-import { evaluateAccuracy } from '../../src/ml/evaluate.ts';
+import { initBackend, backendIdentity } from '../../src/flagship/ml/backends/select.ts';
+import { loadMnist } from '../../src/flagship/ml/data/mnist.ts';
+import { trainNetwork, PAPER_TRAIN_CONFIG, planSplit } from '../../src/flagship/ml/training.ts';
+import { computeSoftLabels, softLabelStats } from '../../src/flagship/ml/distillation.ts';
+import { evaluateAccuracy } from '../../src/flagship/ml/evaluate.ts';
 await initBackend('wasm');
 const mnist = await loadMnist();
 const t0 = Date.now();

@@ -1,0 +1,112 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ArtifactStore, artifactId, type ArtifactKey } from '../store/artifacts.ts';
+import type { ProgressReporter, ProgressTask } from '../util/progress.ts';
+import type { GridHandler, GridUnit, JsonValue, UnitContext, UnitMessage } from './types.ts';
+
+/**
+ * Running one unit, the same way in a worker thread and inline: load the handler (init
+ * once per thread), build its context, and memoise its result in the store. The result
+ * is written by whoever computes it, so a unit that finished is stored even if the run
+ * fails later, and a second writer of the same key (another shard) is harmless.
+ */
+
+export const RESULT_FILE = 'value.json';
+
+/** One handler module per URL and config per thread, initialised once: `init` may set up a tfjs backend. */
+const handlers = new Map<string, Promise<GridHandler>>();
+
+export function loadHandler(url: string, config: JsonValue = null): Promise<GridHandler> {
+  const id = `${url}\n${JSON.stringify(config)}`;
+  let p = handlers.get(id);
+  if (!p) {
+    p = (async () => {
+      const mod = (await import(url)) as Partial<GridHandler> & { default?: Partial<GridHandler> };
+      // Accept `export default { execute }` too; named exports are the documented form.
+      const h = typeof mod.execute === 'function' ? mod : mod.default;
+      if (!h || typeof h.execute !== 'function') {
+        throw new Error(`grid handler ${url} does not export execute(unit, ctx)`);
+      }
+      if (typeof h.init === 'function') await h.init(config);
+      return h as GridHandler;
+    })();
+    handlers.set(id, p);
+    // A failed import or init is not cached, so that the message is the same for every unit.
+    p.catch(() => handlers.delete(id));
+  }
+  return p;
+}
+
+/** A result previously stored under `key`, or undefined. */
+export async function readStoredResult(store: ArtifactStore, key: ArtifactKey): Promise<JsonValue | undefined> {
+  const entry = await store.get(key);
+  if (!entry) return undefined;
+  return JSON.parse(await readFile(join(entry.dir, RESULT_FILE), 'utf8')) as JsonValue;
+}
+
+/** A ProgressReporter whose tasks are forwarded as messages (to the parent thread). */
+export function forwardingProgress(unitId: string, send: (m: UnitMessage) => void, throttleMs = 200): ProgressReporter {
+  return {
+    start(label: string, total: number, unit?: string): ProgressTask {
+      let last = 0;
+      send({ type: 'progress', unitId, label, done: 0, total, unit });
+      return {
+        update(done, u) {
+          const now = Date.now();
+          // Messages are cheap but a training loop may update every batch: keep the parent calm.
+          if (now - last < throttleMs && done < total) return;
+          last = now;
+          send({ type: 'progress', unitId, label, done, total, unit, fields: u?.fields });
+        },
+        done(summary) {
+          send({ type: 'progress-done', unitId, label, summary });
+        },
+      };
+    },
+  };
+}
+
+export interface UnitRun {
+  handlerUrl: string;
+  /** Passed to the handler's init() (RunGridOptions.handlerConfig). */
+  handlerConfig: JsonValue;
+  unit: GridUnit;
+  key: ArtifactKey;
+  deps: Record<string, JsonValue>;
+  storeRoot: string;
+  send: (m: UnitMessage) => void;
+  signal?: AbortSignal;
+}
+
+export interface UnitOutcome {
+  result: JsonValue;
+  /** True when another process stored the result between the parent's check and now. */
+  hit: boolean;
+}
+
+export async function executeUnit(run: UnitRun): Promise<UnitOutcome> {
+  const store = new ArtifactStore(run.storeRoot);
+  const handler = await loadHandler(run.handlerUrl, run.handlerConfig);
+  const entry = await store.getOrCreate(run.key, async (dir) => {
+    const ctx: UnitContext = {
+      unit: run.unit,
+      storeRoot: run.storeRoot,
+      store,
+      deps: run.deps,
+      progress: forwardingProgress(run.unit.id, run.send),
+      log: (message) => run.send({ type: 'log', unitId: run.unit.id, message: String(message) }),
+      signal: run.signal ?? new AbortController().signal,
+      resultId: artifactId(run.key),
+    };
+    const value = await handler.execute(run.unit, ctx);
+    const text = JSON.stringify(value);
+    if (text === undefined) {
+      throw new Error(`execute() returned ${typeof value}; a unit's result must be a JSON value (return null for "nothing")`);
+    }
+    await writeFile(join(dir, RESULT_FILE), text);
+  });
+  // Read back what was stored even on a fresh run: results are then identical to cached
+  // ones (JSON semantics), and to a concurrent writer's if its rename won.
+  const result = JSON.parse(await readFile(join(entry.dir, RESULT_FILE), 'utf8')) as JsonValue;
+  return { result, hit: entry.hit };
+}

@@ -1,0 +1,106 @@
+import type { ArtifactStore } from '../store/artifacts.ts';
+import type { ProgressReporter } from '../util/progress.ts';
+
+/**
+ * The experiment grid's domain: units of work, the handler that does them, and what a
+ * run reports. Units and results cross thread boundaries and land in the artifact store,
+ * so they are plain JSON.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** One independent piece of the grid: a temperature's teacher, its student, an attack. */
+export interface GridUnit {
+  /** Unique name within the grid, e.g. `T10/student`. Used in messages and in `ctx.deps`. */
+  id: string;
+  /** What the handler should do, e.g. `teacher`, `student`, `fgsm`. Part of the cache key. */
+  kind: string;
+  /** Everything that can change the result (seed, temperature, epochs...). Part of the cache key. */
+  inputs: Record<string, JsonValue>;
+  /** Units whose results this one needs; they run first and their results arrive in `ctx.deps`. */
+  deps?: string[];
+  /**
+   * Units with the same group always land in the same shard (default: the unit's own id), so
+   * a chain like teacher -> student -> attacks can be kept on one machine.
+   */
+  group?: string;
+  /** Relative cost (default 1): balances shards and runs long critical paths first. */
+  cost?: number;
+  /**
+   * A prerequisite that every shard computes itself when one of its units needs it and the
+   * store does not hold it yet, instead of waiting for the shard it belongs to (a shared root
+   * of many groups, e.g. a warm start). Its key is the same everywhere, so two shards storing
+   * it is harmless; the price is computing it once per shard that needs it.
+   */
+  everyShard?: boolean;
+}
+
+/** 1-based: `--shard 2/4` is { index: 2, count: 4 }. */
+export interface ShardSpec {
+  index: number;
+  count: number;
+}
+
+/** Forwarded to the parent process: progress and log lines of a running unit. */
+export type UnitMessage =
+  | { type: 'progress'; unitId: string; label: string; done: number; total: number; unit?: string; fields?: Record<string, string | number> }
+  | { type: 'progress-done'; unitId: string; label: string; summary?: string }
+  | { type: 'log'; unitId: string; message: string };
+
+/** What a handler's `execute` receives besides the unit. */
+export interface UnitContext {
+  unit: GridUnit;
+  /** Root of the shared content-addressed store: the only state shared between workers. */
+  storeRoot: string;
+  /** An ArtifactStore on `storeRoot`, for the unit's own large artifacts (weights, arrays). */
+  store: ArtifactStore;
+  /** Results of `unit.deps`, by unit id. */
+  deps: Record<string, JsonValue>;
+  /** Progress reporter whose bars and lines are shown by the parent, labelled with the unit. */
+  progress: ProgressReporter;
+  /** A line for the run's log, prefixed with the unit id by the parent. */
+  log(message: string): void;
+  /** Aborted when the run is cancelled (inline runs; a worker is simply terminated). */
+  signal: AbortSignal;
+  /** Artifact id under which this unit's result is memoised. */
+  resultId: string;
+}
+
+/** The module a run's `handler` option points at. See src/engine/grid/index.ts for how to write one. */
+export interface GridHandler {
+  /** Called once per worker thread (once per process inline) before its first unit, with the run's handlerConfig. */
+  init?(config: JsonValue): void | Promise<void>;
+  execute(unit: GridUnit, ctx: UnitContext): Promise<JsonValue>;
+}
+
+export type GridEvent =
+  | { type: 'start'; unitId: string; kind: string }
+  | { type: 'ran'; unitId: string; ms: number }
+  | { type: 'cached'; unitId: string }
+  /** Result of a unit of another shard, read from the store. */
+  | { type: 'external'; unitId: string }
+  | { type: 'skipped'; unitId: string; reason: string }
+  | { type: 'failed'; unitId: string; message: string }
+  | UnitMessage;
+
+export interface GridReport {
+  /** Result of every unit known after the run: ran, cached, or read from another shard. */
+  results: Record<string, JsonValue>;
+  /** Computed by this run. */
+  ran: string[];
+  /** Of this shard, found in the store. */
+  cached: string[];
+  /** Of this shard, not run because a dependency (of another shard) is not in the store yet. */
+  skipped: string[];
+  /** Why each skipped unit was skipped. */
+  skipReasons: Record<string, string>;
+  /** Of other shards, read from the store because a unit of this shard needs them. */
+  external: string[];
+  /** Of other shards and not needed here. */
+  otherShards: string[];
+  shard?: ShardSpec;
+  workers: number;
+  /** The handler code hash that is part of every result key. */
+  codeHash: string;
+  wallMs: number;
+}

@@ -1,0 +1,226 @@
+import { resolve, relative, sep, basename, extname } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { CellError, ExecutedNotebook, NotebookDocument, Params, ResultsFile } from './types.ts';
+import { loadProjectConfig, type ProjectConfig } from './config.ts';
+import { parseNotebook } from './format.ts';
+import { resolveParams, validateRequest } from './params.ts';
+import { alwaysRuns, computeCacheKey } from './cache.ts';
+import { executeNotebookIsolated } from './isolation.ts';
+import { pluginPath } from '../plugin.ts';
+import { resolveLimits } from './timeouts.ts';
+import { clearFailed, collectResults, listNotebooks, loadExecutedNotebook, storeLateFailureSync, writeExecuted, type NotebookFile } from '../store/executed.ts';
+import { UserError } from '../util/errors.ts';
+import { writeTerminal } from './capture.ts';
+import type { ProgressReporter } from '../util/progress.ts';
+
+/**
+ * Running a project's notebooks: selection, parameters, the cache decision, storage of the
+ * executed form and collection of results. The CLI is a thin layer over runProject().
+ */
+
+export interface ProjectRunRequest {
+  root: string;
+  /** Notebook names (`04-fgsm`) or paths; all notebooks when empty. */
+  notebooks?: string[];
+  /** Profile name; undefined takes the config's defaultProfile; null forces none. */
+  profile?: string | null;
+  /** Raw `--param name=value` overrides. */
+  overrides?: Record<string, string>;
+  force?: boolean;
+  /** Status lines for the terminal (default: none). */
+  log?: (line: string) => void;
+  progress?: ProgressReporter;
+  quietArtifacts?: boolean;
+  /**
+   * Stop on SIGINT (Ctrl-C) and SIGTERM (default true): the running cell is stopped, its
+   * notebook stored as failed, the results file rewritten, and runProject throws an
+   * InterruptedError. A second signal ends the process at once.
+   */
+  handleSignals?: boolean;
+}
+
+/** A run stopped by a signal; the CLI exits with `exitCode` (128 + the signal's number). */
+export class InterruptedError extends UserError {
+  readonly exitCode: number;
+  constructor(readonly signal: string, where: string | null) {
+    super(`interrupted by ${signal}${where ? `: stopped ${where}` : ''}`,
+      'run the same command again: notebooks that finished are cached, and the stopped one resumes from its last stored artifact');
+    this.name = 'InterruptedError';
+    this.exitCode = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 0);
+  }
+}
+
+export interface NotebookRunOutcome {
+  name: string;
+  path: string;
+  status: 'cached' | 'ran' | 'failed';
+  cacheKey: string;
+  wallTimeMs: number;
+  params: Params;
+  executed: ExecutedNotebook;
+  error?: CellError;
+}
+
+export interface ProjectRunResult {
+  profile: string | null;
+  outcomes: NotebookRunOutcome[];
+  results: ResultsFile;
+  ok: boolean;
+}
+
+/** Select notebooks by name or path; an unknown one is a UserError listing the valid names. */
+export async function selectNotebooks(root: string, wanted: string[] = []): Promise<NotebookFile[]> {
+  const all = await listNotebooks(root);
+  if (all.length === 0) throw new UserError(`no notebooks found in ${resolve(root, 'notebooks')}`, 'put notebooks as Markdown files in <root>/notebooks/*.md or pass --root');
+  if (wanted.length === 0) return all;
+  const out: NotebookFile[] = [];
+  for (const w of wanted) {
+    const asPath = resolve(w);
+    const rel = existsSync(asPath) ? relative(resolve(root), asPath).split(sep).join('/') : null;
+    const name = basename(w, extname(w));
+    const hit = all.find((n) => n.path === rel || n.path === w || n.name === w || (extname(w) === '.md' && n.name === name));
+    if (!hit) throw new UserError(`no notebook '${w}' in ${resolve(root, 'notebooks')}`, `notebooks: ${all.map((n) => n.name).join(', ')}`);
+    if (!out.includes(hit)) out.push(hit);
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function short(key: string): string {
+  return key.slice(0, 12);
+}
+
+export function formatCellError(doc: NotebookDocument, e: CellError): string {
+  const where = e.fileLine !== undefined ? `${doc.path}:${e.fileLine}` : doc.path;
+  const cell = `cell ${e.cellIndex + 1}${e.cellLine !== undefined ? `, line ${e.cellLine}` : ''}`;
+  const stack = e.stack ? e.stack.split('\n').slice(1).map((l) => `    ${l.trim()}`).join('\n') : '';
+  return `${where} (${cell}): ${e.name}: ${e.message}${stack ? `\n${stack}` : ''}`;
+}
+
+export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
+  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { signal?: AbortSignal; prewarm?: boolean }): Promise<NotebookRunOutcome> {
+  const log = opts.log ?? (() => {});
+  const { key, inputs } = await computeCacheKey(root, doc, params, config);
+  const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
+  for (const u of unreadable) log(`${doc.name}: the stored run ${relative(root, u.path)} is unreadable (${u.reason}); treating it as a cache miss`);
+  const base = { name: doc.name, path: doc.path, cacheKey: key, params };
+  if (!opts.force && good && good.status === 'ok' && good.cacheKey === key && !alwaysRuns(doc)) {
+    // Same code, parameters and inputs: reuse outputs, refreshing prose (and line numbers) from the file.
+    if (JSON.stringify(good.notebook) !== JSON.stringify(doc)) {
+      good.notebook = doc;
+      await writeExecuted(root, good);
+    }
+    await clearFailed(root, profile, doc.name);
+    log(`${doc.name}: cached (key ${short(key)}, ran ${good.startedAt} in ${(good.wallTimeMs / 1000).toFixed(1)}s)`);
+    return { ...base, status: 'cached', wallTimeMs: good.wallTimeMs, executed: good };
+  }
+  log(`${doc.name}: running (key ${short(key)})`);
+  const total = doc.blocks.filter((b) => b.kind === 'code').length;
+  // A cell's timer or promise may fail after the notebook finished, even after it was stored
+  // as ok: fail it then (outcome and store), and make the process exit non-zero.
+  let stored: { executed: ExecutedNotebook; outcome: NotebookRunOutcome } | null = null;
+  const late: CellError[] = [];
+  const failLate = (error: CellError) => {
+    const { executed: ex, outcome } = stored!;
+    const wasGood = ex.status === 'ok';
+    ex.status = 'error';
+    ex.cells[error.cellIndex]!.error ??= error;
+    outcome.status = 'failed';
+    outcome.error ??= error;
+    storeLateFailureSync(root, ex, wasGood);
+    // results.json must not keep what a failed run published.
+    if (wasGood) collectResults(root, profile).catch(() => {});
+  };
+  let lateSeen = false;
+  const onLateError = (error: CellError) => {
+    // The first one fails the notebook; a timer that keeps failing (setInterval) must not flood the terminal.
+    if (lateSeen) return;
+    lateSeen = true;
+    log(`${doc.name}: FAILED after it finished, at ${formatCellError(doc, error)}`);
+    process.exitCode ||= 1;
+    if (stored) failLate(error);
+    else late.push(error);
+  };
+  // In a worker thread of its own: a fresh global environment, and a cell that can be stopped.
+  const executed = await executeNotebookIsolated(doc, {
+    root, profile, params, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
+    limits: resolveLimits(doc, config),
+    ...(config.plugin ? { plugin: pluginPath(root, config.plugin)! } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    prewarm: opts.prewarm ?? false,
+    // Long cells get a line of their own, so that a slow notebook shows where its time goes.
+    onCell: ({ cell, phase, result }) => {
+      if (phase === 'end' && result && !result.error && result.durationMs >= 2000) {
+        log(`  cell ${cell.index + 1}/${total}${cell.options.label ? ` (${cell.options.label})` : ''}: ${(result.durationMs / 1000).toFixed(1)}s`);
+      }
+    },
+  });
+  await writeExecuted(root, executed);
+  const secs = (executed.wallTimeMs / 1000).toFixed(1);
+  let outcome: NotebookRunOutcome;
+  if (executed.status === 'ok') {
+    log(`${doc.name}: ran in ${secs}s (key ${short(key)})`);
+    outcome = { ...base, status: 'ran', wallTimeMs: executed.wallTimeMs, executed };
+  } else {
+    const error = executed.cells.find((c) => c.error)!.error!;
+    log(`${doc.name}: FAILED after ${secs}s at ${formatCellError(doc, error)}`);
+    if (good) log(`${doc.name}: the outputs of the last good run (${good.startedAt}) are kept`);
+    outcome = { ...base, status: 'failed', wallTimeMs: executed.wallTimeMs, executed, error };
+  }
+  stored = { executed, outcome };
+  for (const error of late.splice(0)) failLate(error);
+  return outcome;
+}
+
+/** The notebook as it runs: the project-wide parameters declared too (its own declarations win). */
+export function withProjectParameters(doc: NotebookDocument, config: ProjectConfig): NotebookDocument {
+  if (Object.keys(config.parameters).length === 0) return doc;
+  return { ...doc, frontMatter: { ...doc.frontMatter, parameters: { ...config.parameters, ...doc.frontMatter.parameters } } };
+}
+
+/**
+ * Run the selected notebooks in file-name order. A failing notebook does not stop the
+ * others (each has its own scope); the result says whether all succeeded.
+ */
+export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResult> {
+  const root = resolve(req.root);
+  const config = await loadProjectConfig(root);
+  const files = await selectNotebooks(root, req.notebooks);
+  const docs: NotebookDocument[] = [];
+  for (const f of files) docs.push(withProjectParameters(await parseNotebook(f.file, f.path), config));
+  const profile = req.profile === undefined ? config.defaultProfile : req.profile;
+  const request = { profile, overrides: req.overrides ?? {} };
+  validateRequest(config, docs, request);
+  const log = req.log ?? (() => {});
+  log(`profile: ${profile ?? 'default (no profile)'}`);
+  // Resolve every notebook's parameters first, so that a bad value fails before anything runs.
+  const params = docs.map((doc) => resolveParams(config, doc, request));
+  const outcomes: NotebookRunOutcome[] = [];
+  const controller = new AbortController();
+  let signalled = null as NodeJS.Signals | null; // (`as`: set by the handler, which narrowing does not follow)
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      writeTerminal(`reprobook: ${signal} again: quitting at once\n`);
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    signalled = signal;
+    log(`${signal}: stopping the running cell (${signal === 'SIGINT' ? 'Ctrl-C' : 'send it'} again to quit at once)`);
+    controller.abort(signal);
+  };
+  const signals: NodeJS.Signals[] = req.handleSignals === false ? [] : ['SIGINT', 'SIGTERM'];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    for (const [i, doc] of docs.entries()) {
+      if (signalled) break;
+      outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, { ...req, signal: controller.signal, prewarm: i < docs.length - 1 }));
+    }
+    // Also when interrupted: the results file then holds every run that finished.
+    const results = await collectResults(root, profile);
+    if (signalled) {
+      const stopped = outcomes.find((o) => o.error?.name === 'Interrupted');
+      throw new InterruptedError(signalled, stopped ? `${stopped.path} cell ${stopped.error!.cellIndex + 1} (its run is stored as failed)` : null);
+    }
+    return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed') };
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+  }
+}

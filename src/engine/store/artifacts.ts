@@ -1,0 +1,229 @@
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { canonicalJson, sha256 } from '../util/hash.ts';
+import { UserError } from '../util/errors.ts';
+import { jsonProblem } from '../notebook/json-value.ts';
+import { processAlive } from '../util/process-alive.ts';
+
+/**
+ * A content-addressed store for expensive results (trained models, attack outcomes).
+ *
+ * Why this shape: a run can be killed at any instant (SIGKILL included). Each entry is
+ * written into a private temporary directory, its manifest (with the SHA-256 of every
+ * file) is written last, and the directory is renamed into place in one atomic step.
+ * Readers only ever see complete entries, and verify the hashes before trusting one;
+ * a corrupt entry is reported, moved aside and recomputed. Two concurrent writers of the
+ * same key both compute, one rename wins, the loser's copy is discarded: no lock needed.
+ */
+
+/** What determines an artifact: its kind and every input that can change its content. */
+export interface ArtifactKey {
+  kind: string;
+  inputs: Record<string, unknown>;
+}
+
+export interface ArtifactManifest {
+  id: string;
+  key: ArtifactKey;
+  createdAt: string;
+  /** File name (relative to the entry directory) to SHA-256. */
+  files: Record<string, string>;
+}
+
+export interface ArtifactEntry {
+  id: string;
+  dir: string;
+  manifest: ArtifactManifest;
+}
+
+export type ArtifactEvent =
+  | { type: 'hit'; id: string; kind: string }
+  | { type: 'miss'; id: string; kind: string }
+  | { type: 'stored'; id: string; kind: string }
+  | { type: 'corrupt'; id: string; kind: string; reason: string; movedTo: string | null };
+
+/** The one line a quarantine is reported with (by default on stderr; a notebook prints it above its cell). */
+export function describeCorrupt(e: Extract<ArtifactEvent, { type: 'corrupt' }>): string {
+  return `artifact ${e.kind} ${e.id.slice(0, 12)} is corrupt (${e.reason}); ${e.movedTo ? `moved to ${e.movedTo}` : 'removed'}; recomputing\n`;
+}
+
+/** Without a handler of its own, a store still says when it quarantines an entry: silence there hid tampering. */
+function defaultOnEvent(e: ArtifactEvent): void {
+  if (e.type === 'corrupt') process.stderr.write(describeCorrupt(e));
+}
+
+const MANIFEST = 'artifact.json';
+
+export function artifactId(key: ArtifactKey): string {
+  return sha256(canonicalJson(key));
+}
+
+async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await listFiles(dir, rel)));
+    else if (e.isFile() && rel !== MANIFEST) out.push(rel);
+  }
+  return out.sort();
+}
+
+
+export class ArtifactStore {
+  readonly root: string;
+  private readonly onEvent: (e: ArtifactEvent) => void;
+
+  constructor(root: string, options: { onEvent?: (e: ArtifactEvent) => void } = {}) {
+    this.root = root;
+    this.onEvent = options.onEvent ?? defaultOnEvent;
+  }
+
+  dirFor(id: string): string {
+    return join(this.root, 'objects', id.slice(0, 2), id);
+  }
+
+  /** A verified entry, or null when absent. A corrupt entry is moved aside and reported. */
+  async get(key: ArtifactKey): Promise<ArtifactEntry | null> {
+    const id = artifactId(key);
+    const dir = this.dirFor(id);
+    try {
+      await stat(dir);
+    } catch {
+      return null;
+    }
+    const problem = await this.verify(id, dir);
+    if (problem === null) {
+      const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as ArtifactManifest;
+      return { id, dir, manifest };
+    }
+    // Reported by the process that moved it aside, so that concurrent readers say it once.
+    const movedTo = await this.quarantine(dir);
+    if (movedTo !== undefined) this.onEvent({ type: 'corrupt', id, kind: key.kind, reason: problem, movedTo });
+    return null;
+  }
+
+  /** Why the entry at `dir` cannot be trusted, or null when every file matches its manifest. */
+  async verify(id: string, dir: string): Promise<string | null> {
+    let manifest: ArtifactManifest;
+    try {
+      manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as ArtifactManifest;
+    } catch (err) {
+      return `manifest ${MANIFEST} unreadable (${(err as Error).message})`;
+    }
+    if (manifest.id !== id) return `manifest id ${manifest.id} does not match ${id}`;
+    const present = await listFiles(dir);
+    const expected = Object.keys(manifest.files).sort();
+    if (present.join('\n') !== expected.join('\n')) {
+      return `files differ from manifest (have ${present.join(', ')}; expected ${expected.join(', ')})`;
+    }
+    for (const name of expected) {
+      const digest = sha256(await readFile(join(dir, name)));
+      if (digest !== manifest.files[name]) return `${name}: sha256 ${digest} != manifest ${manifest.files[name]}`;
+    }
+    return null;
+  }
+
+  /** Where the entry went (null: deleted), or undefined when another process moved it first. */
+  private async quarantine(dir: string): Promise<string | null | undefined> {
+    const dest = join(this.root, 'corrupt', `${Date.now()}-${randomBytes(4).toString('hex')}`);
+    await mkdir(join(this.root, 'corrupt'), { recursive: true });
+    try {
+      await rename(dir, dest);
+      return dest;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      await rm(dir, { recursive: true, force: true });
+      return null;
+    }
+  }
+
+  /**
+   * Store an entry: `write` fills a fresh temporary directory; the manifest is written
+   * last and the directory renamed into place atomically.
+   */
+  async put(key: ArtifactKey, write: (dir: string) => Promise<void>): Promise<ArtifactEntry> {
+    const id = artifactId(key);
+    const tmp = join(this.root, 'tmp', `${id}.${process.pid}.${randomBytes(6).toString('hex')}`);
+    await mkdir(tmp, { recursive: true });
+    try {
+      await write(tmp);
+      const files: Record<string, string> = {};
+      for (const name of await listFiles(tmp)) files[name] = sha256(await readFile(join(tmp, name)));
+      const manifest: ArtifactManifest = { id, key, createdAt: new Date().toISOString(), files };
+      await writeFile(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2));
+      const dir = this.dirFor(id);
+      await mkdir(join(dir, '..'), { recursive: true });
+      try {
+        await rename(tmp, dir);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        // Someone else stored the same key first; theirs is as good as ours if it verifies.
+        await rm(tmp, { recursive: true, force: true });
+        const existing = await this.get(key);
+        if (existing) return existing;
+        return this.put(key, write);
+      }
+      this.onEvent({ type: 'stored', id, kind: key.kind });
+      return { id, dir, manifest };
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The entry for `key`, computing and storing it on a miss. */
+  async getOrCreate(key: ArtifactKey, write: (dir: string) => Promise<void>): Promise<ArtifactEntry & { hit: boolean }> {
+    const found = await this.get(key);
+    if (found) {
+      this.onEvent({ type: 'hit', id: found.id, kind: key.kind });
+      return { ...found, hit: true };
+    }
+    this.onEvent({ type: 'miss', id: artifactId(key), kind: key.kind });
+    return { ...(await this.put(key, write)), hit: false };
+  }
+
+  /**
+   * Remove temporary directories left by writers that died (a SIGKILLed run leaves its
+   * half-written entry in tmp/). Only directories whose writer process is gone are removed,
+   * so a concurrent live writer is never disturbed. Returns how many were removed.
+   */
+  async cleanStaleTmp(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, 'tmp'));
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const pid = Number(name.split('.')[1]);
+      if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+      await rm(join(this.root, 'tmp', name), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /**
+   * Memoise a JSON value under `key`. The value returned is always the stored JSON read
+   * back, on a miss as on a hit, so that a run that computes it and a run that reuses it
+   * see the same thing; a value JSON would change (NaN, a typed array, a Map, a Date…) is
+   * refused before anything is stored.
+   */
+  async memoJson<T>(key: ArtifactKey, compute: () => Promise<T>): Promise<T> {
+    const entry = await this.getOrCreate(key, async (dir) => {
+      const value = await compute();
+      const problem = jsonProblem(value);
+      if (problem !== null) {
+        throw new UserError(
+          `artifacts.memoJson(kind '${key.kind}'): the value cannot be stored as JSON unchanged: ${problem}`,
+          'return plain JSON (objects, arrays, strings, finite numbers, booleans, null): Array.from(typedArray), Object.fromEntries(map), null or a string for NaN; store binary data with artifacts.getOrCreate',
+        );
+      }
+      await writeFile(join(dir, 'value.json'), JSON.stringify(value));
+    });
+    return JSON.parse(await readFile(join(entry.dir, 'value.json'), 'utf8')) as T;
+  }
+}

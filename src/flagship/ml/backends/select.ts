@@ -1,0 +1,260 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { UserError } from '../../../engine/util/errors.ts';
+import { setActiveBackendIdentity } from './active.ts';
+import { BACKEND_NAMES, resolvePreference, type BackendName, type BackendPreference } from './names.ts';
+import { activeNativeKernels, registerNativeKernels, type NativeKernelsStatus } from './native-kernels.ts';
+
+/**
+ * Choosing and initialising the TensorFlow.js backend.
+ *
+ * `auto` tries, best first: tfjs-node-gpu (only with a usable GPU), tfjs-node, wasm (with
+ * our XNNPACK convolution gradients), cpu. The native packages are optional dependencies
+ * whose install fails where libtensorflow cannot be downloaded, so each attempt records why
+ * it was skipped: that explanation is what `reprobook doctor` prints.
+ */
+export { BACKEND_ENV, BACKEND_NAMES, parseBackendName, preferenceFromEnv, resolvePreference } from './names.ts';
+export type { BackendName, BackendPreference } from './names.ts';
+
+export interface BackendAttempt {
+  name: BackendName;
+  available: boolean;
+  /** Why it is unavailable (or a note on how it was set up). */
+  reason?: string;
+}
+
+export interface BackendVersions {
+  node: string;
+  tfjs: string;
+  tfjsCore: string;
+  tfjsBackendWasm?: string;
+  tfjsNode?: string;
+}
+
+export interface BackendReport {
+  chosen: BackendName;
+  /** What tf.getBackend() says ('tensorflow', 'wasm', 'cpu'). */
+  tfjsBackend: string;
+  /** Every backend considered, in the order tried. */
+  attempts: BackendAttempt[];
+  versions: BackendVersions;
+  /** wasm only: threads XNNPACK uses (always 1 in Node) and whether SIMD is on. */
+  threads?: number;
+  simd?: boolean;
+  /** wasm only: whether the OpenBLAS convolution kernels (native/) are in use, and why not. */
+  nativeKernels?: NativeKernelsStatus;
+}
+
+/** Where a backend is described in a result's provenance. */
+export interface BackendProvenance {
+  backend: BackendName;
+  tfjsBackend: string;
+  versions: BackendVersions;
+  threads?: number;
+  simd?: boolean;
+  /** The native convolution kernels that computed alongside it, e.g. "openblas-0.3.21-zen". */
+  kernels?: string;
+}
+
+const require = createRequire(import.meta.url);
+
+function packageVersion(name: string): string | undefined {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorSummary(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const msg = String(e?.message ?? err).split('\n')[0]!;
+  return msg.length > 200 ? `${msg.slice(0, 200)}…` : msg;
+}
+
+/** Why a native package cannot be loaded, in words a user can act on. */
+function nativeLoadFailure(pkg: string, err: unknown): string {
+  const e = err as { code?: string };
+  if ((e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && !packageVersion(pkg)) {
+    return `package ${pkg} not installed (its install downloads libtensorflow, which failed or was unreachable; it is an optional dependency)`;
+  }
+  return `package ${pkg} is installed but failed to load: ${errorSummary(err)}`;
+}
+
+/** Undefined when a GPU that tfjs-node-gpu could use is visible (an NVIDIA device node), else why not. */
+function gpuVisible(): string | undefined {
+  if (existsSync('/dev/nvidia0')) return undefined;
+  return 'no NVIDIA GPU visible (/dev/nvidia0 absent)';
+}
+
+type Attempt = () => Promise<{ ok: true; note?: string } | { ok: false; reason: string }>;
+
+async function tryNative(pkg: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    await import(pkg);
+  } catch (err) {
+    return { ok: false, reason: nativeLoadFailure(pkg, err) };
+  }
+  try {
+    if (!(await tf.setBackend('tensorflow'))) return { ok: false, reason: `${pkg} loaded but the 'tensorflow' backend failed to initialise` };
+    await tf.ready();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `${pkg} loaded but its backend failed: ${errorSummary(err)}` };
+  }
+}
+
+let wasmPathsSet = false;
+let wasmSimd: boolean | undefined;
+let wasmThreads: number | undefined;
+let wasmNative: NativeKernelsStatus | undefined;
+
+/** Load the wasm backend with our convolution gradients; never throws. */
+async function tryWasm(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const { registerWasmConvGradients } = await import('./wasm-kernels.ts');
+    const { registerWasmTrainingKernels } = await import('./wasm-training-kernels.ts');
+    registerWasmConvGradients();
+    if (process.env.REPROBOOK_WASM_FAST_KERNELS !== '0') registerWasmTrainingKernels();
+    wasmNative = registerNativeKernels();
+    if (!wasmPathsSet) {
+      // The binaries ship in the package's dist/; in Node a file path prefix is what works.
+      wasm.setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`);
+      wasmPathsSet = true;
+    }
+    if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm backend failed to initialise' };
+    await tf.ready();
+    wasmSimd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
+    wasmThreads = wasm.getThreadsCount();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `wasm backend failed: ${errorSummary(err)}` };
+  }
+}
+
+async function tryCpu(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    if (!(await tf.setBackend('cpu'))) return { ok: false, reason: 'the cpu backend failed to initialise' };
+    await tf.ready();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `cpu backend failed: ${errorSummary(err)}` };
+  }
+}
+
+const attempts: Record<BackendName, Attempt> = {
+  'tensorflow-gpu': async () => {
+    const noGpu = gpuVisible();
+    if (noGpu) {
+      // Loading tfjs-node-gpu without a GPU silently runs on the CPU: not what was asked for.
+      const installed = packageVersion('@tensorflow/tfjs-node-gpu');
+      return { ok: false, reason: installed ? noGpu : `${nativeLoadFailure('@tensorflow/tfjs-node-gpu', { code: 'MODULE_NOT_FOUND' })}; also ${noGpu}` };
+    }
+    return tryNative('@tensorflow/tfjs-node-gpu');
+  },
+  tensorflow: () => tryNative('@tensorflow/tfjs-node'),
+  wasm: tryWasm,
+  cpu: tryCpu,
+};
+
+const FIX: Record<BackendName, string> = {
+  'tensorflow-gpu': 'install @tensorflow/tfjs-node-gpu (needs CUDA 11.2, cuDNN 8.1 and network access to download libtensorflow) on a machine with an NVIDIA GPU, or choose --backend auto',
+  tensorflow: 'install @tensorflow/tfjs-node (needs network access to download libtensorflow), or choose --backend wasm / auto',
+  wasm: 'reinstall dependencies (npm ci) so that @tensorflow/tfjs-backend-wasm and its .wasm files are present, or choose --backend cpu',
+  cpu: 'reinstall dependencies (npm ci)',
+};
+
+function versions(): BackendVersions {
+  return {
+    node: process.versions.node,
+    tfjs: tf.version.tfjs,
+    tfjsCore: tf.version_core,
+    tfjsBackendWasm: packageVersion('@tensorflow/tfjs-backend-wasm'),
+    tfjsNode: packageVersion('@tensorflow/tfjs-node-gpu') ?? packageVersion('@tensorflow/tfjs-node'),
+  };
+}
+
+async function select(pref: BackendPreference): Promise<BackendReport> {
+  const order: BackendName[] = pref === 'auto' ? [...BACKEND_NAMES] : [pref];
+  const tried: BackendAttempt[] = [];
+  for (const name of order) {
+    const r = await attempts[name]();
+    if (r.ok) {
+      tried.push({ name, available: true });
+      const report: BackendReport = { chosen: name, tfjsBackend: tf.getBackend(), attempts: tried, versions: versions() };
+      if (name === 'wasm') {
+        report.threads = wasmThreads;
+        report.simd = wasmSimd;
+        report.nativeKernels = wasmNative;
+      }
+      return report;
+    }
+    tried.push({ name, available: false, reason: r.reason });
+    if (pref !== 'auto') {
+      throw new UserError(`backend '${name}' is not available: ${r.reason}`, FIX[name]);
+    }
+  }
+  throw new UserError(
+    `no TensorFlow.js backend could be initialised: ${tried.map((a) => `${a.name}: ${a.reason}`).join('; ')}`,
+    FIX.cpu,
+  );
+}
+
+const reports = new Map<BackendPreference, Promise<BackendReport>>();
+let current: BackendReport | undefined;
+
+/**
+ * Select and initialise a backend. `requested` is validated (an unknown name is a UserError
+ * naming `source`, never a crash further down); 'auto', the default, defers to
+ * $REPROBOOK_BACKEND, else tries every backend in order (see resolvePreference). Idempotent:
+ * the same preference returns the same report (and re-activates that backend if another was
+ * chosen since). Forcing an unavailable backend throws a UserError.
+ */
+export async function initBackend(requested: BackendPreference | string = 'auto', source?: string): Promise<BackendReport> {
+  const pref = resolvePreference(requested, source);
+  let p = reports.get(pref);
+  if (!p) {
+    p = select(pref);
+    reports.set(pref, p);
+    p.catch(() => reports.delete(pref));
+  }
+  const report = await p;
+  if (tf.getBackend() !== report.tfjsBackend) {
+    await tf.setBackend(report.tfjsBackend);
+    await tf.ready();
+  }
+  current = report;
+  // For the provenance of executed notebooks (the project plugin reads it): the identity
+  // includes the kernel set, tfjs's own name does not.
+  setActiveBackendIdentity(backendIdentity);
+  return report;
+}
+
+/** The native kernels computing now on the active backend (wasm only), if any. */
+function activeKernels(): string | undefined {
+  return tf.getBackend() === 'wasm' ? activeNativeKernels() : undefined;
+}
+
+/**
+ * What decides the bits of a result: the tfjs backend plus any native kernels computing on
+ * it, e.g. "wasm" or "wasm+openblas-0.3.21-zen". Keys trained models and grid units, so a
+ * model trained with one kernel set is never served as if another had trained it.
+ */
+export function backendIdentity(): string {
+  const kernels = activeKernels();
+  return kernels ? `${tf.getBackend()}+${kernels}` : tf.getBackend();
+}
+
+/** The active backend for provenance records; throws if `initBackend` has not run. */
+export function describeBackend(): BackendProvenance {
+  if (!current) throw new Error('describeBackend() called before initBackend()');
+  const { chosen, tfjsBackend, versions: v, threads, simd } = current;
+  const kernels = activeKernels();
+  return {
+    backend: chosen, tfjsBackend, versions: v,
+    ...(threads !== undefined ? { threads } : {}), ...(simd !== undefined ? { simd } : {}), ...(kernels ? { kernels } : {}),
+  };
+}

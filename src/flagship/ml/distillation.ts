@@ -1,0 +1,147 @@
+import * as tf from '@tensorflow/tfjs';
+import { forwardLogits, softmaxAtTemperature } from './model.ts';
+import { deriveSeed } from './random.ts';
+import { PAPER_TRAIN_CONFIG, planSplit, trainNetwork, type TrainConfig, type TrainedNetwork } from './training.ts';
+import { IMAGE_SIZE, type Split } from './data/mnist.ts';
+import type { ArtifactStore } from '../../engine/store/artifacts.ts';
+import type { ProgressReporter } from '../../engine/util/progress.ts';
+import { UserError } from '../../engine/util/errors.ts';
+
+/**
+ * Defensive distillation, exactly as the paper's §2:
+ *  1. train a teacher F on hard labels with softmax(logits / T);
+ *  2. label the training set with F's soft predictions softmax(F_logits / T);
+ *  3. train a student of the same architecture on those soft labels, also at T;
+ *  4. deploy the student at T = 1: its logits are used undivided.
+ */
+
+export interface DistillConfig {
+  temperature: number;
+  /** Teacher's training; its temperature must equal `temperature`. */
+  teacher: TrainConfig;
+  /** Student's training; its temperature must equal `temperature`. */
+  student: TrainConfig;
+}
+
+/** The temperature at which the distilled network is deployed (and attacked). */
+export const DEPLOYED_TEMPERATURE = 1;
+
+/**
+ * A distillation config at `temperature` from one training config. Each temperature's teacher
+ * and student get their own seeds (shuffles, dropout masks and, without a warm start, initial
+ * weights), derived from the base seed and T: no two temperatures share a training stream, so
+ * two rows can coincide only by measurement, never by construction. At T = 1 the teacher is the
+ * base config itself (the baseline).
+ */
+export function distillConfig(temperature: number, base: TrainConfig = PAPER_TRAIN_CONFIG): DistillConfig {
+  return {
+    temperature,
+    teacher: { ...base, temperature, seed: temperature === 1 ? base.seed : deriveSeed(base.seed, `teacher T=${temperature}`) },
+    student: { ...base, temperature, seed: deriveSeed(base.seed, `student T=${temperature}`) },
+  };
+}
+
+export interface SoftLabelStats {
+  count: number;
+  temperature: number;
+  /** Mean of the largest soft-label probability. */
+  meanMaxProbability: number;
+  /** Mean entropy of the soft labels, in bits (0 = one-hot, log2(10) = 3.32 = uniform). */
+  meanEntropyBits: number;
+  /** Fraction whose most likely class is the true label. */
+  agreementWithLabels: number;
+}
+
+/** softmax(teacher_logits / T) for the first `count` images of `images` (count * 10 values). */
+export function computeSoftLabels(teacher: tf.LayersModel, images: Float32Array, count: number, temperature: number, batchSize = 256): Float32Array {
+  const out = new Float32Array(count * 10);
+  for (let start = 0; start < count; start += batchSize) {
+    const b = Math.min(batchSize, count - start);
+    const probs = tf.tidy(() => {
+      const x = tf.tensor4d(images.slice(start * IMAGE_SIZE, (start + b) * IMAGE_SIZE), [b, 28, 28, 1]);
+      return softmaxAtTemperature(forwardLogits(teacher, x), temperature);
+    });
+    out.set(probs.dataSync() as Float32Array, start * 10);
+    probs.dispose();
+  }
+  return out;
+}
+
+export function softLabelStats(soft: Float32Array, labels: Uint8Array, temperature: number): SoftLabelStats {
+  const n = soft.length / 10;
+  let maxSum = 0;
+  let entropySum = 0;
+  let agree = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 0; c < 10; c++) {
+      const p = soft[i * 10 + c];
+      if (p > soft[i * 10 + best]) best = c;
+      if (p > 0) entropySum -= p * Math.log2(p);
+    }
+    maxSum += soft[i * 10 + best];
+    if (best === labels[i]) agree++;
+  }
+  return { count: n, temperature, meanMaxProbability: maxSum / n, meanEntropyBits: entropySum / n, agreementWithLabels: agree / n };
+}
+
+export interface DistillOptions {
+  progress?: ProgressReporter;
+  /** Store teacher and student as artifacts and reuse them (keys from these data checksums). */
+  cache?: { store: ArtifactStore; dataChecksums: Record<string, string> };
+  /** Measure training accuracy after each epoch too. */
+  trainAccuracy?: boolean;
+}
+
+export interface DistilledNetwork extends TrainedNetwork {
+  /** Whether it came from the artifact store (only with `cache`). */
+  hit?: boolean;
+}
+
+export interface DistillResult {
+  temperature: number;
+  teacher: DistilledNetwork;
+  /** The defended network: deploy its logits at T = 1 (`deployedTemperature`). */
+  student: DistilledNetwork;
+  deployedTemperature: typeof DEPLOYED_TEMPERATURE;
+  softLabels: SoftLabelStats;
+}
+
+export function validateDistillConfig(c: DistillConfig): void {
+  if (!(c.temperature > 0) || !Number.isFinite(c.temperature)) {
+    throw new UserError(`distillation temperature ${c.temperature} must be a positive number`, 'use a temperature of 1 or more, e.g. 20 or 100');
+  }
+  for (const role of ['teacher', 'student'] as const) {
+    if (c[role].temperature !== c.temperature) {
+      throw new UserError(
+        `distillation: the ${role} trains at T = ${c[role].temperature}, but the distillation temperature is ${c.temperature}`,
+        'build the config with distillConfig(T, base) so that both networks train at T',
+      );
+    }
+  }
+  if (c.teacher.trainSize !== c.student.trainSize || c.teacher.validationSize !== c.student.validationSize) {
+    throw new UserError('distillation: teacher and student must train on the same images', 'give both the same trainSize and validationSize');
+  }
+}
+
+/** Train teacher and student on `train` (see the module comment). */
+export async function distill(train: Split, config: DistillConfig, opts: DistillOptions = {}): Promise<DistillResult> {
+  validateDistillConfig(config);
+  const plan = planSplit(train.count, config.teacher);
+  const T = config.temperature;
+  const obtain = async (role: 'teacher' | 'student', run: () => Promise<TrainedNetwork>): Promise<DistilledNetwork> => {
+    if (!opts.cache) return run();
+    const { getOrTrainModel, trainedModelKey } = await import('./persist.ts');
+    // The student's key holds the whole config: it depends on the teacher through the soft labels.
+    const keyConfig = role === 'teacher' ? { temperature: T, teacher: config.teacher } : config;
+    return getOrTrainModel(opts.cache.store, trainedModelKey(`distillation-${role}`, keyConfig, opts.cache.dataChecksums), run);
+  };
+
+  const teacher = await obtain('teacher', () =>
+    trainNetwork(train, config.teacher, { progress: opts.progress, label: `teacher T=${T}`, trainAccuracy: opts.trainAccuracy }));
+  const soft = computeSoftLabels(teacher.model, train.images, plan.trainCount, T);
+  const stats = softLabelStats(soft, train.labels.subarray(0, plan.trainCount), T);
+  const student = await obtain('student', () =>
+    trainNetwork(train, config.student, { softLabels: soft, progress: opts.progress, label: `student T=${T}`, trainAccuracy: opts.trainAccuracy }));
+  return { temperature: T, teacher, student, deployedTemperature: DEPLOYED_TEMPERATURE, softLabels: stats };
+}

@@ -1,0 +1,258 @@
+import { fileURLToPath } from 'node:url';
+import type { GridReport, JsonValue, ShardSpec } from '../../engine/grid/types.ts';
+import type { ProgressReporter } from '../../engine/util/progress.ts';
+import type { AttackSummary } from '../ml/attacks/types.ts';
+import type { SaturationReport } from '../ml/attacks/saturation.ts';
+import type { EpochRecord } from '../ml/training.ts';
+import {
+  BASELINE, attackId, headlineTemperature, planUnits, replicatePrefix, scaledControlId, studentId, teacherId, warmStartId,
+  type AttackUnitName, type GridEnvironment, type UnitSelection,
+} from './plan.ts';
+import type { ExperimentParams } from './params.ts';
+import type { HandlerConfig } from './handler.ts';
+
+/**
+ * Runs (or, when everything is stored, only assembles) the experiment grid for a set of
+ * parameters, and shapes the units' JSON into typed outcomes for the notebooks.
+ */
+
+export const HANDLER = fileURLToPath(new URL('./handler.ts', import.meta.url));
+
+export interface NetworkOutcome {
+  id: string;
+  role: 'warmstart' | 'baseline' | 'teacher' | 'student';
+  temperature: number;
+  testAccuracy: number;
+  trainCount: number;
+  validationCount: number;
+  history: EpochRecord[];
+  imagesPerSecond: number;
+  modelArtifact: string;
+}
+
+export interface AdversarialExample {
+  id: number; label: number; target: number | null; predBefore: number; predAfter: number; success: boolean;
+  original: number[]; adversarial: number[];
+}
+
+export interface AttackOutcome {
+  model: string;
+  temperature: number;
+  attack: AttackUnitName;
+  /** The logits x T control: FGSM on the baseline with its logits multiplied by this (absent: 1). */
+  logitScale?: number;
+  summary: AttackSummary;
+  examples: AdversarialExample[];
+  perSecond: number;
+}
+
+/** From the FGSM pass on a network (or on the logits x T control): its gradient saturation. */
+export interface SaturationOutcome {
+  model: string;
+  temperature: number;
+  logitScale?: number;
+  report: SaturationReport;
+}
+
+/** One independent seed's headline networks and their FGSM (when run). */
+export interface ReplicateOutcome {
+  seed: number;
+  baseline: NetworkOutcome;
+  /** The student at the highest temperature (absent when only the baseline was selected). */
+  headline?: NetworkOutcome;
+  fgsmBaseline?: AttackSummary;
+  fgsmHeadline?: AttackSummary;
+}
+
+export interface ExperimentOutcome {
+  params: ExperimentParams;
+  environment: GridEnvironment;
+  /** The shared warm start of the main seed's networks (absent when the profile has none). */
+  warmStart?: NetworkOutcome;
+  baseline: NetworkOutcome;
+  /** Per seed (the main one first): the headline rows, for their spread. */
+  replicates: ReplicateOutcome[];
+  /** Per temperature, ascending. */
+  distilled: Array<{ temperature: number; teacher: NetworkOutcome; student: NetworkOutcome }>;
+  attacks: AttackOutcome[];
+  saturation: SaturationOutcome[];
+  grid: Pick<GridReport, 'ran' | 'cached' | 'skipped' | 'skipReasons' | 'workers' | 'codeHash' | 'wallMs'>;
+}
+
+export interface RunExperimentOptions {
+  storeRoot: string;
+  select?: UnitSelection;
+  progress?: ProgressReporter;
+  log?: (line: string) => void;
+  shard?: ShardSpec;
+  /** A shard run: units waiting for other shards are fine, and the outcome is partial. */
+  allowIncomplete?: boolean;
+}
+
+/** The environment every unit depends on: resolved backend and the MNIST checksums. */
+export async function gridEnvironment(p: ExperimentParams): Promise<GridEnvironment> {
+  const { initBackend, backendIdentity } = await import('../ml/backends/select.ts');
+  const { loadMnist } = await import('../ml/data/mnist.ts');
+  await initBackend(p.backend as never);
+  const mnist = await loadMnist();
+  return { backend: backendIdentity(), data: { ...mnist.checksums } };
+}
+
+function network(id: string, r: Record<string, unknown>): NetworkOutcome {
+  return {
+    id,
+    role: r.role as NetworkOutcome['role'],
+    temperature: r.temperature as number,
+    testAccuracy: r.testAccuracy as number,
+    trainCount: r.trainCount as number,
+    validationCount: r.validationCount as number,
+    history: r.history as EpochRecord[],
+    imagesPerSecond: r.imagesPerSecond as number,
+    modelArtifact: r.modelArtifact as string,
+  };
+}
+
+/** Run (or find stored) the grid's units for `p`; the raw grid report. */
+export async function runExperimentGrid(p: ExperimentParams, opts: RunExperimentOptions): Promise<{ report: GridReport; environment: GridEnvironment }> {
+  const { runGrid } = await import('../../engine/grid/index.ts');
+  const { initBackend } = await import('../ml/backends/select.ts');
+  const environment = await gridEnvironment(p);
+  const chosen = (await initBackend(p.backend as never)).chosen;
+  const units = planUnits(p, environment, opts.select ?? {});
+  // Every worker thread (and the handler inline) uses the backend the parent resolved.
+  const handlerConfig: HandlerConfig = { backend: chosen };
+  const report: GridReport = await runGrid(units, {
+      handler: HANDLER,
+      handlerConfig: { ...handlerConfig },
+      storeRoot: opts.storeRoot,
+      workers: p.workers > 0 ? p.workers : undefined,
+      shard: opts.shard,
+      progress: opts.progress,
+      log: opts.log,
+      label: 'experiment',
+    });
+  if (report.skipped.length > 0 && !opts.allowIncomplete) {
+    throw new Error(`the grid is incomplete: ${report.skipped.length} unit(s) wait for other shards (${report.skipped.slice(0, 3).join(', ')}...)`);
+  }
+  return { report, environment };
+}
+
+/** Run the grid and shape its results into typed outcomes (every selected unit must be done). */
+export async function runExperiment(p: ExperimentParams, opts: RunExperimentOptions): Promise<ExperimentOutcome> {
+  const { report, environment } = await runExperimentGrid(p, { ...opts, allowIncomplete: false });
+  const res = report.results as Record<string, Record<string, JsonValue>>;
+  const get = (id: string) => {
+    const r = res[id];
+    if (!r) throw new Error(`grid result '${id}' is missing`);
+    return r as Record<string, unknown>;
+  };
+  const attacks: AttackOutcome[] = [];
+  const saturation: SaturationOutcome[] = [];
+  const temperatures = opts.select?.networks === 'baseline' ? [] : p.temperatures;
+  const selected = opts.select?.attacks ?? [];
+  const models = [{ model: BASELINE, T: 1 }, ...temperatures.map((T) => ({ model: studentId(T), T }))];
+  const collect = (id: string, model: string, T: number, attack: AttackUnitName, logitScale?: number) => {
+    const r = res[id] as Record<string, unknown> | undefined;
+    if (!r) return;
+    const scale = logitScale === undefined ? {} : { logitScale };
+    attacks.push({ model, temperature: T, attack, ...scale, summary: r.summary as AttackSummary, examples: r.examples as AdversarialExample[], perSecond: r.perSecond as number });
+    if (attack === 'fgsm' && r.saturation) saturation.push({ model, temperature: T, ...scale, report: r.saturation as SaturationReport });
+  };
+  for (const attack of selected) {
+    for (const { model, T } of models) collect(attackId(model, attack), model, T, attack);
+    if (attack === 'fgsm') for (const T of temperatures) if (T !== 1) collect(scaledControlId(T), BASELINE, 1, attack, T);
+  }
+  const H = headlineTemperature(p);
+  const summaryOf = (id: string) => (res[id] as { summary?: AttackSummary } | undefined)?.summary;
+  const replicates: ReplicateOutcome[] = Array.from({ length: p.seeds }, (_, r) => {
+    const prefix = replicatePrefix(p, r);
+    const headline = temperatures.length > 0 ? network(studentId(H, prefix), get(studentId(H, prefix))) : undefined;
+    return {
+      seed: p.seed + r,
+      baseline: network(`${prefix}${BASELINE}`, get(`${prefix}${BASELINE}`)),
+      ...(headline ? { headline } : {}),
+      fgsmBaseline: summaryOf(attackId(`${prefix}${BASELINE}`, 'fgsm')),
+      fgsmHeadline: headline ? summaryOf(attackId(studentId(H, prefix), 'fgsm')) : undefined,
+    };
+  });
+  return {
+    params: p,
+    environment,
+    ...(p.warmStartEpochs > 0 ? { warmStart: network(warmStartId(), get(warmStartId())) } : {}),
+    baseline: network(BASELINE, get(BASELINE)),
+    replicates,
+    distilled: temperatures.map((T) => ({
+      temperature: T,
+      teacher: network(teacherId(T), get(teacherId(T))),
+      student: network(studentId(T), get(studentId(T))),
+    })),
+    attacks,
+    saturation,
+    grid: { ran: report.ran, cached: report.cached, skipped: report.skipped, skipReasons: report.skipReasons, workers: report.workers, codeHash: report.codeHash, wallMs: report.wallMs },
+  };
+}
+
+/**
+ * The model name used in result names: `baseline`, `T<T>` (the distilled network at T), or
+ * `baselineLogitsX<T>` (the control: the baseline with its logits multiplied by T).
+ */
+export function modelResultName(model: string, T: number, logitScale?: number): string {
+  if (logitScale !== undefined && logitScale !== 1) return `baselineLogitsX${logitScale}`;
+  return model === BASELINE ? 'baseline' : `T${T}`;
+}
+
+/**
+ * Mean, smallest and largest over the seeds that have a value, published as
+ * `seeds.<name>.mean|min|max|n`, and each seed's own as `seeds.<name>.seed<S>`.
+ */
+function spread(out: Record<string, number>, name: string, reps: ReplicateOutcome[], pick: (r: ReplicateOutcome) => number | undefined): void {
+  const points = reps.flatMap((r) => {
+    const v = pick(r);
+    return v === undefined ? [] : [{ seed: r.seed, v }];
+  });
+  if (points.length === 0) return;
+  const values = points.map((x) => x.v);
+  out[`seeds.${name}.mean`] = values.reduce((a, b) => a + b, 0) / values.length;
+  out[`seeds.${name}.min`] = Math.min(...values);
+  out[`seeds.${name}.max`] = Math.max(...values);
+  out[`seeds.${name}.n`] = values.length;
+  for (const { seed, v } of points) out[`seeds.${name}.seed${seed}`] = v;
+}
+
+/**
+ * The stable result names (an interface read by reviewers' scripts; README, "Results
+ * interface"), for the parts of `outcome` present. Rates are the headline definition, as fractions.
+ */
+export function resultValues(outcome: ExperimentOutcome): Record<string, number> {
+  const out: Record<string, number> = { 'baseline.accuracy': outcome.baseline.testAccuracy };
+  if (outcome.warmStart) out['warmStart.accuracy'] = outcome.warmStart.testAccuracy;
+  for (const d of outcome.distilled) out[`distilled.T${d.temperature}.accuracy`] = d.student.testAccuracy;
+  const prefix: Record<AttackOutcome['attack'], string> = { fgsm: 'fgsm', 'fgsm-temperature': 'fgsmTemperature', pgd: 'pgd', jsma: 'jsma' };
+  for (const a of outcome.attacks) {
+    const base = `${prefix[a.attack]}.${modelResultName(a.model, a.temperature, a.logitScale)}`;
+    out[`${base}.successRate`] = a.summary.headlineRate;
+    out[`${base}.successRateAll`] = a.summary.rates.a;
+    if (a.attack === 'fgsm' && a.temperature === 1 && a.logitScale === undefined) {
+      // At T = 1, FGSM on logits / T is FGSM itself: publish it under both names rather than "not run".
+      const corrected = `fgsmTemperature.${modelResultName(a.model, a.temperature)}`;
+      out[`${corrected}.successRate`] = a.summary.headlineRate;
+      out[`${corrected}.successRateAll`] = a.summary.rates.a;
+    }
+    out[`${prefix[a.attack]}.samples`] = Math.max(out[`${prefix[a.attack]}.samples`] ?? 0, a.summary.samples);
+    if (a.attack === 'jsma' && a.summary.onSuccess) out[`${base}.meanChangedFraction`] = a.summary.onSuccess.changedFraction;
+  }
+  for (const s of outcome.saturation) {
+    const name = `saturation.${modelResultName(s.model, s.temperature, s.logitScale)}`;
+    out[`${name}.zeroGradientFraction`] = s.report.zeroGradientFraction;
+    out[`${name}.medianLogitGap`] = s.report.logitGap.quantiles.find((q) => q.p === 0.5)!.value;
+  }
+  const reps = outcome.replicates;
+  if (reps.length > 1) {
+    const H = headlineTemperature(outcome.params);
+    spread(out, 'baseline.accuracy', reps, (r) => r.baseline.testAccuracy);
+    spread(out, `distilled.T${H}.accuracy`, reps, (r) => r.headline?.testAccuracy);
+    spread(out, 'fgsm.baseline.successRate', reps, (r) => r.fgsmBaseline?.headlineRate);
+    spread(out, `fgsm.T${H}.successRate`, reps, (r) => r.fgsmHeadline?.headlineRate);
+  }
+  return out;
+}
