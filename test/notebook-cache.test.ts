@@ -203,7 +203,7 @@ test('results file: values, sources and provenance; ipynb export', async () => {
 test('import scan follows relative imports transitively; globs', async () => {
   const doc = await parseNotebook(join(FIX, 'project', 'notebooks', '02-imports.md'), 'notebooks/02-imports.md');
   const sources = await importedSources(join(FIX, 'project'), doc);
-  assert.deepEqual(Object.keys(sources), ['src/dep.ts', 'src/lib.ts']);
+  assert.deepEqual(Object.keys(sources.files), ['src/dep.ts', 'src/lib.ts']);
   assert.ok(globToRegExp('data/**/*.bin').test('data/a/b/x.bin'));
   assert.ok(globToRegExp('data/**/*.bin').test('data/x.bin'));
   assert.ok(!globToRegExp('data/*.bin').test('data/a/x.bin'));

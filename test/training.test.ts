@@ -118,10 +118,10 @@ test('models persist in tfjs format; cache hit, key changes, and a tampered weig
 
     const events: string[] = [];
     const store = new ArtifactStore(join(root, 'store'), { onEvent: (e) => events.push(e.type) });
-    const key = trainedModelKey('baseline', cfg, data.checksums);
-    assert.notDeepEqual(trainedModelKey('baseline', { ...cfg, seed: 12 }, data.checksums), key);
-    assert.notDeepEqual(trainedModelKey('baseline', cfg, { ...data.checksums, 't10k-labels-idx1-ubyte': '0' }), key);
-    assert.notDeepEqual(trainedModelKey('baseline', cfg, data.checksums, { backend: 'cpu' }), key);
+    const key = await trainedModelKey('baseline', cfg, data.checksums);
+    assert.notDeepEqual(await trainedModelKey('baseline', { ...cfg, seed: 12 }, data.checksums), key);
+    assert.notDeepEqual(await trainedModelKey('baseline', cfg, { ...data.checksums, 't10k-labels-idx1-ubyte': '0' }), key);
+    assert.notDeepEqual(await trainedModelKey('baseline', cfg, data.checksums, { backend: 'cpu' }), key);
     let trainings = 0;
     const train = () => { trainings++; return trainNetwork(data.train, cfg); };
 

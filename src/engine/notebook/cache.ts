@@ -1,11 +1,12 @@
 import { readFile, readdir, stat, mkdir } from 'node:fs/promises';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { CellOptions, NotebookDocument, Params } from './types.ts';
 import type { ProjectConfig } from './config.ts';
 import { codeCells } from './format.ts';
 import { hashValue, sha256 } from '../util/hash.ts';
+import { codeFingerprint, type CodeFingerprint } from '../store/code-fingerprint.ts';
 
 /**
  * The notebook cache key (Quarto's freeze, made safe): everything that can change what a
@@ -30,7 +31,7 @@ function executionOptions(o: CellOptions): Partial<CellOptions> {
 
 const IMPORT_RE = /(?:\bimport|\bexport)\s+(?:type\s+)?(?:[\w*${}\s,]+?\s+from\s+)?['"]([^'"\n]+)['"]|\bimport\s*\(\s*['"]([^'"\n]+)['"]\s*\)/g;
 
-/** Import specifiers found in TypeScript/JavaScript text (static, re-exports, literal dynamic). */
+/** Import specifiers a cell names (static, re-exports, literal dynamic): the entries of its code fingerprint. */
 export function scanImports(code: string): string[] {
   const out: string[] = [];
   for (const m of code.matchAll(IMPORT_RE)) {
@@ -40,54 +41,13 @@ export function scanImports(code: string): string[] {
   return out;
 }
 
-function isLocal(spec: string): boolean {
-  return spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/') || spec.startsWith('file:');
-}
-
-/** The file a relative import names (TypeScript's `.js` → `.ts` convention included), or null. */
-export function resolveLocal(fromDir: string, spec: string): string | null {
-  const base = spec.startsWith('file:') ? new URL(spec).pathname : resolve(fromDir, spec);
-  const candidates = [base, `${base}.ts`, `${base}.tsx`, `${base}.js`, `${base}.mjs`, join(base, 'index.ts'), join(base, 'index.js')];
-  if (/\.(m?js)$/.test(base)) candidates.push(base.replace(/\.(m?)js$/, '.$1ts'));
-  for (const c of candidates) {
-    try {
-      if (statSync(c).isFile()) return c;
-    } catch { /* try the next */ }
-  }
-  return null;
-}
-
 /**
- * Digests of local modules and everything they import relatively, transitively, as
- * root-relative path to sha256 ('missing' for an import that does not resolve). Synchronous
- * so that cells can call it inline when building artifact keys.
+ * The code the notebook's cells import, as the one code fingerprint of the engine
+ * (store/code-fingerprint.ts): local modules transitively, npm packages by version.
  */
-export function localSourceDigests(root: string, fromDir: string, specs: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  const queue: Array<[string, string]> = specs.filter(isLocal).map((s) => [fromDir, s]);
-  const seen = new Set<string>();
-  while (queue.length) {
-    const [from, spec] = queue.shift()!;
-    const file = resolveLocal(from, spec);
-    if (!file) {
-      out[relative(root, resolve(from, spec)).split(sep).join('/')] = 'missing';
-      continue;
-    }
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const text = readFileSync(file);
-    out[relative(root, file).split(sep).join('/')] = sha256(text);
-    if (/\.(m?[jt]sx?)$/.test(file)) {
-      for (const s of scanImports(text.toString('utf8'))) if (isLocal(s)) queue.push([dirname(file), s]);
-    }
-  }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-/** The transitive set of project-local files imported by the notebook's cells. */
-export async function importedSources(root: string, doc: NotebookDocument): Promise<Record<string, string>> {
-  const specs = codeCells(doc).flatMap((cell) => scanImports(cell.source));
-  return localSourceDigests(root, dirname(join(root, doc.path)), specs);
+export async function importedSources(root: string, doc: NotebookDocument): Promise<CodeFingerprint> {
+  const specs = [...new Set(codeCells(doc).flatMap((cell) => scanImports(cell.source)))];
+  return codeFingerprint(specs, { base: root, fromDir: dirname(join(root, doc.path)) });
 }
 
 /** A glob (`*`, `?`, `**`) relative to the root, as a regular expression over '/'-paths. */

@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import { localSourceDigests } from './cache.ts';
+import { codeHash } from '../store/code-fingerprint.ts';
 import type { CodeCell, DisplayItem, NotebookDocument, Params, PublishedResult, CellOutput } from './types.ts';
 import { ArtifactStore, describeCorrupt, type ArtifactEvent } from '../store/artifacts.ts';
 import { asItem, encodePng, markdown, md, toDisplayItem, toJsonSafe, toTable, type PixelImage } from './display.ts';
@@ -95,8 +95,8 @@ export class Runtime {
     };
 
     // For artifact keys that must change when the project code computing them changes:
-    // artifacts.memoJson({ kind, inputs: { ...params, code: sources('../src/flagship/ml/train.ts') } }, ...)
-    const sources = (...specs: string[]) => localSourceDigests(root, dirname(join(root, doc.path)), specs);
+    // artifacts.memoJson({ kind, inputs: { ...params, code: await sources('../src/train.ts') } }, ...)
+    const sources = (...specs: string[]) => codeHash(specs, { base: root, fromDir: dirname(join(root, doc.path)) });
 
     this.globals = {
       sources,

@@ -134,7 +134,7 @@ export async function distill(train: Split, config: DistillConfig, opts: Distill
     const { getOrTrainModel, trainedModelKey } = await import('./persist.ts');
     // The student's key holds the whole config: it depends on the teacher through the soft labels.
     const keyConfig = role === 'teacher' ? { temperature: T, teacher: config.teacher } : config;
-    return getOrTrainModel(opts.cache.store, trainedModelKey(`distillation-${role}`, keyConfig, opts.cache.dataChecksums), run);
+    return getOrTrainModel(opts.cache.store, await trainedModelKey(`distillation-${role}`, keyConfig, opts.cache.dataChecksums), run);
   };
 
   const teacher = await obtain('teacher', () =>

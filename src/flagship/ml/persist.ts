@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ARCHITECTURE } from './model.ts';
 import { backendIdentity } from './backends/select.ts';
-import { sha256 } from '../../engine/util/hash.ts';
+import { codeHash } from '../../engine/store/code-fingerprint.ts';
 import type { ArtifactKey, ArtifactStore } from '../../engine/store/artifacts.ts';
 import type { TrainedNetwork, TrainResult } from './training.ts';
 
@@ -51,29 +50,32 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
 }
 
 /**
- * The source files whose change must invalidate a trained model: the network, the training
- * loop, distillation, the seeds, evaluation (in the stored history), pixel scaling, and
- * the wasm gradient kernels and the native OpenBLAS kernels (they compute the updates).
+ * What trains a network, as the engine's one code fingerprint: the training loop and
+ * distillation with everything they import (the network, the seeds, evaluation, pixel
+ * scaling, the backend selection with the wasm and native kernels, which compute the
+ * updates) and the native kernels' sources (named by native-kernels.ts with @fingerprint).
+ * A change to any of them retrains; a change to attack code does not.
  */
-const CODE_FILES = ['model.ts', 'training.ts', 'distillation.ts', 'random.ts', 'evaluate.ts', 'data/idx.ts', 'backends/wasm-kernels.ts', 'backends/wasm-training-kernels.ts', 'backends/wasm-registry.ts', 'backends/native-kernels.ts', '../../native/src/kernels.c'];
+export const TRAINING_ENTRIES = ['./training.ts', './distillation.ts'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-let codeHash: string | undefined;
-/** sha256 over the training code's sources (file name + content). */
-export function trainingCodeHash(): string {
-  if (codeHash) return codeHash;
-  const parts: string[] = [];
-  for (const rel of CODE_FILES) {
-    const path = fileURLToPath(new URL(`./${rel}`, import.meta.url));
-    if (!existsSync(path)) continue;
-    parts.push(`${rel}\0${sha256(readFileSync(path))}`);
+const codeHashes = new Map<string, Promise<string>>();
+/** The training code's fingerprint digest (memoised per entry set: the sources do not change while a process runs). */
+export function trainingCodeHash(entries: string[] = TRAINING_ENTRIES, base = PROJECT_ROOT): Promise<string> {
+  const id = `${base}\n${entries.join('\n')}`;
+  let h = codeHashes.get(id);
+  if (!h) {
+    h = codeHash(entries, { base });
+    codeHashes.set(id, h);
   }
-  codeHash = sha256(parts.join('\n'));
-  return codeHash;
+  return h;
 }
 
 export interface ModelKeyOptions {
   /** What trains (results differ in the last bits between backends and kernel sets); default `backendIdentity()`. */
   backend?: string;
+  /** The training code's fingerprint digest; default trainingCodeHash() of this checkout. */
+  code?: string;
 }
 
 /**
@@ -81,14 +83,14 @@ export interface ModelKeyOptions {
  * config (seed included), the data checksums, the architecture, the training code and
  * the backend.
  */
-export function trainedModelKey(kind: string, config: unknown, dataChecksums: Record<string, string>, opts: ModelKeyOptions = {}): ArtifactKey {
+export async function trainedModelKey(kind: string, config: unknown, dataChecksums: Record<string, string>, opts: ModelKeyOptions = {}): Promise<ArtifactKey> {
   return {
     kind: `model/${kind}`,
     inputs: {
       architecture: ARCHITECTURE,
       config,
       data: dataChecksums,
-      code: trainingCodeHash(),
+      code: opts.code ?? (await trainingCodeHash()),
       backend: opts.backend ?? backendIdentity(),
     },
   };

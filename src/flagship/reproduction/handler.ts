@@ -70,7 +70,7 @@ async function obtainModel(store: ArtifactStore, inputs: TrainUnitInputs, ctx: U
   const { getOrTrainModel, trainedModelKey } = await import('../ml/persist.ts');
   const mnist = await data();
   checkEnvironment(inputs.env, mnist.checksums);
-  const key = trainedModelKey(inputs.role, networkIdentity(inputs), mnist.checksums, { backend: inputs.env.backend });
+  const key = await trainedModelKey(inputs.role, networkIdentity(inputs), mnist.checksums, { backend: inputs.env.backend });
   return getOrTrainModel(store, key, async () => {
     const label = inputs.role === 'baseline' || inputs.role === 'warmstart' ? inputs.role : `${inputs.role} T=${inputs.temperature}`;
     const start = inputs.warmStart ? await obtainModel(store, inputs.warmStart, ctx) : undefined;

@@ -44,3 +44,12 @@ export function resolvePreference(requested: string = 'auto', source = "the 'bac
   const pref = parsePreference(String(requested), source);
   return pref === 'auto' ? fromEnv : pref;
 }
+
+/**
+ * REPROBOOK_WASM_FAST_KERNELS=0 keeps tfjs's own wasm kernels for the training step instead of
+ * ours (wasm-training-kernels.ts): for the bench and for checking. Read where the backend is
+ * first set up; the choice is part of backendIdentity(), and so of every key.
+ */
+export function fastTrainingKernelsFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.REPROBOOK_WASM_FAST_KERNELS !== '0';
+}

@@ -19,6 +19,10 @@ import { isDisjoint2x2, leadingSum, replaceWasmKernels, type KernelArgs, type Wa
  * the wasm forward Conv2D produce), fused ones with a bias and ReLU (inference in tf.layers),
  * and, because a step spends ~10% there once convolutions are fast, the 2x2/2 max-pooling
  * gradient and bias-gradient sums; anything else goes to the kernel they replaced.
+ *
+ * The addon's sources and build flags are part of the code fingerprint of every module that
+ * imports this one (src/engine/store/code-fingerprint.ts), so editing the C retrains:
+ * @fingerprint ../../../../native/src/kernels.c ../../../../native/binding.gyp ../../../../native/build.mjs
  */
 
 export const NATIVE_ENV = 'REPROBOOK_NATIVE_KERNELS';

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { UserError } from '../../../engine/util/errors.ts';
 import { setActiveBackendIdentity } from './active.ts';
-import { BACKEND_NAMES, resolvePreference, type BackendName, type BackendPreference } from './names.ts';
+import { BACKEND_NAMES, fastTrainingKernelsFromEnv, resolvePreference, type BackendName, type BackendPreference } from './names.ts';
 import { activeNativeKernels, registerNativeKernels, type NativeKernelsStatus } from './native-kernels.ts';
 
 /**
@@ -110,6 +110,8 @@ let wasmPathsSet = false;
 let wasmSimd: boolean | undefined;
 let wasmThreads: number | undefined;
 let wasmNative: NativeKernelsStatus | undefined;
+/** Our faster wasm training kernels (wasm-training-kernels.ts) registered: they sum in another order, so they are in the identity. */
+let wasmFastKernels = true;
 
 /** Load the wasm backend with our convolution gradients; never throws. */
 async function tryWasm(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -118,7 +120,8 @@ async function tryWasm(): Promise<{ ok: true } | { ok: false; reason: string }> 
     const { registerWasmConvGradients } = await import('./wasm-kernels.ts');
     const { registerWasmTrainingKernels } = await import('./wasm-training-kernels.ts');
     registerWasmConvGradients();
-    if (process.env.REPROBOOK_WASM_FAST_KERNELS !== '0') registerWasmTrainingKernels();
+    wasmFastKernels = fastTrainingKernelsFromEnv();
+    if (wasmFastKernels) registerWasmTrainingKernels();
     wasmNative = registerNativeKernels();
     if (!wasmPathsSet) {
       // The binaries ship in the package's dist/; in Node a file path prefix is what works.
@@ -244,8 +247,10 @@ function activeKernels(): string | undefined {
  * model trained with one kernel set is never served as if another had trained it.
  */
 export function backendIdentity(): string {
-  const kernels = activeKernels();
-  return kernels ? `${tf.getBackend()}+${kernels}` : tf.getBackend();
+  const parts = [tf.getBackend(), activeKernels()];
+  // Named only when switched off, so that the default identity reads as before.
+  if (tf.getBackend() === 'wasm' && !wasmFastKernels) parts.push('tfjs-training-kernels');
+  return parts.filter(Boolean).join('+');
 }
 
 /** The active backend for provenance records; throws if `initBackend` has not run. */
