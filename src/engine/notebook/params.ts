@@ -63,14 +63,14 @@ export interface ParamRequest {
 }
 
 /** Every profile name known for these notebooks (project config and front matter). */
-export function knownProfiles(config: ProjectConfig, docs: NotebookDocument[]): string[] {
+export function knownProfiles(config: ProjectConfig, docs: ParamScope[]): string[] {
   const names = new Set(Object.keys(config.profiles));
   for (const d of docs) for (const p of Object.keys(d.frontMatter.profiles ?? {})) names.add(p);
   return [...names].sort();
 }
 
 /** Check a profile and overrides against the selected notebooks; throws UserError listing valid names. */
-export function validateRequest(config: ProjectConfig, docs: NotebookDocument[], req: ParamRequest): void {
+export function validateRequest(config: ProjectConfig, docs: ParamScope[], req: ParamRequest): void {
   if (req.profile !== null) {
     checkProfileName(req.profile);
     const known = knownProfiles(config, docs);
@@ -86,8 +86,11 @@ export function validateRequest(config: ProjectConfig, docs: NotebookDocument[],
   }
 }
 
+/** What declares parameters: a notebook's front matter, or the project itself (its config's `parameters:`). */
+type ParamScope = Pick<NotebookDocument, 'frontMatter'>;
+
 /** The parameter values one notebook runs with. */
-export function resolveParams(config: ProjectConfig, doc: NotebookDocument, req: ParamRequest): Params {
+export function resolveParams(config: ProjectConfig, doc: ParamScope, req: ParamRequest): Params {
   const declared = doc.frontMatter.parameters;
   const out: Params = { ...declared };
   if (req.profile !== null) {
@@ -98,6 +101,17 @@ export function resolveParams(config: ProjectConfig, doc: NotebookDocument, req:
     if (k in declared) out[k] = parseParamValue(k, raw, declared[k]!, profileValues(k, config.profiles, doc.frontMatter.profiles));
   }
   return out;
+}
+
+/**
+ * The project-wide parameters (the config's `parameters:`) under a profile and overrides:
+ * for a project's own commands that run its code without the notebooks (a grid, say). The
+ * same rules as every notebook's resolution, so both compute under the same artifact keys.
+ */
+export function resolveProjectParams(config: ProjectConfig, req: ParamRequest): Params {
+  const project = { frontMatter: { parameters: config.parameters } } as ParamScope;
+  validateRequest(config, [project], req);
+  return resolveParams(config, project, req);
 }
 
 /** Every value that some profile gives parameter `name`. */

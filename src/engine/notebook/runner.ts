@@ -323,25 +323,3 @@ export async function executeNotebook(doc: NotebookDocument, opts: ExecuteOption
   if (r.artifactEvents.length) executed.artifactEvents = r.artifactEvents;
   return executed;
 }
-
-/**
- * The entry point `reprobook build` looks for: run the project's notebooks (cached when
- * unchanged) with status lines on stderr; throws when a notebook failed, after storing
- * everything (the failed run included) so that the report can show the error.
- */
-export async function runNotebooks(opts: { root: string; profile?: string; params?: Record<string, string>; force?: boolean; notebooks?: string[] }) {
-  const { runProject, formatCellError } = await import('./project.ts');
-  const result = await runProject({
-    root: opts.root,
-    ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
-    overrides: opts.params ?? {},
-    force: opts.force ?? false,
-    ...(opts.notebooks ? { notebooks: opts.notebooks } : {}),
-    log: (line) => process.stderr.write(`${line}\n`),
-  });
-  const failed = result.outcomes.filter((o) => o.status === 'failed');
-  if (failed.length) {
-    throw new Error(failed.map((o) => formatCellError(o.executed.notebook, o.error!).split('\n')[0]).join('; '));
-  }
-  return result;
-}

@@ -3,7 +3,6 @@ import { forwardLogits, softmaxAtTemperature } from './model.ts';
 import { deriveSeed } from './random.ts';
 import { PAPER_TRAIN_CONFIG, planSplit, trainNetwork, type TrainConfig, type TrainedNetwork } from './training.ts';
 import { IMAGE_SIZE, type Split } from './data/mnist.ts';
-import type { ArtifactStore } from '../../engine/store/artifacts.ts';
 import type { ProgressReporter } from '../../engine/util/progress.ts';
 import { UserError } from '../../engine/util/errors.ts';
 
@@ -87,16 +86,13 @@ export function softLabelStats(soft: Float32Array, labels: Uint8Array, temperatu
 
 export interface DistillOptions {
   progress?: ProgressReporter;
-  /** Store teacher and student as artifacts and reuse them (keys from these data checksums). */
-  cache?: { store: ArtifactStore; dataChecksums: Record<string, string> };
   /** Measure training accuracy after each epoch too. */
   trainAccuracy?: boolean;
+  /** Start the network from these weights (a warm start); they are copied, not consumed. */
+  initialWeights?: tf.LayersModel;
 }
 
-export interface DistilledNetwork extends TrainedNetwork {
-  /** Whether it came from the artifact store (only with `cache`). */
-  hit?: boolean;
-}
+export type DistilledNetwork = TrainedNetwork;
 
 export interface DistillResult {
   temperature: number;
@@ -124,24 +120,27 @@ export function validateDistillConfig(c: DistillConfig): void {
   }
 }
 
-/** Train teacher and student on `train` (see the module comment). */
+/**
+ * Steps 2 and 3: label the training images with the teacher's softmax at T and train the
+ * student on them at T. The one distillation step: `distill` below and the reproduction's grid
+ * handler (which stores each network under its own key) both train every student here.
+ */
+export async function trainStudent(teacher: tf.LayersModel, train: Split, student: TrainConfig, opts: DistillOptions & { label?: string } = {}): Promise<TrainedNetwork & { softLabels: SoftLabelStats }> {
+  const plan = planSplit(train.count, student);
+  const soft = computeSoftLabels(teacher, train.images, plan.trainCount, student.temperature);
+  const stats = softLabelStats(soft, train.labels.subarray(0, plan.trainCount), student.temperature);
+  const trained = await trainNetwork(train, student, {
+    softLabels: soft, progress: opts.progress, label: opts.label ?? `student T=${student.temperature}`, trainAccuracy: opts.trainAccuracy,
+    ...(opts.initialWeights ? { initialWeights: opts.initialWeights } : {}),
+  });
+  return { ...trained, softLabels: stats };
+}
+
+/** Steps 1 to 3 in memory: train a teacher, then its student (see the module comment). */
 export async function distill(train: Split, config: DistillConfig, opts: DistillOptions = {}): Promise<DistillResult> {
   validateDistillConfig(config);
-  const plan = planSplit(train.count, config.teacher);
   const T = config.temperature;
-  const obtain = async (role: 'teacher' | 'student', run: () => Promise<TrainedNetwork>): Promise<DistilledNetwork> => {
-    if (!opts.cache) return run();
-    const { getOrTrainModel, trainedModelKey } = await import('./persist.ts');
-    // The student's key holds the whole config: it depends on the teacher through the soft labels.
-    const keyConfig = role === 'teacher' ? { temperature: T, teacher: config.teacher } : config;
-    return getOrTrainModel(opts.cache.store, await trainedModelKey(`distillation-${role}`, keyConfig, opts.cache.dataChecksums), run);
-  };
-
-  const teacher = await obtain('teacher', () =>
-    trainNetwork(train, config.teacher, { progress: opts.progress, label: `teacher T=${T}`, trainAccuracy: opts.trainAccuracy }));
-  const soft = computeSoftLabels(teacher.model, train.images, plan.trainCount, T);
-  const stats = softLabelStats(soft, train.labels.subarray(0, plan.trainCount), T);
-  const student = await obtain('student', () =>
-    trainNetwork(train, config.student, { softLabels: soft, progress: opts.progress, label: `student T=${T}`, trainAccuracy: opts.trainAccuracy }));
-  return { temperature: T, teacher, student, deployedTemperature: DEPLOYED_TEMPERATURE, softLabels: stats };
+  const teacher = await trainNetwork(train, config.teacher, { progress: opts.progress, label: `teacher T=${T}`, trainAccuracy: opts.trainAccuracy, ...(opts.initialWeights ? { initialWeights: opts.initialWeights } : {}) });
+  const { softLabels, ...student } = await trainStudent(teacher.model, train, config.student, opts);
+  return { temperature: T, teacher, student, deployedTemperature: DEPLOYED_TEMPERATURE, softLabels };
 }

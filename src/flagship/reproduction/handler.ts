@@ -65,8 +65,8 @@ export function networkIdentity(inputs: TrainUnitInputs): JsonValue {
 
 /** The trained network for `inputs`: from the store when intact, else trained (recursively: its warm start, a student's teacher). */
 async function obtainModel(store: ArtifactStore, inputs: TrainUnitInputs, ctx: UnitContext): Promise<CachedNetwork> {
-  const { trainNetwork, planSplit } = await import('../ml/training.ts');
-  const { computeSoftLabels } = await import('../ml/distillation.ts');
+  const { trainNetwork } = await import('../ml/training.ts');
+  const { trainStudent } = await import('../ml/distillation.ts');
   const { getOrTrainModel, trainedModelKey } = await import('../ml/persist.ts');
   const mnist = await data();
   checkEnvironment(inputs.env, mnist.checksums);
@@ -74,15 +74,17 @@ async function obtainModel(store: ArtifactStore, inputs: TrainUnitInputs, ctx: U
   return getOrTrainModel(store, key, async () => {
     const label = inputs.role === 'baseline' || inputs.role === 'warmstart' ? inputs.role : `${inputs.role} T=${inputs.temperature}`;
     const start = inputs.warmStart ? await obtainModel(store, inputs.warmStart, ctx) : undefined;
+    const warm = start ? { initialWeights: start.model } : {};
     try {
-      let softLabels: Float32Array | undefined;
       if (inputs.role === 'student') {
         const teacher = await obtainModel(store, inputs.teacher!, ctx);
-        const plan = planSplit(mnist.train.count, inputs.config);
-        softLabels = computeSoftLabels(teacher.model, mnist.train.images, plan.trainCount, inputs.temperature);
-        teacher.model.dispose();
+        try {
+          return await trainStudent(teacher.model, mnist.train, inputs.config, { ...warm, progress: ctx.progress, label });
+        } finally {
+          teacher.model.dispose();
+        }
       }
-      return await trainNetwork(mnist.train, inputs.config, { softLabels, initialWeights: start?.model, progress: ctx.progress, label });
+      return await trainNetwork(mnist.train, inputs.config, { ...warm, progress: ctx.progress, label });
     } finally {
       start?.model.dispose();
     }

@@ -23,43 +23,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function parseParams(pairs: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of pairs) {
-    const i = p.indexOf('=');
-    if (i <= 0) throw new UserError(`--param ${p}: expected key=value`, 'write it as --param epsilon=0.3');
-    out[p.slice(0, i)] = p.slice(i + 1);
-  }
-  return out;
-}
-
-type RunNotebooks = (opts: { root: string; profile?: string; params: Record<string, string>; force: boolean }) => Promise<unknown>;
-
-/** The runner lives in another module (issue 4); until it exists, build renders what is on disk. */
-async function loadRunner(): Promise<RunNotebooks | undefined> {
-  const url = new URL('../../notebook/runner.ts', import.meta.url).href;
-  try {
-    const mod = (await import(url)) as { runNotebooks?: RunNotebooks };
-    return typeof mod.runNotebooks === 'function' ? mod.runNotebooks : undefined;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('runner.ts')) return undefined;
-    throw err;
-  }
-}
-
-async function defaultProfile(root: string): Promise<string | null> {
-  try {
-    const { loadProjectConfig } = (await import(new URL('../../notebook/config.ts', import.meta.url).href)) as {
-      loadProjectConfig: (root: string) => Promise<{ defaultProfile: string | null }>;
-    };
-    return (await loadProjectConfig(root)).defaultProfile;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
-    throw err;
-  }
-}
-
 export function register(program: Command): void {
   program
     .command('build')
@@ -78,7 +41,8 @@ export function register(program: Command): void {
       const root = resolve(flags.root);
       const out = flags.out ? resolve(flags.out) : join(root, '_site');
       if (flags.paper !== 'A4' && flags.paper !== 'Letter') throw new UserError(`--paper ${flags.paper}: unknown page size`, 'use --paper A4 or --paper Letter');
-      const params = parseParams(flags.param);
+      const { parseOverrides } = await import('../../notebook/params.ts');
+      const params = parseOverrides(flags.param);
       // Refuse a dangerous --out before running anything (a run can take hours).
       const { checkOutDir } = await import('../../report/site-output.ts');
       await checkOutDir(root, out, flags.out ?? out);
@@ -98,33 +62,27 @@ export function register(program: Command): void {
 
 async function buildLocked(flags: BuildFlags, root: string, out: string, params: Record<string, string>): Promise<void> {
   const { join, relative } = await import('node:path');
-  // The profile is printed at the start of every run (issue 6), so resolve the default first.
-  let profile: string | undefined = flags.profile ?? (await defaultProfile(root)) ?? undefined;
+  const { loadProjectConfig } = await import('../../notebook/config.ts');
+  // Resolved once: the run and the report are of the same profile (the runner validates it).
+  const profile: string | null = flags.profile ?? (await loadProjectConfig(root)).defaultProfile;
   let runError: Error | undefined;
 
   if (flags.run) {
-    const runNotebooks = await loadRunner();
-    if (!runNotebooks) {
-      process.stderr.write('reprobook build: the notebook runner (src/engine/notebook/runner.ts) is not available; rendering the executed notebooks already on disk\n');
-    } else {
-      process.stderr.write(`reprobook build: running notebooks (profile ${profile ?? 'default'})\n`);
-      try {
-        const ran = (await runNotebooks({ root, ...(profile ? { profile } : {}), params, force: !!flags.force })) as { profile?: unknown } | undefined;
-        if (!profile && ran && typeof ran.profile === 'string') profile = ran.profile;
-      } catch (err) {
-        // A user mistake (unknown profile or parameter) stops here; a failing notebook
-        // does not: render what exists (failed cells show their errors), then fail.
-        if (err instanceof UserError) throw err;
-        runError = err as Error;
-        process.stderr.write(`reprobook build: the notebooks did not all run: ${runError.message}\n`);
-      }
+    const { runProject, formatCellError } = await import('../../notebook/project.ts');
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    log(`reprobook build: running notebooks (profile ${profile ?? 'default'})`);
+    // A user mistake (unknown profile or parameter) throws here and stops the build; a failing
+    // notebook does not: render what exists (failed cells show their errors), then fail.
+    const ran = await runProject({ root, profile, overrides: params, force: !!flags.force, log });
+    const failed = ran.outcomes.filter((o) => o.status === 'failed');
+    if (failed.length > 0) {
+      runError = new Error(failed.map((o) => formatCellError(o.executed.notebook, o.error!).split('\n')[0]).join('; '));
+      log(`reprobook build: the notebooks did not all run: ${runError.message}`);
     }
   }
 
-  // Without --profile, report the profile the runner used: the project's defaultProfile.
-  if (profile === undefined) profile = (await defaultProfile(root)) ?? undefined;
   const { buildSite } = await import('../../report/site.ts');
-  const site = await buildSite({ root, profile: profile ?? null, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf });
+  const site = await buildSite({ root, profile, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf });
   for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
   const rel = (p: string) => {
     const r = relative(process.cwd(), p);
