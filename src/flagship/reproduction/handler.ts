@@ -3,6 +3,7 @@ import type { GridUnit, JsonValue, UnitContext } from '../../engine/grid/types.t
 import type { ArtifactStore } from '../../engine/store/artifacts.ts';
 import type { AttackUnitInputs, TrainUnitInputs } from './plan.ts';
 import type { CachedNetwork } from '../ml/persist.ts';
+import { toStored, type AdversarialExample, type AttackUnitResult, type NetworkUnitResult } from './unit-results.ts';
 
 /**
  * The grid handler of the reproduction (see src/engine/grid/index.ts for the rules a handler
@@ -91,7 +92,7 @@ async function obtainModel(store: ArtifactStore, inputs: TrainUnitInputs, ctx: U
   });
 }
 
-async function executeTrain(inputs: TrainUnitInputs, ctx: UnitContext): Promise<JsonValue> {
+async function executeTrain(inputs: TrainUnitInputs, ctx: UnitContext): Promise<NetworkUnitResult> {
   const { evaluateAccuracy } = await import('../ml/evaluate.ts');
   const net = await obtainModel(ctx.store, inputs, ctx);
   const mnist = await data();
@@ -106,7 +107,7 @@ async function executeTrain(inputs: TrainUnitInputs, ctx: UnitContext): Promise<
     trainCount: r.trainCount,
     validationCount: r.validationCount,
     steps: r.steps,
-    history: r.history as unknown as JsonValue,
+    history: r.history,
     imagesPerSecond: r.imagesPerSecond,
     trainSeconds: r.seconds,
     backend: r.backend,
@@ -116,7 +117,7 @@ async function executeTrain(inputs: TrainUnitInputs, ctx: UnitContext): Promise<
 /** How many adversarial examples each attack unit keeps for the notebooks' galleries. */
 const GALLERY = 6;
 
-async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promise<JsonValue> {
+async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promise<AttackUnitResult> {
   const { sliceSplit } = await import('../ml/data/mnist.ts');
   const mnist = await data();
   const net = await obtainModel(ctx.store, inputs.model, ctx);
@@ -128,7 +129,7 @@ async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promis
     // Keep a few examples (original, adversarial) for galleries: rounded to 1e-4 to keep the JSON small.
     const per = 784;
     const kept = result.adversarial.length / per;
-    const examples: JsonValue[] = [];
+    const examples: AdversarialExample[] = [];
     for (let k = 0; k < kept && examples.length < GALLERY; k++) {
       const o = result.outcomes[k];
       if (inputs.spec.kind === 'jsma' && !o.success && examples.length > 0) continue;
@@ -142,12 +143,12 @@ async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promis
     }
     // FGSM records, per sample, whether its gradient was exactly zero and its logit gap: the
     // saturation diagnostic of the very gradient the attack used.
-    let saturation: JsonValue = null;
+    let saturation: AttackUnitResult['saturation'] = null;
     if (inputs.spec.kind === 'fgsm') {
       const { saturationFromOutcomes } = await import('../ml/attacks/saturation.ts');
-      saturation = saturationFromOutcomes(result.outcomes, { loss: inputs.spec.loss ?? 'softmax-cross-entropy', temperature: inputs.spec.temperature ?? 1 }) as unknown as JsonValue;
+      saturation = saturationFromOutcomes(result.outcomes, { loss: inputs.spec.loss ?? 'softmax-cross-entropy', temperature: inputs.spec.temperature ?? 1 });
     }
-    return { attack: inputs.attack, summary: result.summary as unknown as JsonValue, saturation, examples, wallMs: result.timing.wallMs, perSecond: result.timing.perSecond };
+    return { attack: inputs.attack, summary: result.summary, saturation, examples, wallMs: result.timing.wallMs, perSecond: result.timing.perSecond };
   } finally {
     net.model.dispose();
   }
@@ -155,8 +156,8 @@ async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promis
 
 export async function execute(unit: GridUnit, ctx: UnitContext): Promise<JsonValue> {
   switch (unit.kind) {
-    case 'train': return executeTrain(unit.inputs as unknown as TrainUnitInputs, ctx);
-    case 'attack': return executeAttack(unit.inputs as unknown as AttackUnitInputs, ctx);
+    case 'train': return toStored(await executeTrain(unit.inputs as unknown as TrainUnitInputs, ctx));
+    case 'attack': return toStored(await executeAttack(unit.inputs as unknown as AttackUnitInputs, ctx));
     default: throw new Error(`unknown unit kind '${unit.kind}' (expected 'train' or 'attack')`);
   }
 }

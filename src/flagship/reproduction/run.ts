@@ -10,6 +10,7 @@ import {
 } from './plan.ts';
 import type { ExperimentParams } from './params.ts';
 import type { HandlerConfig } from './handler.ts';
+import { attackResult, networkResult, type AdversarialExample } from './unit-results.ts';
 
 /**
  * Runs (or, when everything is stored, only assembles) the experiment grid for a set of
@@ -30,10 +31,7 @@ export interface NetworkOutcome {
   modelArtifact: string;
 }
 
-export interface AdversarialExample {
-  id: number; label: number; target: number | null; predBefore: number; predAfter: number; success: boolean;
-  original: number[]; adversarial: number[];
-}
+export type { AdversarialExample } from './unit-results.ts';
 
 export interface AttackOutcome {
   model: string;
@@ -89,35 +87,30 @@ export interface RunExperimentOptions {
   allowIncomplete?: boolean;
 }
 
-/** The environment every unit depends on: resolved backend and the MNIST checksums. */
-export async function gridEnvironment(p: ExperimentParams): Promise<GridEnvironment> {
+/**
+ * The environment every unit depends on: the backend (initialised here, once per run, in
+ * this thread; its name goes to the workers) and the MNIST checksums.
+ */
+export async function gridEnvironment(p: ExperimentParams): Promise<GridEnvironment & { chosen: string }> {
   const { initBackend, backendIdentity } = await import('../ml/backends/select.ts');
   const { loadMnist } = await import('../ml/data/mnist.ts');
-  await initBackend(p.backend as never);
+  const { chosen } = await initBackend(p.backend as never);
   const mnist = await loadMnist();
-  return { backend: backendIdentity(), data: { ...mnist.checksums } };
+  return { backend: backendIdentity(), data: { ...mnist.checksums }, chosen };
 }
 
-function network(id: string, r: Record<string, unknown>): NetworkOutcome {
+function network(id: string, value: JsonValue | undefined): NetworkOutcome {
+  const r = networkResult(id, value);
   return {
-    id,
-    role: r.role as NetworkOutcome['role'],
-    temperature: r.temperature as number,
-    testAccuracy: r.testAccuracy as number,
-    trainCount: r.trainCount as number,
-    validationCount: r.validationCount as number,
-    history: r.history as EpochRecord[],
-    imagesPerSecond: r.imagesPerSecond as number,
-    modelArtifact: r.modelArtifact as string,
+    id, role: r.role, temperature: r.temperature, testAccuracy: r.testAccuracy, trainCount: r.trainCount,
+    validationCount: r.validationCount, history: r.history, imagesPerSecond: r.imagesPerSecond, modelArtifact: r.modelArtifact,
   };
 }
 
 /** Run (or find stored) the grid's units for `p`; the raw grid report. */
 export async function runExperimentGrid(p: ExperimentParams, opts: RunExperimentOptions): Promise<{ report: GridReport; environment: GridEnvironment }> {
   const { runGrid } = await import('../../engine/grid/index.ts');
-  const { initBackend } = await import('../ml/backends/select.ts');
-  const environment = await gridEnvironment(p);
-  const chosen = (await initBackend(p.backend as never)).chosen;
+  const { chosen, ...environment } = await gridEnvironment(p);
   const units = planUnits(p, environment, opts.select ?? {});
   // Every worker thread (and the handler inline) uses the backend the parent resolved.
   const handlerConfig: HandlerConfig = { backend: chosen };
@@ -140,36 +133,32 @@ export async function runExperimentGrid(p: ExperimentParams, opts: RunExperiment
 /** Run the grid and shape its results into typed outcomes (every selected unit must be done). */
 export async function runExperiment(p: ExperimentParams, opts: RunExperimentOptions): Promise<ExperimentOutcome> {
   const { report, environment } = await runExperimentGrid(p, { ...opts, allowIncomplete: false });
-  const res = report.results as Record<string, Record<string, JsonValue>>;
-  const get = (id: string) => {
-    const r = res[id];
-    if (!r) throw new Error(`grid result '${id}' is missing`);
-    return r as Record<string, unknown>;
-  };
+  const res = report.results;
+  const get = (id: string) => network(id, res[id]);
   const attacks: AttackOutcome[] = [];
   const saturation: SaturationOutcome[] = [];
   const temperatures = opts.select?.networks === 'baseline' ? [] : p.temperatures;
   const selected = opts.select?.attacks ?? [];
   const models = [{ model: BASELINE, T: 1 }, ...temperatures.map((T) => ({ model: studentId(T), T }))];
   const collect = (id: string, model: string, T: number, attack: AttackUnitName, logitScale?: number) => {
-    const r = res[id] as Record<string, unknown> | undefined;
-    if (!r) return;
+    if (res[id] === undefined) return;
+    const r = attackResult(id, res[id]);
     const scale = logitScale === undefined ? {} : { logitScale };
-    attacks.push({ model, temperature: T, attack, ...scale, summary: r.summary as AttackSummary, examples: r.examples as AdversarialExample[], perSecond: r.perSecond as number });
-    if (attack === 'fgsm' && r.saturation) saturation.push({ model, temperature: T, ...scale, report: r.saturation as SaturationReport });
+    attacks.push({ model, temperature: T, attack, ...scale, summary: r.summary, examples: r.examples, perSecond: r.perSecond });
+    if (attack === 'fgsm' && r.saturation) saturation.push({ model, temperature: T, ...scale, report: r.saturation });
   };
   for (const attack of selected) {
     for (const { model, T } of models) collect(attackId(model, attack), model, T, attack);
     if (attack === 'fgsm') for (const T of temperatures) if (T !== 1) collect(scaledControlId(T), BASELINE, 1, attack, T);
   }
   const H = headlineTemperature(p);
-  const summaryOf = (id: string) => (res[id] as { summary?: AttackSummary } | undefined)?.summary;
+  const summaryOf = (id: string) => (res[id] === undefined ? undefined : attackResult(id, res[id]).summary);
   const replicates: ReplicateOutcome[] = Array.from({ length: p.seeds }, (_, r) => {
     const prefix = replicatePrefix(p, r);
-    const headline = temperatures.length > 0 ? network(studentId(H, prefix), get(studentId(H, prefix))) : undefined;
+    const headline = temperatures.length > 0 ? get(studentId(H, prefix)) : undefined;
     return {
       seed: p.seed + r,
-      baseline: network(`${prefix}${BASELINE}`, get(`${prefix}${BASELINE}`)),
+      baseline: get(`${prefix}${BASELINE}`),
       ...(headline ? { headline } : {}),
       fgsmBaseline: summaryOf(attackId(`${prefix}${BASELINE}`, 'fgsm')),
       fgsmHeadline: headline ? summaryOf(attackId(studentId(H, prefix), 'fgsm')) : undefined,
@@ -178,13 +167,13 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
   return {
     params: p,
     environment,
-    ...(p.warmStartEpochs > 0 ? { warmStart: network(warmStartId(), get(warmStartId())) } : {}),
-    baseline: network(BASELINE, get(BASELINE)),
+    ...(p.warmStartEpochs > 0 ? { warmStart: get(warmStartId()) } : {}),
+    baseline: get(BASELINE),
     replicates,
     distilled: temperatures.map((T) => ({
       temperature: T,
-      teacher: network(teacherId(T), get(teacherId(T))),
-      student: network(studentId(T), get(studentId(T))),
+      teacher: get(teacherId(T)),
+      student: get(studentId(T)),
     })),
     attacks,
     saturation,
