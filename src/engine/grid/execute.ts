@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArtifactStore, artifactId, type ArtifactKey } from '../store/artifacts.ts';
+import { ArtifactStore, artifactId, describeCorrupt, type ArtifactKey } from '../store/artifacts.ts';
 import type { ProgressReporter, ProgressTask } from '../util/progress.ts';
 import type { GridHandler, GridUnit, JsonValue, UnitContext, UnitMessage } from './types.ts';
 
@@ -85,7 +85,8 @@ export interface UnitOutcome {
 }
 
 export async function executeUnit(run: UnitRun): Promise<UnitOutcome> {
-  const store = new ArtifactStore(run.storeRoot);
+  // A quarantined entry is reported through the unit's log, to whoever runs the grid.
+  const store = new ArtifactStore(run.storeRoot, { onEvent: (e) => { if (e.type === 'corrupt') run.send({ type: 'log', unitId: run.unit.id, message: describeCorrupt(e).trimEnd() }); } });
   const handler = await loadHandler(run.handlerUrl, run.handlerConfig);
   const entry = await store.getOrCreate(run.key, async (dir) => {
     const ctx: UnitContext = {

@@ -4,9 +4,9 @@ import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import { ArtifactStore, type ArtifactKey } from '../store/artifacts.ts';
+import { ArtifactStore, describeCorrupt, type ArtifactKey } from '../store/artifacts.ts';
 import { UserError } from '../util/errors.ts';
-import { createProgress, type ProgressReporter } from '../util/progress.ts';
+import { silentProgress, type ProgressReporter } from '../util/progress.ts';
 import { handlerCodeHash } from './code-hash.ts';
 import { executeUnit, readStoredResult, type UnitOutcome } from './execute.ts';
 import { assignShards, formatShard } from './shard.ts';
@@ -31,9 +31,9 @@ export interface RunGridOptions {
   shard?: ShardSpec;
   /** How long to wait for a dep computed by another shard before skipping; default: do not wait. */
   waitForShards?: { timeoutMs: number; pollMs?: number };
-  /** Overall bar (default createProgress(): live on a TTY, plain lines otherwise). */
+  /** Overall bar; default none: the caller (a CLI command, a notebook cell) owns the terminal. */
   progress?: ProgressReporter;
-  /** Per-unit lines (start, done, cached, skipped, failed, unit logs); default: stderr. */
+  /** Per-unit lines (start, done, cached, skipped, failed, unit logs, a quarantined artifact); default: none. */
   log?: (line: string) => void;
   onEvent?: (event: GridEvent) => void;
   signal?: AbortSignal;
@@ -117,11 +117,6 @@ type Outcome = { ok: true } | { ok: false; reason: string };
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function defaultLog(line: string): void {
-  // On a terminal the live bar owns the last line: clear it first, the bar redraws below.
-  process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[2K' : ''}${line}\n`);
-}
-
 export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<GridReport> {
   const t0 = performance.now();
   const plan = planGrid(units);
@@ -132,8 +127,8 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
   const keys = unitKeys(plan, codeHash);
   const shardOf = opts.shard ? assignShards(units, opts.shard.count) : undefined;
   const label = `${opts.label ?? 'grid'}${opts.shard ? ` shard ${formatShard(opts.shard)}` : ''}`;
-  const log = opts.log ?? defaultLog;
-  const store = new ArtifactStore(opts.storeRoot);
+  const log = opts.log ?? (() => {});
+  const store = new ArtifactStore(opts.storeRoot, { onEvent: (e) => { if (e.type === 'corrupt') log(describeCorrupt(e).trimEnd()); } });
   const priority = criticalPath(plan);
   const position = new Map(plan.order.map((u, i) => [u.id, i]));
 
@@ -163,7 +158,7 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
   let settled = 0;
   let stopping = false;
 
-  const bar = (opts.progress ?? createProgress()).start(label, mine.size, 'units');
+  const bar = (opts.progress ?? silentProgress).start(label, mine.size, 'units');
   const refresh = () => bar.update(settled, { fields: Object.fromEntries(running) });
   const emit = (e: GridEvent) => opts.onEvent?.(e);
   const settle = () => {

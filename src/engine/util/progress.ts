@@ -94,3 +94,11 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
 export const silentProgress: ProgressReporter = {
   start() { return { update() {}, done() {} }; },
 };
+
+/**
+ * A line sink for a terminal that may be showing a live bar: on a TTY the bar owns the last
+ * line, so clear it first (the bar redraws below). For the CLI edge, e.g. a grid's `log`.
+ */
+export function terminalLines(stream: NodeJS.WriteStream = process.stderr): (line: string) => void {
+  return (line) => stream.write(`${stream.isTTY ? '\r\x1b[2K' : ''}${line}\n`);
+}

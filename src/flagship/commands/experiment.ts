@@ -20,7 +20,7 @@ export function register(program: Command): void {
       const { profileParams } = await import('../reproduction/profile.ts');
       const { runExperimentGrid } = await import('../reproduction/run.ts');
       const { parseShard, resolveWorkerCount } = await import('../../engine/grid/index.ts');
-      const { createProgress } = await import('../../engine/util/progress.ts');
+      const { createProgress, terminalLines } = await import('../../engine/util/progress.ts');
       const root = resolve(opts.root);
       const { profile, params } = await profileParams(root, opts.profile, opts.param);
       if (opts.workers !== undefined) params.workers = resolveWorkerCount(opts.workers);
@@ -31,6 +31,7 @@ export function register(program: Command): void {
         storeRoot: join(root, '.reprobook', 'artifacts'),
         select: { attacks: ['fgsm', 'fgsm-temperature', 'pgd', 'jsma'] },
         progress: createProgress(),
+        log: terminalLines(),
         shard,
         allowIncomplete: shard !== undefined,
       });

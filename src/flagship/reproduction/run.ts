@@ -121,7 +121,9 @@ export async function runExperimentGrid(p: ExperimentParams, opts: RunExperiment
       workers: p.workers > 0 ? p.workers : undefined,
       shard: opts.shard,
       progress: opts.progress,
-      log: opts.log,
+      // In a notebook cell stderr is the cell's output: which units ran and which were reused
+      // becomes part of the executed record.
+      log: opts.log ?? ((line) => console.error(line)),
       label: 'experiment',
     });
   if (report.skipped.length > 0 && !opts.allowIncomplete) {
