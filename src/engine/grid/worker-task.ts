@@ -1,16 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { ArtifactKey } from '../store/artifacts.ts';
-import { executeUnit, type UnitOutcome } from './execute.ts';
-import type { GridUnit, JsonValue } from './types.ts';
+import { executeUnit, type UnitOutcome, type UnitRun } from './execute.ts';
 
-/** What the parent posts to a worker for one unit (structured-cloned; `port` transferred). */
-export interface WorkerTask {
-  handlerUrl: string;
-  handlerConfig: JsonValue;
-  unit: GridUnit;
-  key: ArtifactKey;
-  deps: Record<string, JsonValue>;
-  storeRoot: string;
+/** What the parent posts to a worker for one unit (structured-cloned; `port` transferred): a UnitRun whose messages go back on the port. */
+export interface WorkerTask extends Omit<UnitRun, 'send' | 'signal'> {
   /** Progress and log messages go back to the parent on this port. */
   port: MessagePort;
 }
