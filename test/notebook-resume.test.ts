@@ -10,7 +10,7 @@ import { ArtifactStore, artifactId } from '../src/engine/store/artifacts.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const FIX = join(import.meta.dirname, 'fixtures', 'notebooks');
-const CLI = ['--import', 'tsx', join(REPO, 'src', 'cli', 'main.ts')];
+const CLI = ['--import', 'tsx', join(REPO, 'src', 'engine', 'cli', 'main.ts')];
 
 async function slowRoot(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'reprobook-resume-'));
