@@ -1,6 +1,6 @@
 /**
- * The experiment grid: independent units of work (a temperature's teacher, its student, an
- * attack on one model) run in parallel on a pool of worker threads, with the artifact store
+ * The experiment grid: independent units of work (a model to train, an attack on one
+ * trained model, one simulation run) run in parallel on a pool of worker threads, with the artifact store
  * as the only shared state, and the same results as a serial run.
  *
  * ## Running a grid

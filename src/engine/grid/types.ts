@@ -9,13 +9,13 @@ import type { ProgressReporter } from '../util/progress.ts';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-/** One independent piece of the grid: a temperature's teacher, its student, an attack. */
+/** One independent piece of the grid: one model to train, one evaluation of it. */
 export interface GridUnit {
-  /** Unique name within the grid, e.g. `T10/student`. Used in messages and in `ctx.deps`. */
+  /** Unique name within the grid, e.g. `lr0.1/train`. Used in messages and in `ctx.deps`. */
   id: string;
-  /** What the handler should do, e.g. `teacher`, `student`, `fgsm`. Part of the cache key. */
+  /** What the handler should do, e.g. `train`, `evaluate`. Part of the cache key. */
   kind: string;
-  /** Everything that can change the result (seed, temperature, epochs...). Part of the cache key. */
+  /** Everything that can change the result (seed, learning rate, epochs...). Part of the cache key. */
   inputs: Record<string, JsonValue>;
   /** Units whose results this one needs; they run first and their results arrive in `ctx.deps`. */
   deps?: string[];

@@ -84,7 +84,7 @@ async function walkFiles(root: string, dir = ''): Promise<string[]> {
 }
 
 /**
- * Checksums of the data files the config lists. Hashing large files (MNIST is 55 MB) on
+ * Checksums of the data files the config lists. Hashing large files (tens of megabytes) on
  * every run is wasteful, so digests are memoised by (size, mtime) in .reprobook/cache.
  */
 export async function dataChecksums(root: string, globs: string[]): Promise<Record<string, string>> {

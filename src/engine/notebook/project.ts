@@ -20,7 +20,7 @@ import type { ProgressReporter } from '../util/progress.ts';
 
 export interface ProjectRunRequest {
   root: string;
-  /** Notebook names (`04-fgsm`) or paths; all notebooks when empty. */
+  /** Notebook names (`02-train`) or paths; all notebooks when empty. */
   notebooks?: string[];
   /** Profile name; undefined takes the config's defaultProfile; null forces none. */
   profile?: string | null;

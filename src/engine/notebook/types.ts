@@ -70,9 +70,9 @@ export interface NotebookFrontMatter {
 }
 
 export interface NotebookDocument {
-  /** Path relative to the project root, e.g. `notebooks/04-fgsm.md`. */
+  /** Path relative to the project root, e.g. `notebooks/02-train.md`. */
   path: string;
-  /** File name without extension, e.g. `04-fgsm`: the notebook's id in URLs and results. */
+  /** File name without extension, e.g. `02-train`: the notebook's id in URLs and results. */
   name: string;
   frontMatter: NotebookFrontMatter;
   blocks: NotebookBlock[];

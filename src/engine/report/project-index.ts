@@ -8,7 +8,7 @@ import { renderProvenance, type Provenance } from './provenance.ts';
 /**
  * The index page of a project that has no report/paper.md of its own: its notebooks, every
  * result they published (each linked to its cell) and the provenance. A user's project must
- * not be presented as this repository's distillation paper.
+ * not be presented as another project's paper.
  */
 
 /** The project's name: package.json's "name" when there is one, else the folder's name. */

@@ -17,7 +17,7 @@ import { checkProfileName } from '../util/names.ts';
 export interface NotebookFile {
   /** File name without extension: the notebook's id. */
   name: string;
-  /** Root-relative path with '/' separators, e.g. notebooks/04-fgsm.md. */
+  /** Root-relative path with '/' separators, e.g. notebooks/02-train.md. */
   path: string;
   /** Absolute path. */
   file: string;

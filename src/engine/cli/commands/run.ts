@@ -8,7 +8,7 @@ export function register(program: Command): void {
   program
     .command('run')
     .description('run notebooks (all, in file-name order, by default) and store their outputs and results')
-    .argument('[notebooks...]', 'notebook names (e.g. 04-fgsm) or paths')
+    .argument('[notebooks...]', 'notebook names (e.g. 02-train) or paths')
     .option('--root <dir>', 'project root (the folder with notebooks/)', '.')
     .option('--profile <name>', 'named set of parameter values (project config or front matter)')
     .option('--param <name=value>', 'override one parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
