@@ -89,7 +89,8 @@ test('Figure 1 is an inline SVG with one mark per temperature', async () => {
   const { page } = await open(site.indexPath);
   try {
     const fig = await page.evaluate(() => {
-      const svg = document.querySelector('#fig-fgsm svg');
+      // The cell shows the regenerated figure beside a hostile SVG (sanitised): measure the figure.
+      const svg = [...document.querySelectorAll('#fig-fgsm svg')].find((s) => s.querySelector('circle.fig1-point'));
       const marks = [...document.querySelectorAll('#fig-fgsm svg circle.fig1-point')].map((c) => c.getAttribute('data-temperature'));
       const box = svg?.getBoundingClientRect();
       return { isSvg: svg instanceof SVGSVGElement, marks, width: box?.width ?? 0, caption: document.querySelector('#fig-fgsm figcaption')?.textContent ?? '' };
@@ -151,7 +152,7 @@ test('the PDF has the paper\'s sections, Figure 1 and its caption, and page numb
   for (const title of ['On the Effectiveness of Defensive Distillation', 'Abstract', '1 Introduction', '2 Defensive Distillation', '3 Robustness of Distilled Networks', '4 Conclusion', 'Beyond the paper', 'Claims and reproduction', 'Provenance', 'References']) {
     assert.ok(squash.toLowerCase().includes(title.toLowerCase()), `PDF lacks "${title}"`);
   }
-  assert.match(squash, /Figure 1: Success rate of the fast gradient sign method \[2\]/);
+  assert.match(squash, /Figure 1: FGSM success per temperature, as \[2\] defines the attack\. From notebook 04-fgsm, cell 1\./);
   assert.match(squash, /Distillation temperature T \(log scale\)/, 'Figure 1 is vector: its axis label is text in the PDF');
   assert.match(squash, /paper: < 1\.5% at T = 100/);
   assert.match(squash, /99\.12%/);

@@ -21,7 +21,7 @@ const cliArgs = ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src/eng
 
 async function projectWithNotebook(): Promise<string> {
   const root = await makeFixtureRoot();
-  await mkdir(join(root, 'notebooks'));
+  await mkdir(join(root, 'notebooks'), { recursive: true });
   await writeFile(join(root, 'notebooks', 'a.md'), '---\ntitle: A\n---\n\n```ts\n1 + 1\n```\n');
   await mkdir(join(root, 'src'));
   return root;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { judgeClaim, judgeClaims, loadClaims, parseClaims, type ClaimSpec } from '../src/engine/report/claims.ts';
+import { judgeClaim, sweepValues, judgeClaims, loadClaims, parseClaims, type ClaimSpec } from '../src/engine/report/claims.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 
 const approx: ClaimSpec = {
@@ -70,16 +70,19 @@ test('a claim on a network whose own accuracy is not reproduced says so', () => 
   assert.equal(parsed[0]!.network, 'b');
 });
 
-test('temperatures: both ends and enough of them', () => {
-  const spec: ClaimSpec = { ...approx, id: 'T', results: undefined, measure: { kind: 'temperatures', min: 1, max: 100, tolerance: { minCount: 5 } } };
+test('sweep: both ends and enough of them, read from result names', () => {
+  const spec: ClaimSpec = { ...approx, id: 'T', results: undefined, measure: { kind: 'sweep', pattern: 'fgsm.T{x}.successRate', label: 'T', min: 1, max: 100, tolerance: { minCount: 5 } } };
   const rates = (ts: number[]) => Object.fromEntries(ts.map((t) => [`fgsm.T${t}.successRate`, 0.5]));
   assert.equal(judgeClaim(spec, rates([1, 2, 5, 10, 20, 30, 40, 50, 100])).verdict, 'reproduced');
   assert.equal(judgeClaim(spec, rates([1, 10, 100])).verdict, 'partly', 'too few temperatures');
   assert.equal(judgeClaim(spec, rates([2, 5, 10, 20, 50])).verdict, 'partly', 'neither end');
   assert.equal(judgeClaim(spec, rates([100])).verdict, 'not reproduced');
   assert.equal(judgeClaim(spec, {}).verdict, 'not run');
-  assert.equal(judgeClaim(spec, rates([1, 100, 10])).oursText, '1, 10, 100 (3 temperatures)');
+  assert.equal(judgeClaim(spec, rates([1, 100, 10])).oursText, '1, 10, 100 (3 values)');
   assert.equal(judgeClaim(spec, rates([2, 5, 10, 20, 50])).differenceText, 'T = 1 and 100 not run');
+  // Only names matching the pattern count, with numeric values; the dots are literal.
+  assert.deepEqual(sweepValues('fgsm.T{x}.successRate', { 'fgsm.T3.successRate': 1, 'fgsmXT4.successRate': 1, 'pgd.T5.successRate': 1, 'fgsm.T6.successRate': 'n/a', 'fgsm.T0.5.successRate': 1 }), [0.5, 3]);
+  assert.throws(() => parseClaims('claims:\n  - { id: s, claim: c, source: s, paper: p, kind: sweep, pattern: "a.b", min: 1, max: 2, tolerance: { minCount: 2 } }\n'), /\{x\}/);
 });
 
 test('count: the first published of several result names is used', () => {
@@ -110,7 +113,7 @@ test('a malformed claims file is a UserError naming the claim and the field', ()
   );
   assert.throws(
     () => parseClaims('claims:\n  - { id: a, claim: c, source: s, paper: "1%", kind: roughly, value: 1 }'),
-    /"kind" must be approx, below, temperatures or count/,
+    /"kind" must be approx, below, sweep or count/,
   );
   assert.throws(
     () => parseClaims('claims:\n  - { id: a, claim: c, source: s, paper: "1%", kind: below, value: 1, tolerance: { partly: 1 } }'),

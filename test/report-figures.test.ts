@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
-import { figure1Data, figure1Svg, seriesFigureSvg, seriesLegendHtml, temperatureSeries, temperaturesRun } from '../src/engine/report/figures.ts';
+import { figure1Data, figure1Svg, temperatureSeries } from '../src/flagship/report/figures.ts';
 import { safePngDataUrl, sanitizeSvg } from '../src/engine/report/sanitize.ts';
 
 const svgDoc = (svg: string) => new JSDOM(`<body>${svg}</body>`).window.document;
@@ -23,7 +23,6 @@ test('Figure 1 data: FGSM success per temperature, sorted, numbers only', () => 
   assert.equal(data.baseline, 0.8421);
   assert.equal(figure1Data({}).baseline, undefined);
   assert.deepEqual(temperatureSeries(results, 'fgsmTemperature', 'successRate').map((p) => p.temperature), [5], 'prefixes do not bleed into each other');
-  assert.deepEqual(temperaturesRun(results), [1, 2, 5, 10, 20, 100]);
 });
 
 test('Figure 1 SVG: one mark per temperature, a log axis, and the paper\'s values marked distinctly', () => {
@@ -69,20 +68,6 @@ test('Figure 1 without results still draws the paper\'s values and says "not run
   assert.equal(doc.querySelectorAll('circle.fig1-point').length, 0);
   assert.match(doc.body.textContent!, /not run/);
   assert.match(doc.body.textContent!, /88\.03%/);
-});
-
-test('the series figure draws one mark per point of each series', () => {
-  const doc = svgDoc(seriesFigureSvg([
-    { label: 'a', color: '#000', points: [{ temperature: 1, value: 0.5, name: 'a.T1' }, { temperature: 100, value: 0.1, name: 'a.T100' }] },
-    { label: 'b', color: '#f00', points: [] },
-    { label: 'c', color: '#0f0', points: [{ temperature: 10, value: 1, name: 'c.T10' }] },
-  ], 'Percent', 'test'));
-  assert.deepEqual([...doc.querySelectorAll('circle.series-point')].map((c) => c.getAttribute('data-temperature')), ['1', '100', '10']);
-  const legend = svgDoc(seriesLegendHtml([
-    { label: 'a <b>', color: '#000', points: [{ temperature: 1, value: 0.5, name: 'a.T1' }] },
-    { label: 'empty', color: '#f00', points: [] },
-  ]));
-  assert.deepEqual([...legend.querySelectorAll('.legend-item')].map((e) => e.textContent), ['a <b>'], 'series without data are left out of the legend; labels are escaped');
 });
 
 test('sanitizeSvg keeps the drawing and removes everything that could run or fetch', () => {

@@ -59,20 +59,27 @@ test('cross-references are numbered in document order and may come before their 
     'f_i(x) = \\frac{e^{z_i/T}}{\\sum_l e^{z_l/T}}',
     '$$ {#eq-softmax}',
     '',
-    '{{figure fig-other}}',
+    '{{embed 01-data#fig-other}}',
     '',
-    '{{figure fig-fgsm}}',
+    '{{embed 02-run#val-unnumbered}}',
     '',
-    '{{table tbl-claims}}',
+    '{{embed 02-run#fig-fgsm}}',
+    '',
+    '{{claims tbl-claims}}',
+    '',
+    '{{embed 03-again#fig-fgsm}}',
   ].join('\n');
-  const ctx = ctxFor(src, { directive: (name, args) => `<div class="d" data-name="${name}" id="${args[0]}"></div>` });
+  const ctx = ctxFor(src, { directive: (name, args) => `<div class="d" data-name="${name}" data-arg="${args[0]}"></div>` });
   const doc = dom(renderMarkdown(src, ctx));
   const xrefs = [...doc.querySelectorAll('a.xref')].map((a) => [a.textContent, a.getAttribute('href')]);
   assert.deepEqual(xrefs, [['Figure 2', '#fig-fgsm'], ['Table 1', '#tbl-claims'], ['equation (1)', '#eq-softmax'], ['Section 2', '#sec-method']]);
   assert.ok(doc.getElementById('sec-method'), 'an explicit heading id');
   assert.equal(doc.getElementById('eq-softmax')!.querySelector('.equation-number')!.textContent, '(1)');
   assert.ok(doc.getElementById('eq-softmax')!.querySelector('.katex-display'), 'display math typeset by KaTeX at build time');
-  assert.equal(doc.querySelectorAll('div.d').length, 3, 'directives replaced by the generated HTML');
+  assert.equal(doc.querySelectorAll('div.d').length, 5, 'directives replaced by the generated HTML');
+  // Only fig- and tbl- labels are numbered, each once, where it is first placed.
+  assert.deepEqual([...ctx.numbering.entries()].filter(([, t]) => t.kind !== 'Equation' && t.kind !== 'Section').map(([id, t]) => [id, t.label]),
+    [['fig-other', 'Figure 1'], ['fig-fgsm', 'Figure 2'], ['tbl-claims', 'Table 1']]);
   assert.deepEqual(ctx.warnings, []);
   const missing = ctxFor('See @fig-nowhere.');
   assert.match(renderMarkdown('See @fig-nowhere.', missing), /xref-missing/);

@@ -63,7 +63,7 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
   const out = join(root, '_site');
   try {
     const site = await buildSite({ root, profile: 'smoke', out, builtAt: '2026-11-25T10:00:00.000Z' });
-    assert.deepEqual((await readdir(join(out, 'notebooks'))).sort(), ['02-baseline.html', '04-fgsm.html', '06-broken.html']);
+    assert.deepEqual((await readdir(join(out, 'notebooks'))).sort(), ['02-baseline.html', '04-fgsm.html', '06-beyond.html']);
     assert.ok(existsSync(join(out, 'assets', 'katex', 'katex.min.css')));
     assert.ok((await readdir(join(out, 'assets', 'katex', 'fonts'))).some((f) => f.endsWith('.woff2')), 'KaTeX fonts are bundled');
     assert.ok(existsSync(join(out, 'assets', 'report.css')) && existsSync(join(out, 'assets', 'hljs.css')));
@@ -80,8 +80,18 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
     assert.ok(doc.querySelector('section.beyond #sec-beyond'), 'Beyond the paper is its own marked section');
     assert.ok(doc.querySelector('#eq-softmax .katex-display'), 'equation (1) typeset at build time');
     assert.equal(doc.querySelector('#eq-softmax .equation-number')!.textContent, '(1)');
-    assert.equal(doc.querySelectorAll('#fig-fgsm svg circle.fig1-point').length, 3);
-    assert.match(doc.querySelector('#fig-fgsm figcaption')!.textContent!, /^Figure 1: Success rate of the fast gradient sign method \[2\]/);
+    // {{embed 04-fgsm#fig-fgsm}}: the cell's (sanitised) SVG, numbered, captioned by the cell's
+    // option (its citation resolved), linked to the cell; its own label id is not repeated.
+    assert.equal(doc.querySelectorAll('#fig-fgsm svg circle.pt').length, 1);
+    assert.equal(doc.querySelectorAll('#fig-fgsm script, #fig-fgsm foreignObject, #fig-fgsm image').length, 0);
+    assert.match(doc.querySelector('#fig-fgsm figcaption')!.textContent!, /^Figure 1: FGSM success per temperature, as \[2\] defines the attack\. From notebook 04-fgsm, cell 1\.$/);
+    assert.equal(doc.querySelector('#fig-fgsm figcaption a.source-link')!.getAttribute('href'), 'notebooks/04-fgsm.html#cell-1');
+    assert.equal(doc.querySelectorAll('[id="fig-fgsm-nb"]').length, 0);
+    assert.equal(doc.querySelector('a.xref[href="#fig-fgsm"]')!.textContent, 'Figure 1');
+    // 06-beyond failed before its figure and table cells finished: placed as "not run", with a warning.
+    assert.match(doc.querySelector('#fig-beyond')!.textContent!, /^\s*not run\s*Figure 2: Attacks per temperature\./);
+    assert.match(doc.querySelector('#tbl-beyond figcaption')!.textContent!, /^Table 1: Per-temperature results\./);
+    assert.ok(site.warnings.some((w) => /report\/paper\.md:\d+: \{\{embed 06-beyond#tbl-beyond\}\}: cell 3 of 06-beyond did not run/.test(w)), site.warnings.join('\n'));
     assert.equal(doc.querySelectorAll('ol.references')[0]!.querySelectorAll('li').length, 9, "the paper's list [1]–[9]");
     const cites = [...doc.querySelectorAll('a.cite')];
     assert.ok(cites.some((a) => Number(a.textContent) > 9), 'works beyond the paper\'s list are cited too');
@@ -95,7 +105,7 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
     assert.equal(acc.getAttribute('href'), 'notebooks/02-baseline.html#cell-1');
     assert.ok(doc.querySelectorAll('.paper-section .not-run').length >= 4, 'missing results are visibly not run');
     assert.ok(site.warnings.some((w) => w.includes('pgd.T100.successRate')));
-    assert.ok(site.warnings.some((w) => w.includes('06-broken failed')));
+    assert.ok(site.warnings.some((w) => w.includes('06-beyond failed')));
     // Claims table: verdicts and the profile in the caption.
     const claims = doc.getElementById('tbl-claims')!;
     assert.match(claims.querySelector('figcaption')!.textContent!, /profile smoke/);
@@ -112,7 +122,7 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
       assert.ok(prov.includes(s), `provenance lacks ${s}`);
     }
 
-    for (const name of ['02-baseline', '04-fgsm', '06-broken']) {
+    for (const name of ['02-baseline', '04-fgsm', '06-beyond']) {
       const html = await readFile(join(out, 'notebooks', `${name}.html`), 'utf8');
       assertInert(html, name);
       assert.deepEqual(await checkLinks(out, `notebooks/${name}.html`), []);
@@ -130,7 +140,7 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
     assert.ok(base.querySelector('#cell-2 table'), '…but not the output');
     assert.ok(base.querySelector('#cell-1 pre.code .hljs-keyword'), 'code is highlighted');
     assert.equal(base.querySelector('a.xref')!.getAttribute('href'), '../index.html#fig-fgsm', 'prose cross-refs point into the report');
-    const broken = parse(await readFile(join(out, 'notebooks', '06-broken.html'), 'utf8'));
+    const broken = parse(await readFile(join(out, 'notebooks', '06-beyond.html'), 'utf8'));
     assert.equal(broken.querySelector('h1')!.textContent, 'Beyond the paper (a failing run)', 'a later failed run (executed/<profile>/failed/) wins over the last good one');
     assert.match(broken.querySelector('#cell-2 .cell-error')!.textContent!, /ReferenceError in cell 2 \(notebook line 10, line 1 of the cell\): undefinedThing is not defined/);
     assert.match(broken.querySelector('#cell-3')!.textContent!, /Not run/);
@@ -206,7 +216,7 @@ test('a project without report/paper.md gets an index of its own notebooks, not 
     assert.match(site.title, /^reprobook-report-/, 'the folder names a project without package.json');
     assert.match(site.pdfHeader, /^reprobook-report-.*: notebooks built by reprobook \(profile smoke\)$/);
     const listed = [...doc.querySelectorAll('.notebook-list a')].map((a) => a.getAttribute('href'));
-    assert.deepEqual(listed, ['notebooks/02-baseline.html', 'notebooks/04-fgsm.html', 'notebooks/06-broken.html']);
+    assert.deepEqual(listed, ['notebooks/02-baseline.html', 'notebooks/04-fgsm.html', 'notebooks/06-beyond.html']);
     const accuracy = doc.getElementById('use-baseline.accuracy')!;
     assert.equal(accuracy.getAttribute('href'), 'notebooks/02-baseline.html#cell-1');
     assert.deepEqual(await checkLinks(site.out, 'index.html'), []);

@@ -25,6 +25,8 @@ export interface CacheKey {
  * timeout only whether the run finishes).
  */
 function executionOptions(o: CellOptions): Partial<CellOptions> {
+  // Whether code and outputs are shown, and the time limit, do not change what a cell computes.
+  // The caption stays in: a figure output carries it (runtime.ts), so a cached one would be stale.
   const { echo: _e, output: _o, timeout: _t, ...rest } = o;
   return rest;
 }

@@ -2,11 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { formatPointDifference, formatValue } from './format.ts';
-import { temperaturesRun } from './figures.ts';
 
 /**
- * The paper's quantitative claims against our results. Each claim states how the paper
- * phrased its value (a point value, an upper bound, a range of temperatures, a sample
+ * A paper's quantitative claims against our results. Each claim states how the paper
+ * phrased its value (a point value, an upper bound, the range of a swept parameter, a sample
  * count), which result is ours, and the tolerance under which we call it reproduced,
  * partly reproduced or not. `judgeClaim` is pure: the table is its output, rendered.
  */
@@ -19,8 +18,12 @@ export type ClaimMeasure =
   | { kind: 'approx'; value: number; tolerance: { reproduced: number; partly: number } }
   /** "< 1.5%": reproduced when ours < value, partly when ours < value + partly. */
   | { kind: 'below'; value: number; tolerance: { partly: number } }
-  /** "T from 1 to 100": reproduced when both ends and at least minCount temperatures were run. */
-  | { kind: 'temperatures'; min: number; max: number; tolerance: { minCount: number } }
+  /**
+   * "x from 1 to 100": a swept parameter, read from the names of the results that exist (the
+   * `{x}` in `pattern`, e.g. `model.x{x}.accuracy`); reproduced when both ends and at least
+   * minCount values were run. `label` names the parameter in the table ("x = 100 not run").
+   */
+  | { kind: 'sweep'; pattern: string; label: string; min: number; max: number; tolerance: { minCount: number } }
   /** "all 10,000 samples": a count; reproduced at value, partly at ≥ partlyAtLeast. */
   | { kind: 'count'; value: number; tolerance: { partlyAtLeast: number } };
 
@@ -28,12 +31,12 @@ export interface ClaimSpec {
   id: string;
   /** What is claimed, in our words. */
   claim: string;
-  /** Where the paper says it; Markdown with citations, e.g. "§3, citing [@papernot2016distillation]". */
+  /** Where the paper says it; Markdown with citations, e.g. "§3, citing [@smith2020]". */
   source: string;
   /** The paper's value as the paper states it, e.g. "< 1.5%". */
   paperText: string;
   measure: ClaimMeasure;
-  /** The result name(s) holding our value; the first one published is used. Not needed for `temperatures`. */
+  /** The result name(s) holding our value; the first one published is used. Not needed for `sweep`. */
   results?: string[];
   /** Markdown shown under the claim (e.g. that a value comes from [7], or is unverified). */
   note?: string;
@@ -73,7 +76,7 @@ export function toleranceText(m: ClaimMeasure): string {
   switch (m.kind) {
     case 'approx': return `reproduced within ±${pp(m.tolerance.reproduced)}; partly within ±${pp(m.tolerance.partly)}`;
     case 'below': return `reproduced below ${formatValue(m.value, 'percent1')}; partly below ${formatValue(m.value + m.tolerance.partly, 'percent1')}`;
-    case 'temperatures': return `reproduced if T = ${m.min} and T = ${m.max} and ≥ ${m.tolerance.minCount} temperatures were run; partly if ≥ 2`;
+    case 'sweep': return `reproduced if ${m.label} = ${m.min} and ${m.label} = ${m.max} and ≥ ${m.tolerance.minCount} values were run; partly if ≥ 2`;
     case 'count': return `reproduced at ${formatValue(m.value, 'int')}; partly at ≥ ${formatValue(m.tolerance.partlyAtLeast, 'int')}`;
   }
 }
@@ -93,6 +96,18 @@ function firstResult(spec: ClaimSpec, results: Record<string, unknown>): { name:
   return undefined;
 }
 
+/** The values of `{x}` in the names of the numeric results matching `pattern`, ascending. */
+export function sweepValues(pattern: string, results: Record<string, unknown>): number[] {
+  const [before, after] = pattern.split('{x}').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const re = new RegExp(`^${before}(-?\\d+(?:\\.\\d+)?)${after}$`);
+  const found = new Set<number>();
+  for (const [name, value] of Object.entries(results)) {
+    const m = re.exec(name);
+    if (m && typeof value === 'number' && Number.isFinite(value)) found.add(Number(m[1]));
+  }
+  return [...found].sort((a, b) => a - b);
+}
+
 const rank: Record<Verdict, number> = { reproduced: 3, partly: 2, 'not reproduced': 1, 'not run': 0 };
 /** The weaker of two verdicts. */
 const weaker = (a: Verdict, b: Verdict): Verdict => (rank[a] <= rank[b] ? a : b);
@@ -101,16 +116,16 @@ const weaker = (a: Verdict, b: Verdict): Verdict => (rank[a] <= rank[b] ? a : b)
 export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): ClaimRow {
   const m = spec.measure;
   const base = { spec, toleranceText: toleranceText(m) };
-  if (m.kind === 'temperatures') {
-    const temps = temperaturesRun(results);
-    if (temps.length === 0) return { ...base, differenceText: '—', verdict: 'not run' };
-    const both = temps.includes(m.min) && temps.includes(m.max);
-    const verdict: Verdict = both && temps.length >= m.tolerance.minCount ? 'reproduced' : temps.length >= 2 ? 'partly' : 'not reproduced';
-    const missing = [m.min, m.max].filter((t) => !temps.includes(t));
+  if (m.kind === 'sweep') {
+    const run = sweepValues(m.pattern, results);
+    if (run.length === 0) return { ...base, differenceText: '—', verdict: 'not run' };
+    const both = run.includes(m.min) && run.includes(m.max);
+    const verdict: Verdict = both && run.length >= m.tolerance.minCount ? 'reproduced' : run.length >= 2 ? 'partly' : 'not reproduced';
+    const missing = [m.min, m.max].filter((t) => !run.includes(t));
     return {
       ...base,
-      oursText: `${temps.join(', ')} (${temps.length} temperature${temps.length === 1 ? '' : 's'})`,
-      differenceText: missing.length ? `T = ${missing.join(' and ')} not run` : `${temps.length} temperatures`,
+      oursText: `${run.join(', ')} (${run.length} value${run.length === 1 ? '' : 's'})`,
+      differenceText: missing.length ? `${m.label} = ${missing.join(' and ')} not run` : `${run.length} values`,
       verdict,
     };
   }
@@ -199,14 +214,19 @@ export function parseClaims(yamlText: string, file = 'report/claims.yaml'): Clai
     switch (kind) {
       case 'approx': measure = { kind, value: num(c, 'value', where), tolerance: { reproduced: num(t, 'reproduced', `${where} tolerance`), partly: num(t, 'partly', `${where} tolerance`) } }; break;
       case 'below': measure = { kind, value: num(c, 'value', where), tolerance: { partly: num(t, 'partly', `${where} tolerance`) } }; break;
-      case 'temperatures': measure = { kind, min: num(c, 'min', where), max: num(c, 'max', where), tolerance: { minCount: num(t, 'minCount', `${where} tolerance`) } }; break;
+      case 'sweep': {
+        const pattern = str(c, 'pattern', where)!;
+        if (!pattern.includes('{x}')) fail(where, `"pattern" must contain {x} where the swept value stands in a result name, got ${JSON.stringify(pattern)}`);
+        measure = { kind, pattern, label: str(c, 'label', where, true) ?? 'x', min: num(c, 'min', where), max: num(c, 'max', where), tolerance: { minCount: num(t, 'minCount', `${where} tolerance`) } };
+        break;
+      }
       case 'count': measure = { kind, value: num(c, 'value', where), tolerance: { partlyAtLeast: num(t, 'partlyAtLeast', `${where} tolerance`) } }; break;
-      default: fail(where, `"kind" must be approx, below, temperatures or count, got ${JSON.stringify(kind)}`);
+      default: fail(where, `"kind" must be approx, below, sweep or count, got ${JSON.stringify(kind)}`);
     }
     const results = c.results === undefined ? undefined : Array.isArray(c.results) && c.results.every((r) => typeof r === 'string')
       ? (c.results as string[])
       : fail(where, '"results" must be a list of result names');
-    if (kind !== 'temperatures' && !results?.length) fail(where, '"results" must name at least one result');
+    if (kind !== 'sweep' && !results?.length) fail(where, '"results" must name at least one result');
     const note = str(c, 'note', where, true);
     const network = str(c, 'network', where, true);
     return {

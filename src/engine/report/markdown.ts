@@ -11,8 +11,10 @@ import { escapeHtml, formatValue, isValueFormat, VALUE_FORMATS, type ValueFormat
  * `<script>` in prose is shown as text, never run), plus
  *   - placeholders   `{{result NAME [FORMAT]}}`, `{{meta KEY}}`: values from the results file,
  *                    never typed in; a missing one shows "not run" and adds a warning;
- *   - directives     a line `{{figure fig-ID}}`, `{{table tbl-ID}}`, `{{provenance}}`,
- *                    `{{references}}`: replaced by HTML the report generates;
+ *   - directives     a line `{{embed NOTEBOOK#LABEL}}` places the outputs of a notebook's
+ *                    labelled cell (numbered as a figure for `fig-` labels, a table for
+ *                    `tbl-`, captioned by the cell's `caption` option); `{{claims tbl-ID}}`,
+ *                    `{{provenance}}`, `{{references}}`: HTML the report generates;
  *   - cross-refs     `@fig-ID`, `@tbl-ID`, `@eq-ID`, `@sec-ID` → "Figure 1" etc., linked;
  *   - citations      `[@key]`, `[@a; @b]` → "[2]" linked to the reference list;
  *   - math           `$...$` inline, `$$...$$ {#eq-ID}` display (numbered), by KaTeX at build time.
@@ -55,8 +57,8 @@ export interface RenderContext {
   warnings: string[];
   /** Result names shown on this page (the notebook pages link back to their first use). */
   usedResults: Set<string>;
-  /** Renders a block directive to trusted HTML; absent on pages without directives. */
-  directive?: (name: string, args: string[]) => string;
+  /** Renders a block directive to trusted HTML; absent on pages without directives. `line` is 1-based in the Markdown source. */
+  directive?: (name: string, args: string[], line: number) => string;
 }
 
 export function createContext(partial: Partial<RenderContext> = {}): RenderContext {
@@ -82,7 +84,19 @@ export function splitFrontMatter(src: string): { data: Record<string, unknown>; 
   return { data, body: src.slice(m[0].length) };
 }
 
-const DIRECTIVE_LINE = /^\{\{\s*(figure|table|provenance|references)\b([^}]*)\}\}\s*$/;
+// figure and table are recognised only to say what replaced them (site.ts).
+const DIRECTIVE_LINE = /^\{\{\s*(embed|claims|provenance|references|figure|table)\b([^}]*)\}\}\s*$/;
+
+/** The numbered kind of a label: `fig-` figures and `tbl-` tables, as in Quarto. */
+export function labelKind(label: string): 'Figure' | 'Table' | undefined {
+  return label.startsWith('fig-') ? 'Figure' : label.startsWith('tbl-') ? 'Table' : undefined;
+}
+
+/** `{{embed NOTEBOOK#LABEL}}`'s argument, split; undefined when it is not of that shape. */
+export function parseEmbedTarget(arg: string | undefined): { notebook: string; label: string } | undefined {
+  const m = /^([^#\s]+)#([A-Za-z][\w-]*)$/.exec(arg ?? '');
+  return m ? { notebook: m[1]!, label: m[2]! } : undefined;
+}
 
 /**
  * Numbers figures, tables and display equations in the order they appear, and records the
@@ -96,9 +110,12 @@ export function scanNumbering(markdown: string): Numbering {
   for (const line of markdown.split(/\r?\n/)) {
     const d = DIRECTIVE_LINE.exec(line.trim());
     if (d) {
-      const id = d[2]!.trim().split(/\s+/)[0] ?? '';
-      if (d[1] === 'figure' && id) out.set(id, { kind: 'Figure', number: ++fig, label: `Figure ${fig}` });
-      if (d[1] === 'table' && id) out.set(id, { kind: 'Table', number: ++tbl, label: `Table ${tbl}` });
+      const arg = d[2]!.trim().split(/\s+/)[0] ?? '';
+      const id = d[1] === 'embed' ? parseEmbedTarget(arg)?.label : d[1] === 'claims' ? arg : undefined;
+      // The first placement of a label is its target; a second one is reported by site.ts.
+      const kind = id && !out.has(id) ? labelKind(id) : undefined;
+      if (kind === 'Figure') out.set(id!, { kind, number: ++fig, label: `Figure ${fig}` });
+      if (kind === 'Table') out.set(id!, { kind, number: ++tbl, label: `Table ${tbl}` });
       continue;
     }
     const e = /\$\$\s*\{#(eq-[\w-]+)\}\s*$/.exec(line);
@@ -141,7 +158,15 @@ export function renderResult(ctx: RenderContext, name: string, format: ValueForm
     ctx.warnings.push(`result "${name}" is not in the results file: shown as "not run"`);
     return notRunMarker(`${name}: no notebook published this result in this build`);
   }
-  const text = escapeHtml(formatValue(ctx.results[name], format));
+  return resultLink(ctx, name, formatValue(ctx.results[name], format));
+}
+
+/**
+ * The one way a value appears in the report: `text` linked to the cell that published
+ * `name`, with the anchor of its first use (a notebook page links back to it).
+ */
+export function resultLink(ctx: RenderContext, name: string, shown: string): string {
+  const text = escapeHtml(shown);
   const first = !ctx.usedResults.has(name);
   ctx.usedResults.add(name);
   const id = first ? ` id="${resultAnchor(name)}"` : '';
@@ -185,7 +210,7 @@ function renderMath(ctx: RenderContext, tex: string, displayMode: boolean): stri
 function renderCrossRef(ctx: RenderContext, id: string): string {
   const target = ctx.numbering.get(id);
   if (!target) {
-    ctx.warnings.push(`cross-reference @${id} has no target (define it with {{figure ${id}}}, {{table ${id}}}, $$…$$ {#${id}} or a heading {#${id}})`);
+    ctx.warnings.push(`cross-reference @${id} has no target (place it with {{embed NOTEBOOK#${id}}}, $$…$$ {#${id}} or a heading {#${id}})`);
     return `<span class="xref-missing">@${escapeHtml(id)}?</span>`;
   }
   return `<a class="xref" href="${escapeHtml(ctx.targetPage)}#${escapeHtml(id)}">${escapeHtml(target.label)}</a>`;
@@ -300,7 +325,7 @@ function directiveRule(ctx: RenderContext) {
     const args = m[2]!.trim() ? m[2]!.trim().split(/\s+/) : [];
     const token = state.push('reprobook_html', '', 0);
     if (ctx.directive) {
-      token.content = ctx.directive(m[1]!, args) + '\n';
+      token.content = ctx.directive(m[1]!, args, startLine + 1) + '\n';
     } else {
       ctx.warnings.push(`directive {{${m[1]}}} is not available on this page`);
       token.content = `<p>${notRunMarker(m[1]!)}</p>\n`;

@@ -38,7 +38,15 @@ function safeId(label: string | undefined): string {
   return label && /^[A-Za-z][\w-]*$/.test(label) ? ` id="${label}"` : '';
 }
 
-export function renderDisplayItem(item: DisplayItem, ctx: RenderContext): string {
+/**
+ * How an output is shown: on its notebook page, or placed in the report by an embed, where
+ * the report's figure carries the id and the caption (so neither appears twice).
+ */
+export interface OutputView {
+  embedded?: boolean;
+}
+
+export function renderDisplayItem(item: DisplayItem, ctx: RenderContext, view: OutputView = {}): string {
   switch (item.kind) {
     case 'text':
       return `<pre class="output text">${escapeHtml(truncate(item.text))}</pre>`;
@@ -48,7 +56,7 @@ export function renderDisplayItem(item: DisplayItem, ctx: RenderContext): string
       const cols = item.columns;
       const rows = item.rows.slice(0, MAX_TABLE_ROWS);
       const more = item.rows.length > rows.length ? `<p class="note">${item.rows.length - rows.length} more rows not shown.</p>` : '';
-      const caption = item.caption ? `<caption>${escapeHtml(item.caption)}</caption>` : '';
+      const caption = item.caption && !view.embedded ? `<caption>${escapeHtml(item.caption)}</caption>` : '';
       return `<div class="output table-scroll"><table class="data">${caption}<thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>` +
         rows.map((r) => `<tr>${cols.map((c) => `<td>${cellValue(r[c])}</td>`).join('')}</tr>`).join('') +
         `</tbody></table>${more}</div>`;
@@ -56,6 +64,7 @@ export function renderDisplayItem(item: DisplayItem, ctx: RenderContext): string
     case 'svg': {
       const svg = sanitizeSvg(item.svg);
       if (!svg) return '<p class="note">(an SVG output that could not be shown)</p>';
+      if (view.embedded) return `<div class="output figure">${svg}</div>`;
       const caption = item.caption ? `<figcaption>${escapeHtml(item.caption)}</figcaption>` : '';
       return `<figure class="output figure"${safeId(item.label)}>${svg}${caption}</figure>`;
     }
@@ -75,11 +84,11 @@ export function renderDisplayItem(item: DisplayItem, ctx: RenderContext): string
   }
 }
 
-function renderOutput(out: CellOutput, ctx: RenderContext): string {
+export function renderOutput(out: CellOutput, ctx: RenderContext, view: OutputView = {}): string {
   if (out.type === 'stream') {
     return `<pre class="output stream ${out.name === 'stderr' ? 'stderr' : 'stdout'}">${escapeHtml(truncate(out.text))}</pre>`;
   }
-  return renderDisplayItem(out.item, ctx);
+  return renderDisplayItem(out.item, ctx, view);
 }
 
 function renderError(result: CellResult): string {

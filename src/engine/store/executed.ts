@@ -1,3 +1,4 @@
+import { UserError } from '../util/errors.ts';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,7 +59,7 @@ async function readJson<T>(path: string): Promise<T | null> {
     return JSON.parse(await readFile(path, 'utf8')) as T;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+    throw new UserError(`cannot read ${path}: ${(err as Error).message}`, 're-run the notebooks (`reprobook run`) to rewrite it');
   }
 }
 
@@ -108,10 +109,11 @@ export async function loadExecutedNotebook(root: string, profile: string | null,
  * run when the last attempt failed (so that the report shows the error), else the last good
  * run. Notebooks never run are absent.
  */
-export async function loadExecuted(root: string, profile: string | null): Promise<ExecutedNotebook[]> {
+export async function loadExecuted(root: string, profile: string | null, unreadable?: UnreadableRecord[]): Promise<ExecutedNotebook[]> {
   const out: ExecutedNotebook[] = [];
   for (const nb of await listNotebooks(root)) {
-    const { good, failed } = await loadExecutedNotebook(root, profile, nb.name);
+    const { good, failed, unreadable: bad } = await loadExecutedNotebook(root, profile, nb.name);
+    unreadable?.push(...bad);
     const latest = failed ?? good;
     if (latest) out.push(latest);
   }

@@ -2,10 +2,10 @@ import { JSDOM } from 'jsdom';
 import * as Plot from '@observablehq/plot';
 
 /**
- * Figures as static SVG: Observable Plot rendered against a jsdom document at build
- * time, so that the site needs no JavaScript to show them and the PDF gets vector art.
- * The data extraction is pure and separate from the drawing, so a notebook can draw the
- * same Figure 1 from the same results.
+ * The paper's Figure 1, regenerated as static SVG: Observable Plot rendered against a jsdom
+ * document, so that the site needs no JavaScript to show it and the PDF gets vector art.
+ * Notebook 04 draws it in its `fig-fgsm` cell and the report places that cell's output
+ * (`{{embed 04-fgsm#fig-fgsm}}`). The data extraction is pure and separate from the drawing.
  */
 
 /** The paper's stated values for Figure 1 (§3): what our points are compared with. */
@@ -53,16 +53,6 @@ export function temperatureSeries(results: Record<string, unknown>, prefix: stri
   return out.sort((a, b) => a.temperature - b.temperature);
 }
 
-/** The temperatures for which any per-temperature result was published. */
-export function temperaturesRun(results: Record<string, unknown>): number[] {
-  const set = new Set<number>();
-  for (const name of Object.keys(results)) {
-    const m = /^[\w-]+\.T(\d+(?:\.\d+)?)\./.exec(name);
-    if (m) set.add(Number(m[1]));
-  }
-  return [...set].sort((a, b) => a - b);
-}
-
 export function figure1Data(results: Record<string, unknown>): Figure1Data {
   const b = results['fgsm.baseline.successRate'];
   const baseline = typeof b === 'number' && Number.isFinite(b) ? b : undefined;
@@ -96,10 +86,6 @@ export function plotToElement(options: Plot.PlotOptions): SVGSVGElement {
   }
   el.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   return el;
-}
-
-export function plotToSvg(options: Plot.PlotOptions): string {
-  return plotToElement(options).outerHTML;
 }
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif';
@@ -212,50 +198,4 @@ function temperatureFrame(xMin: number, xMax: number, height: number): Plot.Plot
       ticks: [1, 2, 5, 10, 20, 50, 100].filter((t) => t >= xMin && t <= xMax), tickFormat: (d: number) => String(d),
     },
   };
-}
-
-export interface SeriesSpec {
-  label: string;
-  points: TemperaturePoint[];
-  color: string;
-}
-
-/**
- * The "Beyond the paper" figure: several per-temperature series (fractions) on the same
- * log-temperature axis; each series is a line with one mark per temperature. The legend
- * is HTML (`seriesLegendHtml`), below the plot, where it cannot hide a data point.
- */
-export function seriesFigureSvg(series: SeriesSpec[], yLabel: string, ariaLabel: string): string {
-  const temps = series.flatMap((s) => s.points.map((p) => p.temperature));
-  const xMin = Math.min(1, ...temps);
-  const xMax = Math.max(100, ...temps);
-  const marks: Plot.Markish[] = [Plot.ruleY([0], { stroke: '#999' })];
-  const shown = series.filter((s) => s.points.length > 0);
-  shown.forEach((s, i) => {
-    const y = (p: TemperaturePoint) => p.value * 100;
-    marks.push(
-      Plot.line(s.points, { x: 'temperature', y, stroke: s.color, strokeWidth: 2 }),
-      Plot.dot(s.points, { x: 'temperature', y, r: 3.5, fill: s.color, ariaDescription: `series-${i}` }),
-    );
-  });
-  if (shown.length === 0) {
-    marks.push(Plot.text([{ x: Math.sqrt(xMin * xMax), y: 50 }], { x: 'x', y: 'y', text: () => 'not run: no result for these series in this build', fill: '#a00', fontSize: 13 }));
-  }
-  const svg = plotToElement({
-    ...temperatureFrame(xMin, xMax, 340),
-    y: { domain: [0, 100], label: yLabel, labelAnchor: 'center', grid: true },
-    marks,
-    ariaLabel,
-  });
-  svg.setAttribute('role', 'img');
-  shown.forEach((s, i) => tagMarks(svg, `series-${i}`, 'series-point', s.points));
-  return svg.outerHTML;
-}
-
-/** The series figure's legend: a coloured swatch and the label of every series that has data. */
-export function seriesLegendHtml(series: SeriesSpec[]): string {
-  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  const items = series.filter((s) => s.points.length > 0).map((s) =>
-    `<span class="legend-item"><span class="legend-swatch" style="background:${esc(s.color)}"></span>${esc(s.label)}</span>`);
-  return items.length ? `<span class="legend">${items.join(' ')}</span>` : '';
 }

@@ -1,0 +1,72 @@
+import type { ExecutedNotebook } from '../notebook/types.ts';
+import { UserError } from '../util/errors.ts';
+import { escapeHtml } from './format.ts';
+import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, type RenderContext } from './markdown.ts';
+import { renderOutput } from './notebook-page.ts';
+
+/**
+ * `{{embed NOTEBOOK#LABEL}}`: the outputs of a notebook's labelled cell, placed in the
+ * report (as Quarto's `{{< embed >}}` and MyST's `![](#label)`). The cell's options give the
+ * caption (`caption`) and the label its kind: `fig-` is a numbered figure, `tbl-` a numbered
+ * table, anything else is placed as it is (a value, a Markdown paragraph). A mistake in the
+ * report (an unknown notebook or label) stops the build; a notebook that did not run shows
+ * "not run" with a warning, as a missing result does.
+ */
+
+export interface EmbedSite {
+  /** The report file and the 1-based line of the directive, for messages. */
+  file: string;
+  line: number;
+  /** The executed notebooks of this build, and the names of all the project's notebooks. */
+  executed: ExecutedNotebook[];
+  notebooks: string[];
+  ctx: RenderContext;
+  /** Report Markdown rendered inline (captions may cite and cross-reference). */
+  inline: (markdown: string) => string;
+  /** Labels already placed on this page: a second placement gets no id (ids are unique). */
+  placed: Set<string>;
+}
+
+export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
+  const where = `${site.file}:${site.line}`;
+  const target = parseEmbedTarget(arg);
+  if (!target) {
+    throw new UserError(`${where}: {{embed ${arg ?? ''}}} must name a notebook and a cell label, as {{embed NOTEBOOK#LABEL}}`, 'e.g. {{embed 02-results#fig-curve}}, where the cell has the option //| label: fig-curve');
+  }
+  const { notebook, label } = target;
+  const nb = site.executed.find((e) => e.notebook.name === notebook);
+  if (!nb) {
+    if (!site.notebooks.includes(notebook)) {
+      throw new UserError(`${where}: {{embed ${arg}}}: there is no notebook "${notebook}"`, `name one of: ${site.notebooks.join(', ') || '(the project has no notebooks)'}`);
+    }
+    site.ctx.warnings.push(`${where}: {{embed ${arg}}}: notebook ${notebook} has not run in this build`);
+    return `<p>${notRunMarker(`${notebook}#${label}: the notebook has not run`)}</p>`;
+  }
+  const block = nb.notebook.blocks.find((b) => b.kind === 'code' && b.options.label === label);
+  if (!block || block.kind !== 'code') {
+    const labels = nb.notebook.blocks.flatMap((b) => (b.kind === 'code' && b.options.label ? [b.options.label] : []));
+    throw new UserError(`${where}: {{embed ${arg}}}: notebook ${notebook} has no cell labelled "${label}"`, `label the cell with //| label: ${label}, or name one of its labels: ${labels.join(', ') || '(none)'}`);
+  }
+  const cell = nb.cells.find((c) => c.index === block.index);
+  const href = `${site.ctx.rootPrefix}notebooks/${encodeURIComponent(notebook)}.html#${cellAnchor(block.index)}`;
+  const source = `<a class="source-link" href="${escapeHtml(href)}">notebook ${escapeHtml(notebook)}, cell ${block.index + 1}</a>`;
+  let body: string;
+  if (!cell || cell.error) {
+    site.ctx.warnings.push(`${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} ${cell ? 'failed' : 'did not run'} in this build`);
+    body = `<p>${notRunMarker(`${notebook}#${label}: the cell ${cell ? 'failed' : 'did not run'}`)}</p>`;
+  } else {
+    body = cell.outputs.filter((o) => o.type === 'display').map((o) => renderOutput(o, site.ctx, { embedded: true })).join('\n');
+  }
+  const first = !site.placed.has(label);
+  site.placed.add(label);
+  if (!first) site.ctx.warnings.push(`${where}: {{embed ${arg}}}: ${label} is placed twice; the second has no id, so references go to the first`);
+  const id = first ? ` id="${escapeHtml(label)}"` : '';
+  const kind = labelKind(label);
+  const numbered = kind ? site.ctx.numbering.get(label) : undefined;
+  const caption = block.options.caption ? site.inline(block.options.caption) : '';
+  if (!numbered) return `<div class="embed"${id}>\n${body}\n${caption ? `<p class="embed-caption">${caption} (${source})</p>` : ''}</div>`;
+  const figcaption = `<figcaption><span class="figure-label">${escapeHtml(numbered.label)}:</span> ${caption}<span class="figure-note"> From ${source}.</span></figcaption>`;
+  return kind === 'Table'
+    ? `<figure class="table-figure embed"${id}>\n${figcaption}\n${body}\n</figure>`
+    : `<figure class="figure embed"${id}>\n${body}\n${figcaption}\n</figure>`;
+}
