@@ -13,20 +13,24 @@ export function register(program: Command): void {
     .option('--root <dir>', 'project root (holds reprobook.config.yaml and .reprobook/)', '.')
     .option('--profile <name>', 'parameter profile (default: the project default)')
     .option('--param <name=value>', 'override one parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--shard <i/n>', 'run only the i-th of n deterministic shares of the grid (1-based)')
+    .option('--shard <i/n>', 'run only the i-th of n deterministic shares of the grid (1-based); under Slurm job arrays and Kubernetes Indexed Jobs it is read from the environment')
+    .option('--shard-count <n>', 'the number of shards when the scheduler gives only the index (Kubernetes: JOB_COMPLETION_INDEX)')
     .option('--workers <n>', 'worker threads (default: the workers parameter; 0 = one per core)')
-    .action(async (opts: { root: string; profile?: string; param: string[]; shard?: string; workers?: string }) => {
+    .action(async (opts: { root: string; profile?: string; param: string[]; shard?: string; shardCount?: string; workers?: string }) => {
       const { resolve, join } = await import('node:path');
       const { profileParams } = await import('../reproduction/profile.ts');
       const { runExperimentGrid } = await import('../reproduction/run.ts');
-      const { parseShard, resolveWorkerCount } = await import('../../engine/grid/index.ts');
+      const { resolveWorkerCount } = await import('../../engine/grid/index.ts');
+      const { resolveShard } = await import('../../engine/grid/scheduler-shard.ts');
       const { createProgress, terminalLines } = await import('../../engine/util/progress.ts');
       const root = resolve(opts.root);
       const { profile, params } = await profileParams(root, opts.profile, opts.param);
       if (opts.workers !== undefined) params.workers = resolveWorkerCount(opts.workers);
-      const shard = opts.shard ? parseShard(opts.shard) : undefined;
+      // The scheduler's variables are read here, at the edge, and passed in.
+      const resolved = resolveShard({ flag: opts.shard, count: opts.shardCount, env: process.env });
+      const shard = resolved?.shard;
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      log(`profile: ${profile ?? 'default'}${shard ? `, shard ${shard.index}/${shard.count}` : ''}`);
+      log(`profile: ${profile ?? 'default'}${resolved ? `, shard ${resolved.shard.index}/${resolved.shard.count} (${resolved.source})` : ''}`);
       const { report: g } = await runExperimentGrid(params, {
         storeRoot: join(root, '.reprobook', 'artifacts'),
         select: { attacks: ['fgsm', 'fgsm-temperature', 'pgd', 'jsma'] },
