@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson, sha256 } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
@@ -15,7 +16,18 @@ import { processAlive } from '../util/process-alive.ts';
  * Readers only ever see complete entries, and verify the hashes before trusting one;
  * a corrupt entry is reported, moved aside and recomputed. Two concurrent writers of the
  * same key both compute, one rename wins, the loser's copy is discarded: no lock needed.
+ * That holds across hosts sharing the store on a network file system (a cluster's shards):
+ * a temporary directory is named `<id>.<pid>.<host>.<random>`, and only its own host can
+ * tell whether the pid is alive.
  */
+
+/** Another host's unfinished write is removed only when it is this old: its pid means nothing here. */
+const FOREIGN_TMP_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/** A host name as one file-name segment (no dots, which separate the segments). */
+export function hostTag(host: string): string {
+  return host.replace(/[^A-Za-z0-9-]/g, '-') || 'host';
+}
 
 /** What determines an artifact: its kind and every input that can change its content. */
 export interface ArtifactKey {
@@ -59,6 +71,14 @@ export function artifactId(key: ArtifactKey): string {
   return sha256(canonicalJson(key));
 }
 
+async function olderThan(path: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(join(dir, prefix), { withFileTypes: true })) {
@@ -74,9 +94,13 @@ export class ArtifactStore {
   readonly root: string;
   private readonly onEvent: (e: ArtifactEvent) => void;
 
-  constructor(root: string, options: { onEvent?: (e: ArtifactEvent) => void } = {}) {
+  private readonly host: string;
+
+  /** `host` names this writer in temporary directories (default: the machine's host name). */
+  constructor(root: string, options: { onEvent?: (e: ArtifactEvent) => void; host?: string } = {}) {
     this.root = root;
     this.onEvent = options.onEvent ?? defaultOnEvent;
+    this.host = hostTag(options.host ?? hostname());
   }
 
   dirFor(id: string): string {
@@ -144,7 +168,7 @@ export class ArtifactStore {
    */
   async put(key: ArtifactKey, write: (dir: string) => Promise<void>): Promise<ArtifactEntry> {
     const id = artifactId(key);
-    const tmp = join(this.root, 'tmp', `${id}.${process.pid}.${randomBytes(6).toString('hex')}`);
+    const tmp = join(this.root, 'tmp', `${id}.${process.pid}.${this.host}.${randomBytes(6).toString('hex')}`);
     await mkdir(tmp, { recursive: true });
     try {
       await write(tmp);
@@ -187,7 +211,8 @@ export class ArtifactStore {
   /**
    * Remove temporary directories left by writers that died (a SIGKILLed run leaves its
    * half-written entry in tmp/). Only directories whose writer process is gone are removed,
-   * so a concurrent live writer is never disturbed. Returns how many were removed.
+   * so a concurrent live writer is never disturbed: on this host by its pid, on another host
+   * (a shared store) only after a week. Returns how many were removed.
    */
   async cleanStaleTmp(): Promise<number> {
     let names: string[];
@@ -198,8 +223,12 @@ export class ArtifactStore {
     }
     let removed = 0;
     for (const name of names) {
-      const pid = Number(name.split('.')[1]);
-      if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+      const [, pidText, host] = name.split('.');
+      const pid = Number(pidText);
+      if (!Number.isInteger(pid) || pid <= 0) continue;
+      // Entries from before host names were recorded have 3 segments: treat them as local.
+      const local = host === this.host || name.split('.').length === 3;
+      if (local ? pid === process.pid || processAlive(pid) : !(await olderThan(join(this.root, 'tmp', name), FOREIGN_TMP_MAX_AGE_MS))) continue;
       await rm(join(this.root, 'tmp', name), { recursive: true, force: true });
       removed++;
     }
