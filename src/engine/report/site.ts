@@ -16,6 +16,8 @@ import {
   notRunMarker, type ReferenceEntry, type RenderContext,
 } from './markdown.ts';
 import { renderEmbed } from './embed.ts';
+import { diffRuns } from '../diff/diff.ts';
+import { renderDiffPage } from '../diff/site-page.ts';
 import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
 import { collectProvenance, renderProvenance, type Provenance } from './provenance.ts';
 import { renderNotebookPage } from './notebook-page.ts';
@@ -45,6 +47,8 @@ export interface SiteOptions {
   linkPdf?: boolean;
   /** Fixed for reproducible output in tests. */
   builtAt?: string;
+  /** An earlier run of this profile to compare with: the site gets diff.html (engine/diff). */
+  previous?: { label: string; file: ResultsFile };
 }
 
 export interface SiteBuild {
@@ -60,6 +64,9 @@ export interface SiteBuild {
   title: string;
   /** The running header of report.pdf. */
   pdfHeader: string;
+  /** The results the site reports (results.json). */
+  results: ResultsFile;
+  builtAt: string;
 }
 
 export interface ReportInputs {
@@ -126,6 +133,8 @@ export interface PageOptions {
   bodyClass: string;
   /** The project has a report/style.css of its own (assets/project.css, after reprobook's). */
   projectStyle?: boolean;
+  /** The site has diff.html (changes since the previous build). */
+  linkDiff?: boolean;
 }
 
 /**
@@ -161,7 +170,7 @@ export function pageHtml(o: PageOptions): string {
 <main>
 ${o.body}
 </main>
-<footer class="site-footer">Built by reprobook from executed notebooks (profile ${escapeHtml(o.profile ?? 'default')}). Open <a href="${p}results.json">results.json</a> for every published value.</footer>
+<footer class="site-footer">Built by reprobook from executed notebooks (profile ${escapeHtml(o.profile ?? 'default')}). Open <a href="${p}results.json">results.json</a> for every published value${o.linkDiff ? `, or <a href="${p}diff.html">the changes since the previous build</a>` : ''}.</footer>
 </body>
 </html>
 `;
@@ -295,12 +304,12 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
 <p class="affiliation">${escapeHtml(fm('affiliation'))}</p>
 <p class="reproduced">Reproduced by <strong>${escapeHtml(fm('reproducedBy') || 'reprobook')}</strong> · profile <strong class="profile-name">${escapeHtml(profile ?? 'default')}</strong> · built ${escapeHtml(builtAt.slice(0, 10))}${fm('original') ? ` · original: ${originalUrl ? `<a href="${escapeHtml(originalUrl)}">${escapeHtml(fm('original'))}</a>` : escapeHtml(fm('original'))}` : ''}</p>
 </header>`;
-  const paperHtmlPage = pageHtml({ title: `${title} (reproduction)`, rootPrefix: '', profile, body: `<article class="paper">\n${titleBlock}\n${paperHtml}</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, bodyClass: 'report' });
+  const paperHtmlPage = pageHtml({ title: `${title} (reproduction)`, rootPrefix: '', profile, body: `<article class="paper">\n${titleBlock}\n${paperHtml}</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, linkDiff: !!opts.previous, bodyClass: 'report' });
   // Without report/paper.md (the paper code above then renders nothing): an index of the
   // project's own notebooks and results, under the project's name.
   const reportTitle = paperFile ? title : projectTitle(root);
   const indexHtml = paperFile ? paperHtmlPage : pageHtml({
-    title: reportTitle, rootPrefix: '', profile, notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, bodyClass: 'report',
+    title: reportTitle, rootPrefix: '', profile, notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, linkDiff: !!opts.previous, bodyClass: 'report',
     body: renderProjectIndex({ title: reportTitle, profile, builtAt, executed, provenance, ctx }),
   });
   const pdfHeader = paperFile
@@ -313,7 +322,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     const nctx = createContext({ results, sources: resultsFile.sources, references, numbering: ctx.numbering, meta, rootPrefix: '../', targetPage: '../index.html', warnings: [] });
     const page = renderNotebookPage(nb, nctx, usedInReport);
     for (const w of nctx.warnings) warnings.push(`notebook ${nb.notebook.name}: ${w}`);
-    return { name: nb.notebook.name, html: pageHtml({ title: `${page.title} · notebook`, rootPrefix: '../', profile, body: `<article class="notebook">\n${page.body}\n</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, bodyClass: 'notebook-page' }) };
+    return { name: nb.notebook.name, html: pageHtml({ title: `${page.title} · notebook`, rootPrefix: '../', profile, body: `<article class="notebook">\n${page.body}\n</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, linkDiff: !!opts.previous, bodyClass: 'notebook-page' }) };
   });
 
   if (opts.strict && warnings.length) {
@@ -325,6 +334,10 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   files.set('index.html', { content: indexHtml });
   for (const p of pages) files.set(`notebooks/${p.name}.html`, { content: p.html });
   files.set('results.json', { content: `${JSON.stringify(resultsFile, null, 2)}\n` });
+  if (opts.previous) {
+    const d = diffRuns(opts.previous, { label: 'this build', file: resultsFile }, claimSpecs);
+    files.set('diff.html', { content: pageHtml({ title: 'Changes since the previous build', rootPrefix: '', profile, body: renderDiffPage(d), notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, linkDiff: true, bodyClass: 'diff' }) });
+  }
   const katexDist = dirname(assetPath('katex'));
   files.set('assets/katex/katex.min.css', { copyFrom: join(katexDist, 'katex.min.css') });
   for (const f of (await readdir(join(katexDist, 'fonts'))).sort()) files.set(`assets/katex/fonts/${f}`, { copyFrom: join(katexDist, 'fonts', f) });
@@ -335,5 +348,5 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const indexPath = join(out, 'index.html');
   const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
   const resultsPath = join(out, 'results.json');
-  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title: reportTitle, pdfHeader };
+  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title: reportTitle, pdfHeader, results: resultsFile, builtAt };
 }

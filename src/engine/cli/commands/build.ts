@@ -82,7 +82,12 @@ async function buildLocked(flags: BuildFlags, root: string, out: string, params:
   }
 
   const { buildSite } = await import('../../report/site.ts');
-  const site = await buildSite({ root, profile, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf });
+  const { listSaved, readSaved, saveBuild } = await import('../../diff/history.ts');
+  // The previous build of this profile, for the site's diff.html; then this one is kept too.
+  const [last] = await listSaved(root, profile);
+  const previous = last ? { label: `${profile ?? 'default'}~1`, file: await readSaved(last) } : undefined;
+  const site = await buildSite({ root, profile, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf, ...(previous ? { previous } : {}) });
+  await saveBuild(root, site.results, site.builtAt);
   for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
   const rel = (p: string) => {
     const r = relative(process.cwd(), p);

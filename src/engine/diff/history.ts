@@ -1,0 +1,38 @@
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResultsFile } from '../notebook/types.ts';
+import { profileDir } from '../store/executed.ts';
+
+/**
+ * Every build keeps the results it reported, with their provenance, under
+ * `.reprobook/history/<profile>/<time>.json` (the last KEEP of each profile), so that
+ * `reprobook diff` can compare the current run with an earlier one after the store moved on.
+ */
+
+export const KEEP = 20;
+
+export function historyDir(root: string, profile: string | null): string {
+  return join(root, '.reprobook', 'history', profileDir(profile));
+}
+
+/** Saved builds of a profile, newest first (file names sort by time). */
+export async function listSaved(root: string, profile: string | null): Promise<string[]> {
+  try {
+    return (await readdir(historyDir(root, profile))).filter((f) => f.endsWith('.json')).sort().reverse().map((f) => join(historyDir(root, profile), f));
+  } catch {
+    return [];
+  }
+}
+
+export async function saveBuild(root: string, file: ResultsFile, builtAt: string): Promise<string> {
+  const dir = historyDir(root, file.profile ?? null);
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${builtAt.replace(/[:.]/g, '-')}.json`);
+  await writeFile(path, `${JSON.stringify(file, null, 1)}\n`);
+  for (const old of (await listSaved(root, file.profile ?? null)).slice(KEEP)) await rm(old, { force: true });
+  return path;
+}
+
+export async function readSaved(path: string): Promise<ResultsFile> {
+  return JSON.parse(await readFile(path, 'utf8')) as ResultsFile;
+}
