@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+
+/**
+ * `reprobook verify CLAIM|RESULT` (or `--all`): for a reviewer who does not trust the cache.
+ * The notebooks that published the value run again from scratch in a scratch copy with an
+ * empty store; the recomputed value is compared with the published one under the claim's
+ * tolerance, and both provenances are printed. Exit 1 when a verdict does not hold.
+ */
+export function register(program: Command): void {
+  program
+    .command('verify')
+    .description("recompute, from scratch and in a separate store, what one published claim or result depends on, and compare")
+    .argument('[claim-or-result]', 'a claim id from report/claims.yaml, or a result name from results.json')
+    .option('--root <dir>', 'project root', '.')
+    .option('--profile <name>', 'the run to check (default: the project default profile)')
+    .option('--all', 'every claim that has a published value')
+    .option('--tolerance <x>', 'for a bare result: the largest difference that still holds (default 0)')
+    .option('--keep', 'keep the scratch project (its store and executed notebooks) for inspection')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (what: string | undefined, opts: { root: string; profile?: string; all?: boolean; tolerance?: string; keep?: boolean; json?: boolean }) => {
+      const { resolve, join } = await import('node:path');
+      const { existsSync } = await import('node:fs');
+      const { UserError } = await import('../../util/errors.ts');
+      const { loadProjectConfig } = await import('../../notebook/config.ts');
+      const { loadResults } = await import('../../store/executed.ts');
+      const { loadClaims } = await import('../../report/claims.ts');
+      const { planVerify } = await import('../../verify/plan.ts');
+      const { verify } = await import('../../verify/run.ts');
+      const { renderVerify } = await import('../../verify/render.ts');
+      const root = resolve(opts.root);
+      const profile = opts.profile ?? (await loadProjectConfig(root)).defaultProfile;
+      const tolerance = opts.tolerance === undefined ? undefined : Number(opts.tolerance);
+      if (tolerance !== undefined && !(tolerance >= 0)) throw new UserError(`--tolerance ${opts.tolerance} is not a non-negative number`, 'e.g. --tolerance 0.005');
+      const published = await loadResults(root, profile);
+      if (!published) throw new UserError(`no published run of profile ${profile ?? 'default'} in ${join(root, '.reprobook')}`, `build it first: reprobook build${profile ? ` --profile ${profile}` : ''}`);
+      const claimsFile = join(root, 'report', 'claims.yaml');
+      const claims = existsSync(claimsFile) ? await loadClaims(claimsFile) : [];
+      const targets = planVerify(what, { ...(opts.all ? { all: true } : {}), ...(tolerance !== undefined ? { tolerance } : {}) }, published, claims);
+      const run = await verify(root, published, targets, { log: (l) => process.stderr.write(`${l}\n`), ...(opts.keep ? { keep: true } : {}) });
+      process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : renderVerify(run));
+      if (run.outcomes.some((o) => !o.holds)) process.exitCode = 1;
+      setTimeout(() => process.exit(), 2000).unref();
+    });
+}
