@@ -60,34 +60,57 @@ export function register(program: Command): void {
     });
 }
 
-async function buildLocked(flags: BuildFlags, root: string, out: string, params: Record<string, string>): Promise<void> {
-  const { join, relative } = await import('node:path');
-  const { loadProjectConfig } = await import('../../notebook/config.ts');
-  // Resolved once: the run and the report are of the same profile (the runner validates it).
-  const profile: string | null = flags.profile ?? (await loadProjectConfig(root)).defaultProfile;
-  let runError: Error | undefined;
+export interface RenderStep {
+  root: string;
+  out: string;
+  profile: string | null;
+  params: Record<string, string>;
+  run: boolean;
+  force?: boolean;
+  strict?: boolean;
+  linkPdf: boolean;
+  /** Keep this build's results in .reprobook/history/ and compare with the previous one (diff.html). */
+  history: boolean;
+  log: (line: string) => void;
+}
 
-  if (flags.run) {
+/**
+ * One build step, shared by `build` and `preview`: run the notebooks through the cache (a
+ * failing notebook does not stop it: its page shows the error) and render the site. A user
+ * mistake (unknown profile or parameter, a bad embed) throws.
+ */
+export async function runAndRender(step: RenderStep): Promise<{ site: import('../../report/site.ts').SiteBuild; runError?: Error }> {
+  const { root, out, profile, log } = step;
+  let runError: Error | undefined;
+  if (step.run) {
     const { runProject, formatCellError } = await import('../../notebook/project.ts');
-    const log = (line: string) => process.stderr.write(`${line}\n`);
     log(`reprobook build: running notebooks (profile ${profile ?? 'default'})`);
-    // A user mistake (unknown profile or parameter) throws here and stops the build; a failing
-    // notebook does not: render what exists (failed cells show their errors), then fail.
-    const ran = await runProject({ root, profile, overrides: params, force: !!flags.force, log });
+    const ran = await runProject({ root, profile, overrides: step.params, force: !!step.force, log });
     const failed = ran.outcomes.filter((o) => o.status === 'failed');
     if (failed.length > 0) {
       runError = new Error(failed.map((o) => formatCellError(o.executed.notebook, o.error!).split('\n')[0]).join('; '));
       log(`reprobook build: the notebooks did not all run: ${runError.message}`);
     }
   }
-
   const { buildSite } = await import('../../report/site.ts');
   const { listSaved, readSaved, saveBuild } = await import('../../diff/history.ts');
   // The previous build of this profile, for the site's diff.html; then this one is kept too.
-  const [last] = await listSaved(root, profile);
+  const [last] = step.history ? await listSaved(root, profile) : [];
   const previous = last ? { label: `${profile ?? 'default'}~1`, file: await readSaved(last) } : undefined;
-  const site = await buildSite({ root, profile, out, ...(flags.strict ? { strict: true } : {}), linkPdf: flags.pdf, ...(previous ? { previous } : {}) });
-  await saveBuild(root, site.results, site.builtAt);
+  const site = await buildSite({ root, profile, out, ...(step.strict ? { strict: true } : {}), linkPdf: step.linkPdf, ...(previous ? { previous } : {}) });
+  if (step.history) await saveBuild(root, site.results, site.builtAt);
+  return { site, ...(runError ? { runError } : {}) };
+}
+
+async function buildLocked(flags: BuildFlags, root: string, out: string, params: Record<string, string>): Promise<void> {
+  const { join, relative } = await import('node:path');
+  const { loadProjectConfig } = await import('../../notebook/config.ts');
+  // Resolved once: the run and the report are of the same profile (the runner validates it).
+  const profile: string | null = flags.profile ?? (await loadProjectConfig(root)).defaultProfile;
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const { site, runError } = await runAndRender({
+    root, out, profile, params, run: flags.run, force: !!flags.force, strict: !!flags.strict, linkPdf: flags.pdf, history: true, log,
+  });
   for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
   const rel = (p: string) => {
     const r = relative(process.cwd(), p);
