@@ -77,7 +77,7 @@ async function project(index = INDEX): Promise<string> {
   await writeFile(join(root, 'notebooks', '01-growth.md'), GROWTH);
   await writeFile(join(root, 'notebooks', '02-sizes.md'), SIZES);
   await writeFile(join(root, 'report', 'index.md'), index);
-  await writeFile(join(root, 'report', 'references.yaml'), 'references:\n  - key: knuth1997art\n    text: "D. E. Knuth. The Art of Computer Programming, volume 1. Addison-Wesley, 1997."\n');
+  await writeFile(join(root, 'report', 'references.bib'), '@book{knuth1997art,\n  author = {Knuth, Donald E.},\n  title = {The Art of Computer Programming, Volume 1},\n  publisher = {Addison-Wesley},\n  year = {1997}\n}\n');
   return root;
 }
 

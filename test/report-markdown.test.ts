@@ -92,7 +92,7 @@ test('citations link to the reference list by number; unknown keys warn', () => 
   const cites = [...doc.querySelectorAll('a.cite')].map((a) => [a.textContent, a.getAttribute('href')]);
   assert.deepEqual(cites, [['2', '#ref-goodfellow2015'], ['1', '#ref-biggio2013'], ['2', '#ref-goodfellow2015']]);
   assert.match(doc.body.textContent!, /As shown \[2\] and \[1, 2\]/);
-  assert.match(ctx.warnings[0]!, /\[@nobody\] is not in the reference list/);
+  assert.match(ctx.warnings[0]!, /\[@nobody\] is not in the bibliography/);
   assert.equal(doc.querySelector('a[href="https://example.org"]')!.textContent, 'normal link', 'ordinary links still work');
 });
 

@@ -22,9 +22,11 @@ import { escapeHtml, formatValue, isValueFormat, VALUE_FORMATS, type ValueFormat
 
 export interface ReferenceEntry {
   key: string;
-  /** The reference as Markdown-free plain text. */
+  /** The reference as plain text, formatted by the bibliography's style (bibliography.ts). */
   text: string;
   url?: string;
+  /** In author-year styles, what a citation shows ("Goodfellow et al., 2015"); numbered otherwise. */
+  cite?: string;
 }
 
 export interface CrossRefTarget {
@@ -217,15 +219,32 @@ function renderCrossRef(ctx: RenderContext, id: string): string {
 }
 
 function renderCitation(ctx: RenderContext, keys: string[]): string {
+  let authorYear = false;
   const parts = keys.map((key) => {
     const i = ctx.references.findIndex((r) => r.key === key);
     if (i < 0) {
-      ctx.warnings.push(`citation [@${key}] is not in the reference list`);
+      ctx.warnings.push(`citation [@${key}] is not in the bibliography`);
       return `<span class="xref-missing">@${escapeHtml(key)}?</span>`;
     }
-    return `<a class="cite" href="${escapeHtml(ctx.targetPage)}#ref-${escapeHtml(key)}">${i + 1}</a>`;
+    const shown = ctx.references[i]!.cite;
+    if (shown !== undefined) authorYear = true;
+    return `<a class="cite" href="${escapeHtml(ctx.targetPage)}#ref-${escapeHtml(key)}">${escapeHtml(shown ?? String(i + 1))}</a>`;
   });
-  return `[${parts.join(', ')}]`;
+  return authorYear ? `(${parts.join('; ')})` : `[${parts.join(', ')}]`;
+}
+
+/** Escaped reference text with its DOIs, arXiv ids and web addresses as links. */
+export function linkifyReference(text: string): string {
+  const re = /(https?:\/\/[^\s<>"]+[^\s<>".,;)])|\b(?:doi:\s*)?(10\.\d{4,9}\/[^\s<>"]+[^\s<>".,;)])|\barXiv:\s*(\d{4}\.\d{4,5}(?:v\d+)?)/g;
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    out += escapeHtml(text.slice(last, m.index));
+    const href = m[1] ?? (m[2] ? `https://doi.org/${m[2]}` : `https://arxiv.org/abs/${m[3]}`);
+    out += `<a class="ref-url" href="${escapeHtml(href)}">${escapeHtml(m[0])}</a>`;
+    last = m.index! + m[0].length;
+  }
+  return out + escapeHtml(text.slice(last));
 }
 
 function inlineRule(ctx: RenderContext) {
@@ -383,7 +402,9 @@ export function renderReferences(refs: ReferenceEntry[], offset = 0): string {
     const url = r.url && /^https?:\/\//.test(r.url)
       ? ` <a class="ref-url" href="${escapeHtml(r.url)}">${escapeHtml(r.url)}</a>`
       : '';
-    return `<li id="ref-${escapeHtml(r.key)}" value="${i + 1}"><span class="ref-number">[${i + 1}]</span><span class="ref-text">${escapeHtml(r.text)}${url}</span></li>`;
+    const number = r.cite === undefined ? `<span class="ref-number">[${i + 1}]</span>` : '';
+    return `<li id="ref-${escapeHtml(r.key)}" value="${i + 1}">${number}<span class="ref-text">${linkifyReference(r.text)}${url}</span></li>`;
   });
-  return `<ol class="references">\n${items.join('\n')}\n</ol>`;
+  const authorYear = refs.some((r) => r.cite !== undefined);
+  return `<${authorYear ? 'ul class="references author-year"' : 'ol class="references"'}>\n${items.join('\n')}\n</${authorYear ? 'ul' : 'ol'}>`;
 }

@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import type { ExecutedNotebook, ResultsFile } from '../notebook/types.ts';
 import { gitState } from '../notebook/environment.ts';
 import {
@@ -16,6 +15,7 @@ import {
   notRunMarker, type ReferenceEntry, type RenderContext,
 } from './markdown.ts';
 import { renderEmbed } from './embed.ts';
+import { checkStyle, loadBibliography, type Bibliography } from './bibliography.ts';
 import { diffRuns } from '../diff/diff.ts';
 import { renderDiffPage } from '../diff/site-page.ts';
 import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
@@ -101,24 +101,6 @@ export async function loadReportInputs(root: string, profile: string | null | un
     );
   }
   return { results: await buildResults(root, p), executed, synthesised: true, skipped };
-}
-
-export async function loadReferences(path: string): Promise<ReferenceEntry[]> {
-  const doc = parseYaml(await readFile(path, 'utf8')) as { references?: unknown; extra?: unknown };
-  const list = [...(Array.isArray(doc?.references) ? doc.references : []), ...(Array.isArray(doc?.extra) ? doc.extra : [])];
-  return list.map((r, i) => {
-    const e = r as Partial<ReferenceEntry>;
-    if (typeof e.key !== 'string' || typeof e.text !== 'string') {
-      throw new UserError(`${path}: reference ${i + 1} needs "key" and "text"`, 'write each reference as { key: name2016, text: "Authors. Title. Venue, year." }');
-    }
-    return { key: e.key, text: e.text, ...(typeof e.url === 'string' ? { url: e.url } : {}) };
-  });
-}
-
-/** The paper's own list (shown as [1]–[9]) and then the works only this reproduction cites. */
-async function referenceCount(path: string): Promise<number> {
-  const doc = parseYaml(await readFile(path, 'utf8')) as { references?: unknown[] };
-  return Array.isArray(doc?.references) ? doc.references.length : 0;
 }
 
 // ---------- page chrome ----------
@@ -215,6 +197,29 @@ function assetPath(spec: string): string {
   return createRequire(import.meta.url).resolve(spec);
 }
 
+/**
+ * The report's bibliography: the front matter's `bibliography:` (a path relative to report/),
+ * else report/references.bib, else report/references.json; `citation-style:` numbered
+ * (default) or author-year.
+ */
+async function loadReportBibliography(root: string, reportName: string, src: string): Promise<Bibliography | undefined> {
+  const { data } = splitFrontMatter(src);
+  const style = checkStyle(data['citation-style'], reportName);
+  const named = data.bibliography;
+  if (named !== undefined) {
+    const path = typeof named === 'string' ? join(root, 'report', named) : '';
+    if (!path || !existsSync(path)) throw new UserError(`${reportName}: bibliography ${JSON.stringify(named)} does not exist in report/`, 'name a .bib or CSL-JSON .json file in report/, or drop the key to use report/references.bib');
+    return loadBibliography(path, style);
+  }
+  for (const f of ['references.bib', 'references.json']) {
+    if (existsSync(join(root, 'report', f))) return loadBibliography(join(root, 'report', f), style);
+  }
+  if (existsSync(join(root, 'report', 'references.yaml'))) {
+    throw new UserError('report/references.yaml is no longer read: the bibliography is BibTeX or CSL-JSON', 'convert it to report/references.bib (one @type{key, …} entry per reference, in the same order)');
+  }
+  return undefined;
+}
+
 export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const root = resolve(opts.root);
   const out = resolve(opts.out);
@@ -234,9 +239,9 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const paperFile = own('index.md') ?? own('paper.md');
   const hasProjectStyle = own('style.css') !== null;
   const paperSrc = paperFile ? await readFile(paperFile, 'utf8') : '';
-  const refsFile = paperFile ? own('references.yaml') : null;
-  const references = refsFile ? await loadReferences(refsFile) : [];
-  const paperRefCount = refsFile ? await referenceCount(refsFile) : 0;
+  const bibliography = paperFile ? await loadReportBibliography(root, relative(root, paperFile), paperSrc) : undefined;
+  const references = bibliography?.entries ?? [];
+  const paperRefCount = bibliography?.extraFrom ?? 0;
   const claimsFile = paperFile ? own('claims.yaml') : null;
   const claimSpecs = claimsFile ? await loadClaims(claimsFile) : [];
   const { data: front, body: paperBody } = splitFrontMatter(paperSrc);
@@ -279,6 +284,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     if (name === 'embed') return renderEmbed(id, { file: reportName, line: line + bodyOffset, executed, notebooks: allNotebooks, ctx, inline, placed });
     if (name === 'provenance') return `<div class="provenance">${renderProvenance(provenance, '')}</div>`;
     if (name === 'references') {
+      if (!bibliography) throw new UserError(`${where}: {{references}} but the report has no bibliography`, 'add report/references.bib (BibTeX) or report/references.json (CSL-JSON), or name one with bibliography: in the front matter');
       const paperRefs = references.slice(0, paperRefCount);
       const extra = references.slice(paperRefCount);
       return renderReferences(paperRefs) + (extra.length
@@ -293,7 +299,15 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     // {{figure …}} and {{table …}} drew a fixed set of figures; any cell's output is now placed by reference.
     throw new UserError(`${where}: {{${name} ${args.join(' ')}}} is no longer a directive`, `place a labelled notebook cell's output with {{embed NOTEBOOK#${id || 'LABEL'}}}, and the claims table with {{claims tbl-claims}}`);
   };
+  const warnedBefore = warnings.length;
   const paperHtml = sectionize(md.render(paperBody));
+  // An unknown citation is named with the report line that cites it.
+  const srcLines = paperSrc.split('\n');
+  for (let i = warnedBefore; i < warnings.length; i++) {
+    const key = /^citation \[@([^\]]+)\]/.exec(warnings[i]!)?.[1];
+    const line = key === undefined ? -1 : srcLines.findIndex((l) => new RegExp(`@${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`).test(l));
+    if (line >= 0) warnings[i] = `${reportName}:${line + 1}: ${warnings[i]}`;
+  }
   const fm = (k: string) => (typeof front[k] === 'string' ? (front[k] as string) : '');
   const title = fm('title') || 'Report';
   const originalUrl = /^https?:\/\//.test(fm('originalUrl')) ? fm('originalUrl') : '';
