@@ -47,6 +47,8 @@ export interface SiteOptions {
   linkPdf?: boolean;
   /** Fixed for reproducible output in tests. */
   builtAt?: string;
+  /** The caller writes report.html, the one-file report, after the site (listed in the manifest). */
+  selfContained?: boolean;
   /** An earlier run of this profile to compare with: the site gets diff.html (engine/diff). */
   previous?: { label: string; file: ResultsFile };
 }
@@ -358,7 +360,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   files.set('assets/hljs.css', { copyFrom: assetPath('highlight.js/styles/github.css') });
   files.set('assets/report.css', { copyFrom: ENGINE_STYLE });
   if (hasProjectStyle) files.set('assets/project.css', { copyFrom: own('style.css')! });
-  await writeOutput(out, files, opts.linkPdf ? ['report.pdf'] : []);
+  await writeOutput(out, files, [...(opts.linkPdf ? ['report.pdf'] : []), ...(opts.selfContained ? ['report.html'] : [])]);
   const indexPath = join(out, 'index.html');
   const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
   const resultsPath = join(out, 'results.json');

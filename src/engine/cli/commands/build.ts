@@ -17,6 +17,7 @@ interface BuildFlags {
   force?: boolean;
   param: string[];
   paper: string;
+  selfContained?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -36,6 +37,7 @@ export function register(program: Command): void {
     .option('--force', 'run every notebook even when its cached outputs are up to date')
     .option('--param <key=value>', 'override one notebook parameter (repeatable)', collect, [])
     .option('--paper <size>', 'PDF page size: A4 or Letter', 'A4')
+    .option('--self-contained', 'also write report.html: the report as one file, styles, fonts, figures and math inlined, no outside requests')
     .action(async (flags: BuildFlags) => {
       const { resolve, join } = await import('node:path');
       const root = resolve(flags.root);
@@ -71,6 +73,7 @@ export interface RenderStep {
   linkPdf: boolean;
   /** Keep this build's results in .reprobook/history/ and compare with the previous one (diff.html). */
   history: boolean;
+  selfContained?: boolean;
   log: (line: string) => void;
 }
 
@@ -97,7 +100,7 @@ export async function runAndRender(step: RenderStep): Promise<{ site: import('..
   // The previous build of this profile, for the site's diff.html; then this one is kept too.
   const [last] = step.history ? await listSaved(root, profile) : [];
   const previous = last ? { label: `${profile ?? 'default'}~1`, file: await readSaved(last) } : undefined;
-  const site = await buildSite({ root, profile, out, ...(step.strict ? { strict: true } : {}), linkPdf: step.linkPdf, ...(previous ? { previous } : {}) });
+  const site = await buildSite({ root, profile, out, ...(step.strict ? { strict: true } : {}), linkPdf: step.linkPdf, ...(step.selfContained ? { selfContained: true } : {}), ...(previous ? { previous } : {}) });
   if (step.history) await saveBuild(root, site.results, site.builtAt);
   return { site, ...(runError ? { runError } : {}) };
 }
@@ -110,12 +113,21 @@ async function buildLocked(flags: BuildFlags, root: string, out: string, params:
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const { site, runError } = await runAndRender({
     root, out, profile, params, run: flags.run, force: !!flags.force, strict: !!flags.strict, linkPdf: flags.pdf, history: true, log,
+    ...(flags.selfContained ? { selfContained: true } : {}),
   });
   for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
   const rel = (p: string) => {
     const r = relative(process.cwd(), p);
     return r && !r.startsWith('..') ? r : p;
   };
+  if (flags.selfContained) {
+    const { selfContainedPage } = await import('../../report/self-contained.ts');
+    const { writeFile } = await import('node:fs/promises');
+    const file = join(out, 'report.html');
+    const html = await selfContainedPage(out, site.indexPath);
+    await writeFile(file, html);
+    process.stdout.write(`one-file report: ${rel(file)} (${Math.round(Buffer.byteLength(html) / 1024)} KiB)\n`);
+  }
   process.stdout.write(`site: ${rel(site.indexPath)} (profile ${site.profile ?? 'default'}, ${site.notebookPages.length} notebook page${site.notebookPages.length === 1 ? '' : 's'}, ${rel(site.resultsPath)})\n`);
 
   if (flags.pdf) {
