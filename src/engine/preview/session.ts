@@ -26,8 +26,6 @@ export interface PreviewOptions {
 export interface PreviewSession {
   url: string;
   server: PreviewServer;
-  /** Resolves after the build in progress (and any it triggered) has finished. */
-  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -86,9 +84,6 @@ export async function startPreview(o: PreviewOptions): Promise<PreviewSession> {
   return {
     url: server.url,
     server,
-    idle: async () => {
-      while (building) await building;
-    },
     close: async () => {
       clearTimeout(timer);
       await watcher.close();

@@ -1,11 +1,11 @@
 import { formatValue } from '../report/format.ts';
-import type { Provenance, VerifyRun } from './run.ts';
+import type { RunProvenance, VerifyRun } from './run.ts';
 
 /** The verify outcome for a terminal: one block per claim or result, then both provenances. */
 
 const show = (v: unknown) => (v === undefined ? 'not recomputed' : formatValue(v, typeof v === 'number' ? 'number' : 'raw'));
 
-function describe(p: Provenance): string {
+function describe(p: RunProvenance): string {
   return [
     `backend ${p.backend ?? 'unknown'}`,
     `commit ${p.commit ? `${p.commit.slice(0, 12)}${p.dirty ? ' (uncommitted changes)' : ''}` : 'unknown'}`,

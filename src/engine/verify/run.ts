@@ -31,7 +31,7 @@ export interface VerifyOutcome {
   holds: boolean;
 }
 
-export interface Provenance {
+export interface RunProvenance {
   backend?: string;
   commit?: string;
   dirty?: boolean;
@@ -46,13 +46,13 @@ export interface VerifyRun {
   notebooks: string[];
   /** Artifact store events of the recomputation: reused must be 0 (the store started empty). */
   artifacts: { reused: number; computed: number };
-  published: Provenance;
-  recomputed: Provenance;
+  published: RunProvenance;
+  recomputed: RunProvenance;
   /** Notebooks whose parameters in the recomputation differ from the published run's. */
   parameterMismatch: string[];
 }
 
-export function provenanceOf(file: ResultsFile, git?: { commit: string; dirty: boolean }): Provenance {
+export function provenanceOf(file: ResultsFile, git?: { commit: string; dirty: boolean }): RunProvenance {
   const env: Partial<RunEnvironment> = file.provenance?.environment ?? {};
   const g = git ?? env.git;
   return {
