@@ -53,6 +53,11 @@ export interface ProjectConfig {
 export const CONFIG_FILE = 'reprobook.config.yaml';
 const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data', 'dependsOn', 'environment', 'timeout', 'plugin'];
 
+/** The profile a command runs: the one asked for, else the project's default (null: none). */
+export async function commandProfile(root: string, requested: string | undefined): Promise<string | null> {
+  return requested ?? (await loadProjectConfig(root)).defaultProfile;
+}
+
 export async function loadProjectConfig(root: string): Promise<ProjectConfig> {
   let text: string;
   try {

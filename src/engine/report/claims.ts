@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { formatPointDifference, formatValue } from './format.ts';
@@ -240,6 +242,12 @@ export function parseClaims(yamlText: string, file = 'report/claims.yaml'): Clai
       ...(network ? { network } : {}),
     };
   });
+}
+
+/** The project's claims (report/claims.yaml), or none when it has no such file. */
+export async function loadProjectClaims(root: string): Promise<ClaimSpec[]> {
+  const path = join(root, 'report', 'claims.yaml');
+  return existsSync(path) ? loadClaims(path) : [];
 }
 
 export async function loadClaims(path: string): Promise<ClaimSpec[]> {

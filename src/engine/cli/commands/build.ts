@@ -107,9 +107,9 @@ export async function runAndRender(step: RenderStep): Promise<{ site: import('..
 
 async function buildLocked(flags: BuildFlags, root: string, out: string, params: Record<string, string>): Promise<void> {
   const { join, relative } = await import('node:path');
-  const { loadProjectConfig } = await import('../../notebook/config.ts');
+  const { commandProfile } = await import('../../notebook/config.ts');
   // Resolved once: the run and the report are of the same profile (the runner validates it).
-  const profile: string | null = flags.profile ?? (await loadProjectConfig(root)).defaultProfile;
+  const profile = await commandProfile(root, flags.profile);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const { site, runError } = await runAndRender({
     root, out, profile, params, run: flags.run, force: !!flags.force, strict: !!flags.strict, linkPdf: flags.pdf, history: true, log,

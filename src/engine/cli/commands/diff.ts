@@ -17,12 +17,11 @@ export function register(program: Command): void {
     .option('--all', 'list unchanged results and verdicts too')
     .option('--fail-on-change', 'exit 1 when a claim verdict differs (for CI)')
     .action(async (a: string, b: string | undefined, opts: { root: string; json?: boolean; all?: boolean; failOnChange?: boolean }) => {
-      const { resolve, join } = await import('node:path');
-      const { existsSync } = await import('node:fs');
+      const { resolve } = await import('node:path');
       const { loadRun } = await import('../../diff/load.ts');
       const { diffRuns } = await import('../../diff/diff.ts');
       const { renderDiffJson, renderDiffText } = await import('../../diff/render.ts');
-      const { loadClaims } = await import('../../report/claims.ts');
+      const { loadProjectClaims } = await import('../../report/claims.ts');
       const { UserError } = await import('../../util/errors.ts');
       const root = resolve(opts.root);
       let [argA, argB] = [a, b];
@@ -30,8 +29,7 @@ export function register(program: Command): void {
         if (/[/~]|\.json$/.test(a)) throw new UserError(`reprobook diff ${a}: one argument must be a profile name`, 'give two runs (A and B), or one profile to compare its previous build with its results now');
         [argA, argB] = [`${a}~2`, a];
       }
-      const claimsFile = join(root, 'report', 'claims.yaml');
-      const claims = existsSync(claimsFile) ? await loadClaims(claimsFile) : [];
+      const claims = await loadProjectClaims(root);
       const d = diffRuns(await loadRun(root, argA), await loadRun(root, argB!), claims);
       process.stdout.write(opts.json ? renderDiffJson(d) : renderDiffText(d, { all: !!opts.all }));
       if (opts.failOnChange && d.counts.verdictsChanged > 0) process.exitCode = 1;

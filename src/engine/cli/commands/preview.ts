@@ -17,14 +17,14 @@ export function register(program: Command): void {
       const { resolve } = await import('node:path');
       const { UserError } = await import('../../util/errors.ts');
       const { parseOverrides } = await import('../../notebook/params.ts');
-      const { loadProjectConfig } = await import('../../notebook/config.ts');
+      const { commandProfile } = await import('../../notebook/config.ts');
       const { runAndRender } = await import('./build.ts');
       const { startPreview } = await import('../../preview/session.ts');
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port ${opts.port} is not a port number`, 'use a number from 1 to 65535, e.g. --port 3000 (0 picks a free one)');
       const root = resolve(opts.root);
       const params = parseOverrides(opts.param);
-      const profile = opts.profile ?? (await loadProjectConfig(root)).defaultProfile;
+      const profile = await commandProfile(root, opts.profile);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const session = await startPreview({
         root, host: opts.host, port, log,

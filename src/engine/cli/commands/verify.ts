@@ -19,22 +19,20 @@ export function register(program: Command): void {
     .option('--json', 'print the outcome as JSON')
     .action(async (what: string | undefined, opts: { root: string; profile?: string; all?: boolean; tolerance?: string; keep?: boolean; json?: boolean }) => {
       const { resolve, join } = await import('node:path');
-      const { existsSync } = await import('node:fs');
       const { UserError } = await import('../../util/errors.ts');
-      const { loadProjectConfig } = await import('../../notebook/config.ts');
+      const { commandProfile } = await import('../../notebook/config.ts');
       const { loadResults } = await import('../../store/executed.ts');
-      const { loadClaims } = await import('../../report/claims.ts');
+      const { loadProjectClaims } = await import('../../report/claims.ts');
       const { planVerify } = await import('../../verify/plan.ts');
       const { verify } = await import('../../verify/run.ts');
       const { renderVerify } = await import('../../verify/render.ts');
       const root = resolve(opts.root);
-      const profile = opts.profile ?? (await loadProjectConfig(root)).defaultProfile;
+      const profile = await commandProfile(root, opts.profile);
       const tolerance = opts.tolerance === undefined ? undefined : Number(opts.tolerance);
       if (tolerance !== undefined && !(tolerance >= 0)) throw new UserError(`--tolerance ${opts.tolerance} is not a non-negative number`, 'e.g. --tolerance 0.005');
       const published = await loadResults(root, profile);
       if (!published) throw new UserError(`no published run of profile ${profile ?? 'default'} in ${join(root, '.reprobook')}`, `build it first: reprobook build${profile ? ` --profile ${profile}` : ''}`);
-      const claimsFile = join(root, 'report', 'claims.yaml');
-      const claims = existsSync(claimsFile) ? await loadClaims(claimsFile) : [];
+      const claims = await loadProjectClaims(root);
       const targets = planVerify(what, { ...(opts.all ? { all: true } : {}), ...(tolerance !== undefined ? { tolerance } : {}) }, published, claims);
       const run = await verify(root, published, targets, { log: (l) => process.stderr.write(`${l}\n`), ...(opts.keep ? { keep: true } : {}) });
       process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : renderVerify(run));
