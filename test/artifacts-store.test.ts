@@ -84,3 +84,51 @@ test('quarantining a corrupt entry says so once, even without a handler (issue 1
     await rm(root, { recursive: true, force: true });
   }
 });
+
+/**
+ * Issue 14, item 3: a store borrows from another, read-only, except for the ids it must
+ * compute itself (git's object alternates). `reprobook verify` recomputes a value's chain of
+ * keys this way while the rest of its notebook reads the user's store.
+ */
+test('alternates: borrow what is not excluded, compute the excluded ids here, never write or quarantine the other store', async () => {
+  const { artifactId, writeAlternates } = await import('../src/engine/store/artifacts.ts');
+  const { readdir, readFile: read } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'reprobook-alternates-'));
+  try {
+    const userRoot = join(dir, 'user');
+    const user = new ArtifactStore(userRoot);
+    const key = (n: number) => ({ kind: 'n', inputs: { n } });
+    for (const n of [1, 2, 3]) await user.memoJson(key(n), async () => n * 10);
+    // Entry 3 is damaged in the user's store.
+    const damaged = join(user.dirFor(artifactId(key(3))), 'value.json');
+    await writeFile(damaged, '999');
+    const listing = async () => (await readdir(userRoot, { recursive: true })).sort().join('\n');
+    const before = await listing();
+
+    const scratchRoot = join(dir, 'scratch');
+    await writeAlternates(scratchRoot, [{ root: userRoot, exclude: [artifactId(key(2))] }]);
+    const events: Array<{ type: string; borrowedFrom?: string }> = [];
+    const scratch = new ArtifactStore(scratchRoot, { onEvent: (e) => events.push(e) });
+    let computed: number[] = [];
+    const get = (n: number) => scratch.memoJson(key(n), async () => { computed.push(n); return n * 10; });
+    assert.equal(await get(1), 10);
+    assert.deepEqual(computed, [], 'entry 1 is borrowed');
+    assert.deepEqual(events.at(-1), { type: 'hit', id: artifactId(key(1)), kind: 'n', borrowedFrom: userRoot });
+    assert.equal(await get(2), 20);
+    assert.deepEqual(computed, [2], 'an excluded id is computed here although the user store has it');
+    assert.equal(await get(3), 30);
+    assert.deepEqual(computed, [2, 3], 'a corrupt borrowed entry counts as absent');
+    assert.equal(await scratch.holds(artifactId(key(1))), false);
+    assert.equal(await scratch.holds(artifactId(key(2))), true);
+    assert.equal(await listing(), before, 'nothing written, moved or quarantined in the borrowed store');
+    assert.equal(await read(damaged, 'utf8'), '999');
+    computed = [];
+    assert.equal(await get(2), 20);
+    assert.deepEqual(computed, [], 'the scratch store\'s own entry is used the second time');
+
+    await writeFile(join(scratchRoot, 'alternates.json'), '{"stores": [{"root": "relative"}]}');
+    await assert.rejects(new ArtifactStore(scratchRoot).get(key(9)), (e: unknown) => e instanceof UserError && /alternates\.json is malformed/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -135,7 +135,7 @@ test('result names: controls and the spread over seeds get their documented name
   const net = (acc: number) => ({ id: 'x', role: 'student' as const, temperature: 100, testAccuracy: acc, trainCount: 1, validationCount: 0, history: [], imagesPerSecond: 1, modelArtifact: 'a' });
   const summary = (rate: number) => ({ headlineRate: rate, rates: { a: rate / 2, b: rate }, samples: 10 }) as never;
   const gap = (median: number) => ({ zeroGradientFraction: 0.5, logitGap: { quantiles: [{ p: 0.5, value: median }] } }) as never;
-  const values = resultValues({
+  const outcome: Parameters<typeof resultValues>[0] = {
     params: p, environment: env, grid: {} as never,
     baseline: net(0.99), distilled: [{ temperature: 100, teacher: net(0.98), student: net(0.985) }],
     replicates: [
@@ -144,14 +144,15 @@ test('result names: controls and the spread over seeds get their documented name
       { seed: 6, baseline: net(0.991), headline: net(0.986), fgsmBaseline: summary(0.85), fgsmHeadline: summary(0.02) },
     ],
     attacks: [
-      { model: 'baseline', temperature: 1, attack: 'fgsm', summary: summary(0.9), examples: [], perSecond: 1 },
-      { model: 'baseline', temperature: 1, attack: 'fgsm', logitScale: 100, summary: summary(0.4), examples: [], perSecond: 1 },
+      { unit: 'baseline/fgsm', model: 'baseline', temperature: 1, attack: 'fgsm', summary: summary(0.9), examples: [], perSecond: 1 },
+      { unit: 'baseline/fgsm-logits-x100', model: 'baseline', temperature: 1, attack: 'fgsm', logitScale: 100, summary: summary(0.4), examples: [], perSecond: 1 },
     ],
     saturation: [
-      { model: 'baseline', temperature: 1, report: gap(9) },
-      { model: 'baseline', temperature: 1, logitScale: 100, report: gap(900) },
+      { unit: 'baseline/fgsm', model: 'baseline', temperature: 1, report: gap(9) },
+      { unit: 'baseline/fgsm-logits-x100', model: 'baseline', temperature: 1, logitScale: 100, report: gap(900) },
     ],
-  });
+  };
+  const values = resultValues(outcome);
   assert.equal(values['fgsm.baseline.successRate'], 0.9, 'the un-prefixed name is the first seed');
   assert.equal(values['fgsm.baselineLogitsX100.successRate'], 0.4);
   assert.equal(values['fgsmTemperature.baselineLogitsX100.successRate'], undefined, 'the control is not FGSM on logits / T');
@@ -162,4 +163,15 @@ test('result names: controls and the spread over seeds get their documented name
   assert.equal(values['seeds.fgsm.T100.successRate.max'], 0.03);
   assert.equal(values['seeds.distilled.T100.accuracy.n'], 3);
   assert.equal(values['seeds.baseline.accuracy.seed5'], 0.992);
+
+  // Each value is published with the chain of keys of the units it came from, and no other.
+  const { publishable } = await import('../src/flagship/reproduction/run.ts');
+  const id = (c: string) => c.repeat(64);
+  outcome.grid = { chains: { 'baseline/fgsm': [id('a'), id('b')], 'baseline/fgsm-logits-x100': [id('a'), id('c')], x: null } } as never;
+  const byName = Object.fromEntries(publishable(outcome, /^(fgsm|baseline)\./).map((r) => [r.name, r]));
+  assert.deepEqual(byName['fgsm.baseline.successRate']!.artifacts, [id('a'), id('b')]);
+  assert.deepEqual(byName['fgsm.baselineLogitsX100.successRate']!.artifacts, [id('a'), id('c')]);
+  assert.deepEqual(byName['fgsm.samples']!.artifacts, [id('a'), id('b'), id('c')], 'the sample count rests on every FGSM unit');
+  assert.equal(byName['baseline.accuracy']!.artifacts, null, 'a unit stored before chains were recorded: no chain, verify recomputes everything');
+  assert.equal(byName['saturation.baseline.medianLogitGap'], undefined, 'only the names asked for');
 });

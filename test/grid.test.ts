@@ -7,16 +7,19 @@ import { fileURLToPath } from 'node:url';
 import {
   GridRunError,
   assignShards,
+  chainOf,
   handlerCodeHash,
   parseShard,
   planGrid,
   resolveWorkerCount,
   runGrid,
+  unitKeys,
   type GridEvent,
   type GridUnit,
   type RunGridOptions,
 } from '../src/engine/grid/index.ts';
 import { hashValue, sha256 } from '../src/engine/util/hash.ts';
+import { ArtifactStore, artifactId } from '../src/engine/store/artifacts.ts';
 import { silentProgress } from '../src/engine/util/progress.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 
@@ -347,3 +350,43 @@ for (const workers of [1, 2]) {
     if (workers === 2) assert.ok(!(await logLines(logFile)).some((l) => l.startsWith('end slow ')), 'the worker running "slow" was stopped');
   });
 }
+
+/**
+ * Issue 14, item 3: a unit's result rests on its own key, on what it stored or read (a model),
+ * and on its deps' chains; the report gives that chain per unit, the same whether the unit
+ * ran (inline or in a worker) or was found stored, and null for an entry stored before units
+ * recorded what they use.
+ */
+test('the report gives each unit its chain of artifact keys', async (t) => {
+  const { store, dir } = await scratch(t);
+  const CHAIN = fileURLToPath(new URL('./fixtures/grid/chain-handler.ts', import.meta.url));
+  const log = join(dir, 'chain.log');
+  const units: GridUnit[] = [
+    { id: 'a', kind: 'square', inputs: { x: 3, log } },
+    { id: 'b', kind: 'square', inputs: { x: 4, log } },
+    { id: 'sum', kind: 'plus', inputs: { k: 1, log }, deps: ['a', 'b'] },
+    { id: 'c', kind: 'square', inputs: { x: 5, log } },
+  ];
+  const side = (x: number) => artifactId({ kind: 'side', inputs: { x } });
+  const first = await runGrid(units, quiet({ storeRoot: store, handler: CHAIN, workers: 2 }));
+  assert.equal(first.results.sum, 26);
+  const { keys, chains } = first;
+  assert.deepEqual(chains.a, [keys.a!, side(3)].sort());
+  assert.deepEqual(chains.sum, [keys.a!, keys.b!, keys.sum!, side(3), side(4)].sort(), 'its deps\' chains, not c\'s');
+  assert.deepEqual(chainOf(chains, ['sum', 'c']), [...chains.sum!, ...chains.c!].sort());
+
+  const again = await runGrid(units, quiet({ storeRoot: store, handler: CHAIN, workers: 1 }));
+  assert.deepEqual(again.cached.sort(), ['a', 'b', 'c', 'sum']);
+  assert.deepEqual(again.chains, chains, 'a stored unit keeps its chain');
+
+  // An entry from before units recorded their uses: no chain for it or anything resting on it.
+  const old = join(dir, 'old-store');
+  const codeHash = await handlerCodeHash(CHAIN);
+  const oldKeys = unitKeys(planGrid(units), codeHash);
+  await new ArtifactStore(old).put(oldKeys.get('a')!, (d) => writeFile(join(d, 'value.json'), '9'));
+  const mixed = await runGrid(units, quiet({ storeRoot: old, handler: CHAIN, workers: 1 }));
+  assert.equal(mixed.chains.a, null);
+  assert.equal(mixed.chains.sum, null);
+  assert.deepEqual(mixed.chains.b, [mixed.keys.b!, side(4)].sort());
+  assert.equal(chainOf(mixed.chains, ['b', 'sum']), null);
+});

@@ -73,6 +73,26 @@ test('smoke profile: the real notebooks build a complete site, results file and 
     assert.deepEqual(check.rows.map((r) => r.network), ['baseline', 'T100', 'baselineLogitsX100']);
     for (const r of check.rows) assert.equal(r.zeroGradient.experiment, r.zeroGradient.cpu, `${r.network}: the same exactly-zero gradients on both backends`);
 
+    // Issue 14: every number goes out with the chain of keys it rests on, and `reprobook
+    // verify` recomputes exactly that chain for the T = 100 claim: the warm start, the teacher
+    // and the student at T = 100 and the FGSM unit on it, from scratch; every other network and
+    // attack of notebook 4 is read from the store.
+    for (const n of names) assert.ok(Array.isArray(results.sources[n]?.artifacts) && results.sources[n]!.artifacts!.length > 0, `${n} is published with its chain of keys`);
+    const t100 = new Set(results.sources['fgsm.T100.successRate']!.artifacts);
+    assert.ok(results.sources['distilled.T100.accuracy']!.artifacts!.every((id) => t100.has(id)), 'the attack rests on the network it attacked');
+    assert.ok(!results.sources['fgsm.baseline.successRate']!.artifacts!.every((id) => t100.has(id)), 'and not on the baseline\'s attack');
+    const recheck = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/engine/cli/main.ts'), 'verify', 'fgsm-t100', '--root', root, '--profile', 'smoke', '--json'], { cwd: root, encoding: 'utf8', env });
+    assert.equal(recheck.status, 0, `${recheck.stdout}\n${recheck.stderr}`);
+    const verdict = JSON.parse(recheck.stdout) as { mode: string; artifacts: { computed: number; chain: number }; notebooks: string[]; parameterMismatch: string[]; outcomes: Array<{ holds: boolean; notRecomputed: string[]; sameChain: boolean; values: Array<{ published: number; recomputed: number }> }> };
+    assert.equal(verdict.mode, 'chain');
+    assert.deepEqual(verdict.notebooks, ['04-fgsm']);
+    assert.deepEqual(verdict.parameterMismatch, [], 'recomputed with the published run\'s --param backend=wasm');
+    assert.equal(verdict.artifacts.chain, t100.size);
+    assert.equal(verdict.artifacts.computed, t100.size, 'the chain and nothing else was computed');
+    assert.deepEqual(verdict.outcomes[0]!.notRecomputed, []);
+    assert.equal(verdict.outcomes[0]!.sameChain, true);
+    assert.equal(verdict.outcomes[0]!.values[0]!.recomputed, verdict.outcomes[0]!.values[0]!.published, 'retraining from scratch gives the same number (seeded, deterministic kernels)');
+
     // A prose-only edit: every notebook is served from the cache, nothing trains again.
     const nb = join(root, 'notebooks', '03-distillation.md');
     await writeFile(nb, (await readFile(nb, 'utf8')).replace('Defensive distillation (the paper', 'Defensive distillation, edited (the paper'));

@@ -53,7 +53,7 @@ test('verify recomputes a claim from scratch in its own store, and a tampered va
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /^HOLDS: claim area \(the area is twelve\); tolerance ±0\.5/m);
     assert.match(ok.stdout, /area: published 12, recomputed 12 \(difference 0\)/);
-    assert.match(ok.stdout, /recomputed 01-area in a scratch store: 1 artifact\(s\) computed, 0 reused/);
+    assert.match(ok.stdout, /recomputed 01-area in an empty scratch store: 1 artifact\(s\) computed \(a value was published without its chain of keys, so everything was\)/);
     assert.match(ok.stdout, /^published: {2}backend unknown; commit unknown; node v20/m);
     assert.doesNotMatch(ok.stderr, /02-ratio/, 'only the notebook that published the value runs');
     assert.equal(await storeDigest(root), before, 'the project\'s own store is neither read into nor written');
@@ -77,6 +77,13 @@ test('verify recomputes a claim from scratch in its own store, and a tampered va
     assert.deepEqual(json.notebooks, ['01-area', '02-ratio']);
     assert.equal(cli(root, 'verify', 'label').status, 0);
     assert.equal(cli(root, 'verify', 'area', '--tolerance', '2').status, 1, 'a claim keeps its own tolerance');
+
+    // A run built with --param overrides is recomputed with the same parameters.
+    assert.equal(cli(root, 'run', '--param', 'w=5').status, 0);
+    const overridden = cli(root, 'verify', 'area');
+    assert.equal(overridden.status, 0, overridden.stdout + overridden.stderr);
+    assert.match(overridden.stdout, /area: published 20, recomputed 20 \(difference 0\)/);
+    assert.doesNotMatch(overridden.stdout, /parameters differ/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -94,6 +101,72 @@ test('verify names unknown claims, missing runs and bad flags', async () => {
     assert.match(unknown.stderr, /"volume" is neither a claim nor a published result[\s\S]*claims: area, ratio/);
     assert.match(cli(root, 'verify', 'label', '--tolerance', '-1').stderr, /--tolerance -1 is not a non-negative number/);
     assert.match(cli(root, 'verify').stderr, /needs a claim id or a result name/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+/**
+ * With the chain of keys published beside a value, verify recomputes that chain and nothing
+ * else: here `sum` rests on units a and b and their stored sides, not on unit c of the same
+ * notebook, which is read from the project's store.
+ */
+test('verify recomputes just the chain of keys a value was published with', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'reprobook-verify-chain-'));
+  try {
+    await mkdir(join(root, 'notebooks'));
+    await mkdir(join(root, 'report'));
+    const log = join(root, 'computed.log');
+    const grid = join(repoRoot, 'src/engine/grid/index.ts');
+    const handler = join(repoRoot, 'test/fixtures/grid/chain-handler.ts');
+    await writeFile(join(root, 'notebooks', '01-grid.md'), `---\ntitle: Grid\nparameters:\n  log: ${JSON.stringify(log)}\n---\n\n\`\`\`ts
+import { runGrid } from ${JSON.stringify(grid)};
+const log = params.log;
+const report = await runGrid([
+  { id: 'a', kind: 'square', inputs: { x: 3, log } },
+  { id: 'b', kind: 'square', inputs: { x: 4, log } },
+  { id: 'sum', kind: 'plus', inputs: { k: 1, log }, deps: ['a', 'b'] },
+  { id: 'c', kind: 'square', inputs: { x: 5, log } },
+], { handler: ${JSON.stringify(handler)}, storeRoot: artifacts.root, workers: 1 });
+publish('sum', report.results.sum, { artifacts: report.chains.sum });
+publish('c', report.results.c, { artifacts: report.chains.c });
+\`\`\`
+`);
+    await writeFile(join(root, 'report', 'claims.yaml'), 'claims:\n  - { id: total, claim: "the sum is 26", source: "§1", paper: "26", kind: approx, value: 26, tolerance: { reproduced: 0.5, partly: 2 }, results: [sum] }\n');
+    const run = cli(root, 'run');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const computed = async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean).sort();
+    assert.deepEqual(await computed(), ['side a', 'side b', 'side c', 'unit a', 'unit b', 'unit c', 'unit sum']);
+    const resultsFile = join(root, '.reprobook', 'results', 'default.json');
+    const published = JSON.parse(await readFile(resultsFile, 'utf8'));
+    assert.equal(published.sources.sum.artifacts.length, 5, 'sum rests on the keys of a, b and sum, and on the sides of a and b');
+    const before = await storeDigest(root);
+
+    await writeFile(log, '');
+    const ok = cli(root, 'verify', 'total');
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^HOLDS: claim total/m);
+    assert.match(ok.stdout, /sum: published 26, recomputed 26 \(difference 0\)/);
+    assert.match(ok.stdout, /5 artifact\(s\) computed \(the chain of keys the value\(s\) rest on: 5\); the notebooks' other results read the project's store/);
+    assert.deepEqual(await computed(), ['side a', 'side b', 'unit a', 'unit b', 'unit sum'], 'the chain, from scratch, and not unit c');
+    assert.equal(await storeDigest(root), before, 'the project store is read, never written');
+
+    // A published chain that misses a link: the recomputed value rests on a borrowed artifact,
+    // so it was not recomputed from scratch, and verify says so instead of passing.
+    const chain: string[] = published.sources.sum.artifacts;
+    published.sources.sum.artifacts = chain.slice(1);
+    await writeFile(resultsFile, JSON.stringify(published));
+    const partial = cli(root, 'verify', 'sum');
+    assert.equal(partial.status, 1, partial.stdout + partial.stderr);
+    assert.match(partial.stdout, /not from scratch: the recomputed value rests on [12] artifact\(s\) that were not recomputed but read from the project's store/);
+
+    // A tampered value fails as before.
+    published.sources.sum.artifacts = chain;
+    published.results.sum = 30;
+    await writeFile(resultsFile, JSON.stringify(published));
+    const bad = cli(root, 'verify', 'total');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stdout, /sum: published 30, recomputed 26 \(difference -4\)\s+<- outside the tolerance/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

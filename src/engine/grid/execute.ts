@@ -12,6 +12,18 @@ import type { GridHandler, GridUnit, JsonValue, UnitContext, UnitMessage } from 
  */
 
 export const RESULT_FILE = 'value.json';
+/**
+ * Beside a unit's result: the ids of the artifacts the unit read or stored while computing it
+ * (a trained model, say). With the unit's deps, this is the chain of keys a result rests on,
+ * which `reprobook verify` recomputes; the key alone does not say what the handler fetched.
+ */
+export const USES_FILE = 'uses.json';
+
+/** A stored unit: its result and the artifacts it used (null: stored before uses were recorded). */
+export interface StoredUnit {
+  value: JsonValue;
+  uses: string[] | null;
+}
 
 /** One handler module per URL and config per thread, initialised once: `init` may set up a tfjs backend. */
 const handlers = new Map<string, Promise<GridHandler>>();
@@ -37,11 +49,19 @@ export function loadHandler(url: string, config: JsonValue = null): Promise<Grid
   return p;
 }
 
-/** A result previously stored under `key`, or undefined. */
-export async function readStoredResult(store: ArtifactStore, key: ArtifactKey): Promise<JsonValue | undefined> {
+async function readUnitEntry(dir: string): Promise<StoredUnit> {
+  const value = JSON.parse(await readFile(join(dir, RESULT_FILE), 'utf8')) as JsonValue;
+  let uses: string[] | null = null;
+  try {
+    uses = JSON.parse(await readFile(join(dir, USES_FILE), 'utf8')) as string[];
+  } catch { /* an entry from before uses were recorded */ }
+  return { value, uses };
+}
+
+/** A unit previously stored under `key`, or undefined. */
+export async function readStoredUnit(store: ArtifactStore, key: ArtifactKey): Promise<StoredUnit | undefined> {
   const entry = await store.get(key);
-  if (!entry) return undefined;
-  return JSON.parse(await readFile(join(entry.dir, RESULT_FILE), 'utf8')) as JsonValue;
+  return entry ? readUnitEntry(entry.dir) : undefined;
 }
 
 /** A ProgressReporter whose tasks are forwarded as messages (to the parent thread). */
@@ -80,13 +100,20 @@ export interface UnitRun {
 
 export interface UnitOutcome {
   result: JsonValue;
+  uses: string[] | null;
   /** True when another process stored the result between the parent's check and now. */
   hit: boolean;
 }
 
 export async function executeUnit(run: UnitRun): Promise<UnitOutcome> {
   // A quarantined entry is reported through the unit's log, to whoever runs the grid.
-  const store = new ArtifactStore(run.storeRoot, { onEvent: (e) => { if (e.type === 'corrupt') run.send({ type: 'log', unitId: run.unit.id, message: describeCorrupt(e).trimEnd() }); } });
+  const used = new Set<string>();
+  const store = new ArtifactStore(run.storeRoot, {
+    onEvent: (e) => {
+      if (e.type === 'hit' || e.type === 'stored') used.add(e.id);
+      if (e.type === 'corrupt') run.send({ type: 'log', unitId: run.unit.id, message: describeCorrupt(e).trimEnd() });
+    },
+  });
   const handler = await loadHandler(run.handlerUrl, run.handlerConfig);
   const entry = await store.getOrCreate(run.key, async (dir) => {
     const ctx: UnitContext = {
@@ -105,9 +132,10 @@ export async function executeUnit(run: UnitRun): Promise<UnitOutcome> {
       throw new Error(`execute() returned ${typeof value}; a unit's result must be a JSON value (return null for "nothing")`);
     }
     await writeFile(join(dir, RESULT_FILE), text);
+    await writeFile(join(dir, USES_FILE), JSON.stringify([...used].sort()));
   });
   // Read back what was stored even on a fresh run: results are then identical to cached
   // ones (JSON semantics), and to a concurrent writer's if its rename won.
-  const result = JSON.parse(await readFile(join(entry.dir, RESULT_FILE), 'utf8')) as JsonValue;
-  return { result, hit: entry.hit };
+  const { value, uses } = await readUnitEntry(entry.dir);
+  return { result: value, uses, hit: entry.hit };
 }

@@ -70,7 +70,7 @@
 
 export { runGrid, resolveWorkerCount, GridRunError, type RunGridOptions } from './pool.ts';
 export { parseShard, formatShard, assignShards } from './shard.ts';
-export { planGrid, unitKeys, criticalPath, type GridPlan } from './units.ts';
+export { planGrid, unitKeys, criticalPath, keyChains, chainOf, type GridPlan } from './units.ts';
 export { handlerCodeHash, handlerFingerprint } from './code-hash.ts';
 export type {
   GridEvent,

@@ -4,14 +4,14 @@ import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import { ArtifactStore, describeCorrupt, type ArtifactKey } from '../store/artifacts.ts';
+import { ArtifactStore, artifactId, describeCorrupt, type ArtifactKey } from '../store/artifacts.ts';
 import { UserError } from '../util/errors.ts';
 import { silentProgress, type ProgressReporter } from '../util/progress.ts';
 import { handlerCodeHash } from './code-hash.ts';
-import { executeUnit, readStoredResult, type UnitOutcome } from './execute.ts';
+import { executeUnit, readStoredUnit, type StoredUnit, type UnitOutcome } from './execute.ts';
 import { assignShards, formatShard } from './shard.ts';
 import type { GridEvent, GridReport, GridUnit, JsonValue, ShardSpec, UnitMessage } from './types.ts';
-import { criticalPath, planGrid, unitKeys } from './units.ts';
+import { criticalPath, keyChains, planGrid, unitKeys } from './units.ts';
 import type { WorkerTask } from './worker-task.ts';
 
 /**
@@ -149,6 +149,7 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
   for (const id of mine) for (const d of plan.byId.get(id)!.deps ?? []) needed.add(d);
 
   const results: Record<string, JsonValue> = {};
+  const uses = new Map<string, string[] | null>();
   const ran: string[] = [];
   const cached: string[] = [];
   const skipReasons: Record<string, string> = {};
@@ -220,23 +221,24 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
     }
   };
 
-  const findStored = async (key: ArtifactKey): Promise<JsonValue | undefined> => {
-    let value = await readStoredResult(store, key);
-    if (value !== undefined || !opts.waitForShards) return value;
+  const findStored = async (key: ArtifactKey): Promise<StoredUnit | undefined> => {
+    let stored = await readStoredUnit(store, key);
+    if (stored !== undefined || !opts.waitForShards) return stored;
     const deadline = Date.now() + opts.waitForShards.timeoutMs;
-    while (value === undefined && Date.now() < deadline && !stopping) {
+    while (stored === undefined && Date.now() < deadline && !stopping) {
       await delay(opts.waitForShards.pollMs ?? 2000);
-      value = await readStoredResult(store, key);
+      stored = await readStoredUnit(store, key);
     }
-    return value;
+    return stored;
   };
 
   const resolveExternal = async (u: GridUnit): Promise<Outcome> => {
-    const value = await findStored(keys.get(u.id)!);
-    if (value === undefined) {
+    const stored = await findStored(keys.get(u.id)!);
+    if (stored === undefined) {
       return { ok: false, reason: `waiting for shard ${shardOf!.get(u.id)}/${opts.shard!.count} (unit "${u.id}" is not in the store yet)` };
     }
-    results[u.id] = value;
+    results[u.id] = stored.value;
+    uses.set(u.id, stored.uses);
     external.push(u.id);
     emit({ type: 'external', unitId: u.id });
     log(`${label}: from store ${u.id} (shard ${shardOf!.get(u.id)}/${opts.shard!.count})`);
@@ -255,9 +257,10 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
     const blocked = depOutcomes.find((o): o is { ok: false; reason: string } => !o.ok);
     if (blocked) return skip(u, blocked.reason);
     const key = keys.get(u.id)!;
-    const stored = await readStoredResult(store, key);
+    const stored = await readStoredUnit(store, key);
     if (stored !== undefined) {
-      results[u.id] = stored;
+      results[u.id] = stored.value;
+      uses.set(u.id, stored.uses);
       cached.push(u.id);
       emit({ type: 'cached', unitId: u.id });
       log(`${label}: cached ${u.id}`);
@@ -280,6 +283,7 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
       try {
         const out = await dispatch(u, deps);
         results[u.id] = out.result;
+        uses.set(u.id, out.uses);
         const ms = performance.now() - t;
         if (out.hit) {
           cached.push(u.id);
@@ -329,8 +333,11 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
   }
 
   const inOrder = (ids: Iterable<string>) => [...ids].sort((a, b) => position.get(a)! - position.get(b)!);
+  const known = inOrder(Object.keys(results));
   const report: GridReport = {
-    results: Object.fromEntries(inOrder(Object.keys(results)).map((id) => [id, results[id]!])),
+    results: Object.fromEntries(known.map((id) => [id, results[id]!])),
+    keys: Object.fromEntries(known.map((id) => [id, artifactId(keys.get(id)!)])),
+    chains: keyChains(plan, keys, uses),
     ran: inOrder(ran),
     cached: inOrder(cached),
     skipped: inOrder(Object.keys(skipReasons)),

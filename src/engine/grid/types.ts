@@ -86,6 +86,15 @@ export type GridEvent =
 export interface GridReport {
   /** Result of every unit known after the run: ran, cached, or read from another shard. */
   results: Record<string, JsonValue>;
+  /** The artifact id of each of those results. */
+  keys: Record<string, string>;
+  /**
+   * Per unit with a result, every artifact id its result rests on: its own, those it read or
+   * stored (a model), and its deps' chains. null where a unit in the chain was stored before
+   * reprobook recorded what units use. A notebook publishes a value with the chains of the
+   * units it came from, and `reprobook verify` recomputes exactly those.
+   */
+  chains: Record<string, string[] | null>;
   /** Computed by this run. */
   ran: string[];
   /** Of this shard, found in the store. */

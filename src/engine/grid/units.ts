@@ -99,3 +99,29 @@ export function criticalPath(plan: GridPlan): Map<string, number> {
   }
   return out;
 }
+
+/**
+ * The chain of artifact ids under each unit with a known `uses` entry: its own result key, what
+ * it used, and (recursively) its deps' chains; null when any link is unknown.
+ */
+export function keyChains(plan: GridPlan, keys: Map<string, ArtifactKey>, uses: Map<string, string[] | null>): Record<string, string[] | null> {
+  const out = new Map<string, string[] | null>();
+  for (const u of plan.order) {
+    if (!uses.has(u.id)) continue;
+    const own = uses.get(u.id);
+    const deps = (u.deps ?? []).map((d) => out.get(d));
+    if (own === null || own === undefined || deps.some((d) => !d)) {
+      out.set(u.id, null);
+      continue;
+    }
+    out.set(u.id, [...new Set([artifactId(keys.get(u.id)!), ...own, ...deps.flatMap((d) => d!)])].sort());
+  }
+  return Object.fromEntries(out);
+}
+
+/** The union of the chains of `unitIds`: what a value computed from them rests on; null when one is unknown. */
+export function chainOf(chains: Record<string, string[] | null>, unitIds: string[]): string[] | null {
+  const parts = unitIds.map((id) => chains[id]);
+  if (parts.some((p) => !p)) return null;
+  return [...new Set(parts.flatMap((p) => p!))].sort();
+}

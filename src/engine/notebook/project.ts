@@ -26,6 +26,12 @@ export interface ProjectRunRequest {
   profile?: string | null;
   /** Raw `--param name=value` overrides. */
   overrides?: Record<string, string>;
+  /**
+   * Parameter values an earlier run recorded, per notebook name: they win over the profile
+   * and the overrides for every parameter the notebook still declares (`reprobook verify`
+   * re-runs a published run with exactly its values, typed as they were).
+   */
+  recordedParams?: Record<string, Params>;
   force?: boolean;
   /** Status lines for the terminal (default: none). */
   log?: (line: string) => void;
@@ -193,7 +199,12 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   const log = req.log ?? (() => {});
   log(`profile: ${profile ?? 'default (no profile)'}`);
   // Resolve every notebook's parameters first, so that a bad value fails before anything runs.
-  const params = docs.map((doc) => resolveParams(config, doc, request));
+  const params = docs.map((doc) => {
+    const resolved = resolveParams(config, doc, request);
+    const recorded = req.recordedParams?.[doc.name] ?? {};
+    for (const k of Object.keys(resolved)) if (k in recorded) resolved[k] = recorded[k]!;
+    return resolved;
+  });
   const outcomes: NotebookRunOutcome[] = [];
   const controller = new AbortController();
   let signalled = null as NodeJS.Signals | null; // (`as`: set by the handler, which narrowing does not follow)

@@ -78,11 +78,18 @@ export class Runtime {
     display.svg = (svg, caption) => show(caption ? { kind: 'svg', svg, caption } : { kind: 'svg', svg });
     display.json = (value) => show({ kind: 'json', value: toJsonSafe(value) });
 
-    const publish = (name: string, value: unknown) => {
+    // `artifacts`: the ids of the stored artifacts the value was computed from (e.g. a grid
+    // report's chains), so that `reprobook verify` can recompute just those.
+    const publish = (name: string, value: unknown, options: { artifacts?: string[] | null } = {}) => {
       if (typeof name !== 'string' || name.trim() === '') throw new TypeError('publish(name, value): name must be a non-empty string');
+      const ids = options?.artifacts;
+      if (ids != null && !(Array.isArray(ids) && ids.every((id) => typeof id === 'string' && /^[0-9a-f]{64}$/.test(id)))) {
+        throw new TypeError(`publish('${name}', value, { artifacts }): artifacts must be an array of artifact ids (64 hex digits), e.g. a grid report's chains[unitId]`);
+      }
       const cell = this.current?.cell;
       const r: PublishedResult = { name, value: toJsonSafe(value), notebook: doc.name, cellIndex: cell?.index ?? -1 };
       if (cell?.options.label) r.cellLabel = cell.options.label;
+      if (ids != null) r.artifacts = [...new Set(ids)].sort();
       const at = this.results.findIndex((x) => x.name === name);
       if (at >= 0) this.results.splice(at, 1);
       this.results.push(r);

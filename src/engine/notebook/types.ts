@@ -122,6 +122,12 @@ export interface PublishedResult {
   notebook: string;
   cellIndex: number;
   cellLabel?: string;
+  /**
+   * The artifact ids the value was computed from (its chain of keys), when the cell said so:
+   * `publish(name, value, { artifacts })`. `reprobook verify` then recomputes just these;
+   * without it, the whole publishing notebook.
+   */
+  artifacts?: string[];
 }
 
 export interface RunEnvironment {
@@ -152,6 +158,14 @@ export interface ExecutedNotebook {
   artifactEvents?: Array<{ type: 'hit' | 'miss' | 'stored' | 'corrupt'; id: string; kind: string; reason?: string; cellIndex: number }>;
 }
 
+/** Where a result was published, and (when the cell said) the artifact ids it rests on. */
+export interface ResultSource {
+  notebook: string;
+  cellIndex: number;
+  cellLabel?: string;
+  artifacts?: string[];
+}
+
 /** `results.json`: an interface read by scripts outside the project; keep names stable. */
 export interface ResultsFile {
   profile: string | null;
@@ -164,5 +178,5 @@ export interface ResultsFile {
   /** Result name to value; rates are fractions in [0, 1]. */
   results: Record<string, unknown>;
   /** Result name to where it was published. */
-  sources: Record<string, { notebook: string; cellIndex: number; cellLabel?: string }>;
+  sources: Record<string, ResultSource>;
 }

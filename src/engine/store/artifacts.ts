@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson, sha256 } from '../util/hash.ts';
@@ -19,6 +19,12 @@ import { processAlive } from '../util/process-alive.ts';
  * That holds across hosts sharing the store on a network file system (a cluster's shards):
  * a temporary directory is named `<id>.<pid>.<host>.<random>`, and only its own host can
  * tell whether the pid is alive.
+ *
+ * A store may borrow from others, read-only, as git's object alternates do: `alternates.json`
+ * in its root lists other stores and, for each, the ids never to take from it. `reprobook
+ * verify` uses this to recompute one number's chain of keys in a fresh store while the rest
+ * of a notebook reads the user's store: excluded ids are computed anew, the rest is borrowed,
+ * and nothing is ever written or quarantined in a borrowed store.
  */
 
 /** Another host's unfinished write is removed only when it is this old: its pid means nothing here. */
@@ -50,7 +56,8 @@ export interface ArtifactEntry {
 }
 
 export type ArtifactEvent =
-  | { type: 'hit'; id: string; kind: string }
+  /** `borrowedFrom`: the hit was read from an alternate store (its root), not this one. */
+  | { type: 'hit'; id: string; kind: string; borrowedFrom?: string }
   | { type: 'miss'; id: string; kind: string }
   | { type: 'stored'; id: string; kind: string }
   | { type: 'corrupt'; id: string; kind: string; reason: string; movedTo: string | null };
@@ -66,6 +73,38 @@ function defaultOnEvent(e: ArtifactEvent): void {
 }
 
 const MANIFEST = 'artifact.json';
+const ALTERNATES = 'alternates.json';
+
+/** Another store this one reads from (never writes to), except for the ids in `exclude`. */
+export interface AlternateStore {
+  root: string;
+  exclude: string[];
+}
+
+/** Make the store at `root` borrow from `alternates` (written before any reader opens it). */
+export async function writeAlternates(root: string, alternates: AlternateStore[]): Promise<void> {
+  for (const a of alternates) if (!isAbsolute(a.root)) throw new Error(`alternate store ${a.root} must be an absolute path`);
+  await mkdir(root, { recursive: true });
+  await writeFile(join(root, ALTERNATES), JSON.stringify({ stores: alternates }, null, 2));
+}
+
+async function readAlternates(root: string): Promise<Array<{ root: string; exclude: Set<string> }>> {
+  let text: string;
+  try {
+    text = await readFile(join(root, ALTERNATES), 'utf8');
+  } catch {
+    return [];
+  }
+  let stores: unknown;
+  try {
+    stores = (JSON.parse(text) as { stores?: unknown }).stores;
+  } catch (err) {
+    throw new UserError(`${join(root, ALTERNATES)} is not JSON (${(err as Error).message})`, 'delete the file: the store then reads only its own entries');
+  }
+  const valid = Array.isArray(stores) && stores.every((a) => a && typeof a.root === 'string' && isAbsolute(a.root) && Array.isArray(a.exclude) && a.exclude.every((x: unknown) => typeof x === 'string'));
+  if (!valid) throw new UserError(`${join(root, ALTERNATES)} is malformed`, 'it must be { "stores": [{ "root": "/absolute/path", "exclude": ["<id>", ...] }] }, or be deleted');
+  return (stores as AlternateStore[]).map((a) => ({ root: a.root, exclude: new Set(a.exclude) }));
+}
 
 export function artifactId(key: ArtifactKey): string {
   return sha256(canonicalJson(key));
@@ -95,6 +134,7 @@ export class ArtifactStore {
   private readonly onEvent: (e: ArtifactEvent) => void;
 
   private readonly host: string;
+  private alternates: Promise<Array<{ root: string; exclude: Set<string> }>> | undefined;
 
   /** `host` names this writer in temporary directories (default: the machine's host name). */
   constructor(root: string, options: { onEvent?: (e: ArtifactEvent) => void; host?: string } = {}) {
@@ -103,18 +143,27 @@ export class ArtifactStore {
     this.host = hostTag(options.host ?? hostname());
   }
 
-  dirFor(id: string): string {
-    return join(this.root, 'objects', id.slice(0, 2), id);
+  dirFor(id: string, root = this.root): string {
+    return join(root, 'objects', id.slice(0, 2), id);
   }
 
-  /** A verified entry, or null when absent. A corrupt entry is moved aside and reported. */
-  async get(key: ArtifactKey): Promise<ArtifactEntry | null> {
+  /** Whether this store itself (not an alternate) holds a complete entry for `id`. */
+  async holds(id: string): Promise<boolean> {
+    return (await this.verify(id, this.dirFor(id)).catch(() => 'unreadable')) === null;
+  }
+
+  /**
+   * A verified entry, or null when absent. A corrupt entry is moved aside and reported. An
+   * entry found only in an alternate store carries `borrowedFrom`; a corrupt one there is
+   * left alone (the store is not ours) and counts as absent.
+   */
+  async get(key: ArtifactKey): Promise<(ArtifactEntry & { borrowedFrom?: string }) | null> {
     const id = artifactId(key);
     const dir = this.dirFor(id);
     try {
       await stat(dir);
     } catch {
-      return null;
+      return this.borrow(id);
     }
     const problem = await this.verify(id, dir);
     if (problem === null) {
@@ -124,6 +173,18 @@ export class ArtifactStore {
     // Reported by the process that moved it aside, so that concurrent readers say it once.
     const movedTo = await this.quarantine(dir);
     if (movedTo !== undefined) this.onEvent({ type: 'corrupt', id, kind: key.kind, reason: problem, movedTo });
+    return null;
+  }
+
+  private async borrow(id: string): Promise<(ArtifactEntry & { borrowedFrom: string }) | null> {
+    this.alternates ??= readAlternates(this.root);
+    for (const alt of await this.alternates) {
+      if (alt.exclude.has(id)) continue;
+      const dir = this.dirFor(id, alt.root);
+      if ((await this.verify(id, dir).catch(() => 'unreadable')) !== null) continue;
+      const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as ArtifactManifest;
+      return { id, dir, manifest, borrowedFrom: alt.root };
+    }
     return null;
   }
 
@@ -201,7 +262,7 @@ export class ArtifactStore {
   async getOrCreate(key: ArtifactKey, write: (dir: string) => Promise<void>): Promise<ArtifactEntry & { hit: boolean }> {
     const found = await this.get(key);
     if (found) {
-      this.onEvent({ type: 'hit', id: found.id, kind: key.kind });
+      this.onEvent(found.borrowedFrom ? { type: 'hit', id: found.id, kind: key.kind, borrowedFrom: found.borrowedFrom } : { type: 'hit', id: found.id, kind: key.kind });
       return { ...found, hit: true };
     }
     this.onEvent({ type: 'miss', id: artifactId(key), kind: key.kind });

@@ -170,7 +170,11 @@ export async function buildResults(root: string, profile: string | null): Promis
     // A later notebook publishing the same name wins: notebooks run in file-name order.
     for (const r of good.results) {
       file.results[r.name] = r.value;
-      file.sources[r.name] = r.cellLabel === undefined ? { notebook: r.notebook, cellIndex: r.cellIndex } : { notebook: r.notebook, cellIndex: r.cellIndex, cellLabel: r.cellLabel };
+      file.sources[r.name] = {
+        notebook: r.notebook, cellIndex: r.cellIndex,
+        ...(r.cellLabel === undefined ? {} : { cellLabel: r.cellLabel }),
+        ...(r.artifacts === undefined ? {} : { artifacts: r.artifacts }),
+      };
     }
   }
   if (Object.keys(data).length) file.provenance.data = data;

@@ -16,6 +16,12 @@ export interface VerifyTarget {
   names: string[];
   /** The notebooks that published them: the only ones re-run. */
   notebooks: string[];
+  /**
+   * The artifact ids the values rest on, as their cells published them (the chain of keys):
+   * recomputed in a fresh store while the rest of the notebooks read the user's. null when a
+   * value was published without them: then everything the notebooks use is recomputed.
+   */
+  artifacts: string[] | null;
   /** The largest |recomputed − published| that still holds, per value. */
   tolerance: number;
   toleranceText: string;
@@ -49,8 +55,10 @@ export function planVerify(what: string | undefined, opts: { all?: boolean; tole
       if (!src) throw new UserError(`result ${n} has no source in the results file`, 'rebuild (reprobook build) so that every result records the notebook cell that published it');
       return src.notebook;
     }))].sort();
+    const chains = names.map((n) => published.sources[n]!.artifacts);
+    const artifacts = chains.every((c) => Array.isArray(c)) ? [...new Set(chains.flatMap((c) => c!))].sort() : null;
     const t = claim ? claimTolerance(claim) : { tolerance: opts.tolerance ?? 0, text: opts.tolerance ? `±${opts.tolerance} (--tolerance)` : 'exact (no claim; pass --tolerance to allow a difference)' };
-    return { id, ...(claim ? { claim } : {}), names, notebooks, tolerance: t.tolerance, toleranceText: t.text };
+    return { id, ...(claim ? { claim } : {}), names, notebooks, artifacts, tolerance: t.tolerance, toleranceText: t.text };
   };
   const forClaim = (c: ClaimSpec) => {
     const names = namesOfClaim(c, published);

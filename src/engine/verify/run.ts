@@ -1,8 +1,9 @@
 import { mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { ArtifactStore, writeAlternates } from '../store/artifacts.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProject } from '../notebook/project.ts';
-import type { ResultsFile, RunEnvironment } from '../notebook/types.ts';
+import type { Params, ResultsFile, RunEnvironment } from '../notebook/types.ts';
 import { judgeClaim, type Verdict } from '../report/claims.ts';
 import { gitState } from '../notebook/environment.ts';
 import { UserError } from '../util/errors.ts';
@@ -10,9 +11,16 @@ import type { VerifyTarget } from './plan.ts';
 
 /**
  * The recomputation: the notebooks that published the target values run again in a scratch
- * copy of the project whose store is empty (the project's files linked, never its
- * .reprobook/), so every artifact they use is computed anew and the user's store is not read
- * or written. Then each value is compared with the published one under the target's tolerance.
+ * copy of the project (its files linked, never its .reprobook/) with a store of its own.
+ *
+ * When the values were published with their chain of keys (`publish(name, value, {
+ * artifacts })`), only that chain is recomputed: the scratch store borrows every other
+ * artifact from the user's store, read-only (the store's alternates), and never the chain's,
+ * so the notebook's other results cost nothing and the checked values are computed from
+ * scratch. Afterwards the recomputed values' own chains must all be in the scratch store:
+ * a value that rested on an artifact not recomputed there is reported as not from scratch. Without a chain,
+ * the scratch store starts empty and borrows nothing: everything the notebooks use is
+ * recomputed. Then each value is compared with the published one under the target's tolerance.
  */
 
 export interface ValueCheck {
@@ -26,6 +34,13 @@ export interface ValueCheck {
 export interface VerifyOutcome {
   target: VerifyTarget;
   values: ValueCheck[];
+  /**
+   * Of the recomputed values' chains: artifact ids that were not computed in the scratch store
+   * (read from the user's). Empty when the check is from scratch, as it must be.
+   */
+  notRecomputed: string[];
+  /** Whether the recomputed chain is the published one (false: code, data or inputs changed the keys). */
+  sameChain?: boolean;
   /** The claim's verdict on the published and on the recomputed values. */
   verdicts?: { published: Verdict; recomputed: Verdict };
   holds: boolean;
@@ -44,8 +59,10 @@ export interface VerifyRun {
   outcomes: VerifyOutcome[];
   scratch: string;
   notebooks: string[];
-  /** Artifact store events of the recomputation: reused must be 0 (the store started empty). */
-  artifacts: { reused: number; computed: number };
+  /** 'chain': only the values' chains were recomputed; 'everything': the notebooks ran on an empty store. */
+  mode: 'chain' | 'everything';
+  /** Artifacts computed in the scratch store, and the size of the chain that had to be. */
+  artifacts: { computed: number; chain: number | null };
   published: RunProvenance;
   recomputed: RunProvenance;
   /** Notebooks whose parameters in the recomputation differ from the published run's. */
@@ -66,7 +83,7 @@ export function provenanceOf(file: ResultsFile, git?: { commit: string; dirty: b
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-export function compareValues(target: VerifyTarget, published: ResultsFile, recomputed: ResultsFile): VerifyOutcome {
+export function compareValues(target: VerifyTarget, published: ResultsFile, recomputed: ResultsFile, notRecomputed: string[] = []): VerifyOutcome {
   const values = target.names.map((name): ValueCheck => {
     const p = published.results[name];
     const r = recomputed.results[name];
@@ -79,8 +96,15 @@ export function compareValues(target: VerifyTarget, published: ResultsFile, reco
   const verdicts = target.claim
     ? { published: judgeClaim(target.claim, published.results).verdict, recomputed: judgeClaim(target.claim, recomputed.results).verdict }
     : undefined;
-  const holds = values.every((v) => v.holds) && (!verdicts || verdicts.published === verdicts.recomputed);
-  return { target, values, ...(verdicts ? { verdicts } : {}), holds };
+  const chain = target.artifacts === null ? undefined : recomputedChain(target, recomputed);
+  const sameChain = chain === undefined ? undefined : same(chain, target.artifacts);
+  const holds = values.every((v) => v.holds) && (!verdicts || verdicts.published === verdicts.recomputed) && notRecomputed.length === 0;
+  return { target, values, ...(verdicts ? { verdicts } : {}), notRecomputed, ...(sameChain === undefined ? {} : { sameChain }), holds };
+}
+
+/** The artifact ids the recomputed values rest on, as the re-run published them. */
+export function recomputedChain(target: VerifyTarget, recomputed: ResultsFile): string[] {
+  return [...new Set(target.names.flatMap((n) => recomputed.sources[n]?.artifacts ?? []))].sort();
 }
 
 /** A scratch project: every top-level entry linked except the store, the site and git. */
@@ -93,26 +117,52 @@ export async function scratchProject(root: string): Promise<string> {
   return scratch;
 }
 
+/** The parameters the published run gave each notebook: a run built with `--param x=y` is recomputed with it too. */
+export function publishedParams(published: ResultsFile): Record<string, Params> {
+  return Object.fromEntries((published.provenance?.notebooks ?? []).map((nb) => [nb.name, nb.params ?? {}]));
+}
+
+async function countObjects(storeRoot: string): Promise<number> {
+  try {
+    return (await readdir(join(storeRoot, 'objects'), { recursive: true })).filter((p) => /[\\/][0-9a-f]{64}$/.test(p)).length;
+  } catch {
+    return 0;
+  }
+}
+
 export async function verify(root: string, published: ResultsFile, targets: VerifyTarget[], opts: { log?: (line: string) => void; keep?: boolean } = {}): Promise<VerifyRun> {
   const notebooks = [...new Set(targets.flatMap((t) => t.notebooks))].sort();
+  const chain = targets.every((t) => t.artifacts !== null) ? [...new Set(targets.flatMap((t) => t.artifacts!))].sort() : null;
   const scratch = await scratchProject(root);
+  const scratchStore = join(scratch, '.reprobook', 'artifacts');
   try {
-    opts.log?.(`verify: re-running ${notebooks.join(', ')} from scratch in ${scratch} (empty store; ${root}/.reprobook is not used)`);
-    const ran = await runProject({ root: scratch, notebooks, profile: published.profile, force: true, ...(opts.log ? { log: opts.log } : {}) });
+    if (chain) {
+      await writeAlternates(scratchStore, [{ root: join(root, '.reprobook', 'artifacts'), exclude: chain }]);
+      opts.log?.(`verify: re-running ${notebooks.join(', ')} in ${scratch}: the ${chain.length} artifact(s) the value(s) rest on are recomputed in a fresh store; the notebooks' other artifacts are read from ${root}/.reprobook, which is not written`);
+    } else {
+      opts.log?.(`verify: re-running ${notebooks.join(', ')} from scratch in ${scratch} (empty store: a value was published without its chain of keys, so everything is recomputed; ${root}/.reprobook is not used)`);
+    }
+    const ran = await runProject({ root: scratch, notebooks, profile: published.profile, recordedParams: publishedParams(published), force: true, ...(opts.log ? { log: opts.log } : {}) });
     const failed = ran.outcomes.filter((o) => o.status === 'failed');
     if (failed.length) throw new UserError(`the recomputation failed in ${failed.map((o) => o.name).join(', ')}: ${failed[0]!.error?.message ?? 'see above'}`, 'fix the notebook (reprobook run shows the same error), then verify again');
-    const events = ran.outcomes.flatMap((o) => o.executed.artifactEvents ?? []);
     const parameterMismatch = ran.outcomes
       .filter((o) => {
         const p = published.provenance?.notebooks?.find((n) => n.name === o.name);
         return p !== undefined && !same(p.params, o.params);
       })
       .map((o) => o.name);
-    const outcomes = targets.map((t) => compareValues(t, published, ran.results));
+    const store = new ArtifactStore(scratchStore);
+    const outcomes: VerifyOutcome[] = [];
+    for (const t of targets) {
+      const notRecomputed: string[] = [];
+      if (chain) for (const id of recomputedChain(t, ran.results)) if (!(await store.holds(id))) notRecomputed.push(id);
+      outcomes.push(compareValues(t, published, ran.results, notRecomputed));
+    }
     if (parameterMismatch.length) for (const o of outcomes) if (o.target.notebooks.some((n) => parameterMismatch.includes(n))) o.holds = false;
     return {
       outcomes, scratch, notebooks, parameterMismatch,
-      artifacts: { reused: events.filter((e) => e.type === 'hit').length, computed: events.filter((e) => e.type === 'stored').length },
+      mode: chain ? 'chain' : 'everything',
+      artifacts: { computed: await countObjects(scratchStore), chain: chain ? chain.length : null },
       published: provenanceOf(published),
       recomputed: provenanceOf(ran.results, gitState(root)),
     };

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { GridReport, JsonValue, ShardSpec } from '../../engine/grid/types.ts';
+import { chainOf } from '../../engine/grid/units.ts';
 import type { ProgressReporter } from '../../engine/util/progress.ts';
 import type { AttackSummary } from '../ml/attacks/types.ts';
 import type { SaturationReport } from '../ml/attacks/saturation.ts';
@@ -34,6 +35,8 @@ export interface NetworkOutcome {
 export type { AdversarialExample } from './unit-results.ts';
 
 export interface AttackOutcome {
+  /** The grid unit that ran it. */
+  unit: string;
   model: string;
   temperature: number;
   attack: AttackUnitName;
@@ -46,6 +49,8 @@ export interface AttackOutcome {
 
 /** From the FGSM pass on a network (or on the logits x T control): its gradient saturation. */
 export interface SaturationOutcome {
+  /** The FGSM unit whose gradient it measured. */
+  unit: string;
   model: string;
   temperature: number;
   logitScale?: number;
@@ -74,7 +79,7 @@ export interface ExperimentOutcome {
   distilled: Array<{ temperature: number; teacher: NetworkOutcome; student: NetworkOutcome }>;
   attacks: AttackOutcome[];
   saturation: SaturationOutcome[];
-  grid: Pick<GridReport, 'ran' | 'cached' | 'skipped' | 'skipReasons' | 'workers' | 'codeHash' | 'wallMs'>;
+  grid: Pick<GridReport, 'ran' | 'cached' | 'skipped' | 'skipReasons' | 'workers' | 'codeHash' | 'wallMs' | 'chains'>;
 }
 
 export interface RunExperimentOptions {
@@ -146,8 +151,8 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
     if (res[id] === undefined) return;
     const r = attackResult(id, res[id]);
     const scale = logitScale === undefined ? {} : { logitScale };
-    attacks.push({ model, temperature: T, attack, ...scale, summary: r.summary, examples: r.examples, perSecond: r.perSecond });
-    if (attack === 'fgsm' && r.saturation) saturation.push({ model, temperature: T, ...scale, report: r.saturation });
+    attacks.push({ unit: id, model, temperature: T, attack, ...scale, summary: r.summary, examples: r.examples, perSecond: r.perSecond });
+    if (attack === 'fgsm' && r.saturation) saturation.push({ unit: id, model, temperature: T, ...scale, report: r.saturation });
   };
   for (const attack of selected) {
     for (const { model, T } of models) collect(attackId(model, attack), model, T, attack);
@@ -179,7 +184,7 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
     })),
     attacks,
     saturation,
-    grid: { ran: report.ran, cached: report.cached, skipped: report.skipped, skipReasons: report.skipReasons, workers: report.workers, codeHash: report.codeHash, wallMs: report.wallMs },
+    grid: { ran: report.ran, cached: report.cached, skipped: report.skipped, skipReasons: report.skipReasons, workers: report.workers, codeHash: report.codeHash, wallMs: report.wallMs, chains: report.chains },
   };
 }
 
@@ -192,58 +197,93 @@ export function modelResultName(model: string, T: number, logitScale?: number): 
   return model === BASELINE ? 'baseline' : `T${T}`;
 }
 
+/** A published number and the grid units it was computed from. */
+export interface ResultEntry {
+  value: number;
+  units: string[];
+}
+
 /**
  * Mean, smallest and largest over the seeds that have a value, published as
  * `seeds.<name>.mean|min|max|n`, and each seed's own as `seeds.<name>.seed<S>`.
  */
-function spread(out: Record<string, number>, name: string, reps: ReplicateOutcome[], pick: (r: ReplicateOutcome) => number | undefined): void {
+function spread(out: Record<string, ResultEntry>, name: string, reps: ReplicateOutcome[], pick: (r: ReplicateOutcome) => ResultEntry | undefined): void {
   const points = reps.flatMap((r) => {
-    const v = pick(r);
-    return v === undefined ? [] : [{ seed: r.seed, v }];
+    const e = pick(r);
+    return e === undefined ? [] : [{ seed: r.seed, e }];
   });
   if (points.length === 0) return;
-  const values = points.map((x) => x.v);
-  out[`seeds.${name}.mean`] = values.reduce((a, b) => a + b, 0) / values.length;
-  out[`seeds.${name}.min`] = Math.min(...values);
-  out[`seeds.${name}.max`] = Math.max(...values);
-  out[`seeds.${name}.n`] = values.length;
-  for (const { seed, v } of points) out[`seeds.${name}.seed${seed}`] = v;
+  const values = points.map((x) => x.e.value);
+  const units = [...new Set(points.flatMap((x) => x.e.units))];
+  out[`seeds.${name}.mean`] = { value: values.reduce((a, b) => a + b, 0) / values.length, units };
+  out[`seeds.${name}.min`] = { value: Math.min(...values), units };
+  out[`seeds.${name}.max`] = { value: Math.max(...values), units };
+  out[`seeds.${name}.n`] = { value: values.length, units };
+  for (const { seed, e } of points) out[`seeds.${name}.seed${seed}`] = e;
 }
 
 /**
  * The stable result names (an interface read by reviewers' scripts; README, "Results
- * interface"), for the parts of `outcome` present. Rates are the headline definition, as fractions.
+ * interface"), for the parts of `outcome` present, each with the grid units it comes from.
+ * Rates are the headline definition, as fractions.
  */
-export function resultValues(outcome: ExperimentOutcome): Record<string, number> {
-  const out: Record<string, number> = { 'baseline.accuracy': outcome.baseline.testAccuracy };
-  if (outcome.warmStart) out['warmStart.accuracy'] = outcome.warmStart.testAccuracy;
-  for (const d of outcome.distilled) out[`distilled.T${d.temperature}.accuracy`] = d.student.testAccuracy;
+export function resultEntries(outcome: ExperimentOutcome): Record<string, ResultEntry> {
+  const net = (n: NetworkOutcome, value = n.testAccuracy): ResultEntry => ({ value, units: [n.id] });
+  const out: Record<string, ResultEntry> = {
+    'baseline.accuracy': net(outcome.baseline),
+    'baseline.trainCount': net(outcome.baseline, outcome.baseline.trainCount),
+  };
+  if (outcome.warmStart) out['warmStart.accuracy'] = net(outcome.warmStart);
+  for (const d of outcome.distilled) {
+    out[`distilled.T${d.temperature}.accuracy`] = net(d.student);
+    out[`teacher.T${d.temperature}.accuracy`] = net(d.teacher);
+  }
   const prefix: Record<AttackOutcome['attack'], string> = { fgsm: 'fgsm', 'fgsm-temperature': 'fgsmTemperature', pgd: 'pgd', jsma: 'jsma' };
   for (const a of outcome.attacks) {
+    const units = [a.unit];
     const base = `${prefix[a.attack]}.${modelResultName(a.model, a.temperature, a.logitScale)}`;
-    out[`${base}.successRate`] = a.summary.headlineRate;
-    out[`${base}.successRateAll`] = a.summary.rates.a;
+    out[`${base}.successRate`] = { value: a.summary.headlineRate, units };
+    out[`${base}.successRateAll`] = { value: a.summary.rates.a, units };
     if (a.attack === 'fgsm' && a.temperature === 1 && a.logitScale === undefined) {
       // At T = 1, FGSM on logits / T is FGSM itself: publish it under both names rather than "not run".
       const corrected = `fgsmTemperature.${modelResultName(a.model, a.temperature)}`;
-      out[`${corrected}.successRate`] = a.summary.headlineRate;
-      out[`${corrected}.successRateAll`] = a.summary.rates.a;
+      out[`${corrected}.successRate`] = { value: a.summary.headlineRate, units };
+      out[`${corrected}.successRateAll`] = { value: a.summary.rates.a, units };
     }
-    out[`${prefix[a.attack]}.samples`] = Math.max(out[`${prefix[a.attack]}.samples`] ?? 0, a.summary.samples);
-    if (a.attack === 'jsma' && a.summary.onSuccess) out[`${base}.meanChangedFraction`] = a.summary.onSuccess.changedFraction;
+    const samples = `${prefix[a.attack]}.samples`;
+    out[samples] = { value: Math.max(out[samples]?.value ?? 0, a.summary.samples), units: [...(out[samples]?.units ?? []), a.unit] };
+    if (a.attack === 'jsma' && a.summary.onSuccess) out[`${base}.meanChangedFraction`] = { value: a.summary.onSuccess.changedFraction, units };
   }
   for (const s of outcome.saturation) {
     const name = `saturation.${modelResultName(s.model, s.temperature, s.logitScale)}`;
-    out[`${name}.zeroGradientFraction`] = s.report.zeroGradientFraction;
-    out[`${name}.medianLogitGap`] = s.report.logitGap.quantiles.find((q) => q.p === 0.5)!.value;
+    out[`${name}.zeroGradientFraction`] = { value: s.report.zeroGradientFraction, units: [s.unit] };
+    out[`${name}.medianLogitGap`] = { value: s.report.logitGap.quantiles.find((q) => q.p === 0.5)!.value, units: [s.unit] };
   }
   const reps = outcome.replicates;
   if (reps.length > 1) {
     const H = headlineTemperature(outcome.params);
-    spread(out, 'baseline.accuracy', reps, (r) => r.baseline.testAccuracy);
-    spread(out, `distilled.T${H}.accuracy`, reps, (r) => r.headline?.testAccuracy);
-    spread(out, 'fgsm.baseline.successRate', reps, (r) => r.fgsmBaseline?.headlineRate);
-    spread(out, `fgsm.T${H}.successRate`, reps, (r) => r.fgsmHeadline?.headlineRate);
+    const fgsm = (n: NetworkOutcome | undefined, summary: AttackSummary | undefined): ResultEntry | undefined =>
+      n && summary ? { value: summary.headlineRate, units: [attackId(n.id, 'fgsm')] } : undefined;
+    spread(out, 'baseline.accuracy', reps, (r) => net(r.baseline));
+    spread(out, `distilled.T${H}.accuracy`, reps, (r) => (r.headline ? net(r.headline) : undefined));
+    spread(out, 'fgsm.baseline.successRate', reps, (r) => fgsm(r.baseline, r.fgsmBaseline));
+    spread(out, `fgsm.T${H}.successRate`, reps, (r) => fgsm(r.headline, r.fgsmHeadline));
   }
   return out;
+}
+
+/** The result names and values alone. */
+export function resultValues(outcome: ExperimentOutcome): Record<string, number> {
+  return Object.fromEntries(Object.entries(resultEntries(outcome)).map(([name, e]) => [name, e.value]));
+}
+
+/**
+ * What a notebook publishes: each result whose name matches, with the chain of artifact keys
+ * it rests on (null when part of the grid was stored before chains were recorded), so that
+ * `reprobook verify` recomputes just that chain.
+ */
+export function publishable(outcome: ExperimentOutcome, names: RegExp): Array<{ name: string; value: number; artifacts: string[] | null }> {
+  return Object.entries(resultEntries(outcome))
+    .filter(([name]) => names.test(name))
+    .map(([name, e]) => ({ name, value: e.value, artifacts: outcome.grid.chains ? chainOf(outcome.grid.chains, e.units) : null }));
 }
