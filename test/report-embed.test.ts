@@ -21,6 +21,9 @@ const FLAGSHIP_WORDS = /distill|mnist|fgsm|papernot|mcdaniel|temperature|jsma|sa
 
 const GROWTH = `---
 title: Growth
+parameters:
+  terms: 10000
+  bases: [2, 3]
 ---
 
 A geometric series, drawn.
@@ -57,7 +60,7 @@ authors: A. Author
 
 ## Results {#sec-results}
 
-@fig-growth shows the series, whose last term is {{result growth.last int}}; @tbl-sizes lists the boxes.
+@fig-growth shows the series, whose last term is {{result growth.last int}}; @tbl-sizes lists the boxes. The run used {{meta param.terms}} terms of bases {{meta param.bases}}.
 
 {{embed 02-sizes#tbl-sizes}}
 
@@ -88,6 +91,7 @@ test('a temp project embeds a figure and a table from its notebooks: numbered, c
     assert.equal(r.status, 0, r.stderr);
     const doc = new JSDOM(await readFile(join(root, '_site', 'index.html'), 'utf8')).window.document;
     assert.equal(doc.querySelector('h1')!.textContent, 'Boxes and Powers');
+    assert.match(doc.body.textContent!, /The run used 10,000 terms of bases 2, 3\./, 'parameters in prose are formatted as numbers are');
 
     const fig = doc.getElementById('fig-growth')!;
     assert.equal(fig.tagName, 'FIGURE');

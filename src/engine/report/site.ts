@@ -9,7 +9,7 @@ import {
   buildResults, listNotebooks, loadExecuted, loadResults, profileDir as storeProfileDir, resultsPath as storeResultsPath, type UnreadableRecord,
 } from '../store/executed.ts';
 import { UserError } from '../util/errors.ts';
-import { escapeHtml } from './format.ts';
+import { escapeHtml, formatValue } from './format.ts';
 import {
   createContext, createMarkdown, renderReferences, resultLink, scanNumbering, splitFrontMatter,
   notRunMarker, type ReferenceEntry, type RenderContext,
@@ -254,6 +254,8 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const provenance = collectProvenance(resultsFile, executed, { ...git, builtAt });
   const notebookNames = executed.map((e) => e.notebook.name);
 
+  // Numbers as prose prints them (10,000 test samples), lists comma-separated, the rest verbatim.
+  const paramText = (v: unknown): string => (typeof v === 'number' || Array.isArray(v) ? formatValue(v, 'number') : String(v));
   const meta: Record<string, string> = {
     profile: profile ?? 'default',
     // `{{meta verdict.ID}}`: the claims table's verdict, so prose never asserts a finding by hand.
@@ -261,7 +263,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     // `{{meta param.NAME}}`: a parameter value when every notebook that declares it used the same one.
     ...Object.fromEntries(provenance.parameters
       .filter((r) => provenance.parameters.filter((o) => o.name === r.name).length === 1)
-      .map((r) => [`param.${r.name}`, Array.isArray(r.value) ? r.value.join(', ') : String(r.value)])),
+      .map((r) => [`param.${r.name}`, paramText(r.value)])),
   };
 
   // ---- index.html ----
