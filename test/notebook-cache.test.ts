@@ -92,16 +92,12 @@ test('cache: hit when unchanged or prose-only; miss on code, parameter, imported
     const built = await run(root, { overrides: { samples: '5' } });
     assert.deepEqual(built.status, { '01-basics': 'ran', '02-imports': 'ran' }, 'a built file appearing re-runs');
     assert.equal(built.results.provenance.data?.['build/kernels.node'], undefined, 'dependsOn files are not data');
-    const saved = process.env.REPROBOOK_TEST_KERNELS;
-    try {
-      process.env.REPROBOOK_TEST_KERNELS = '0';
-      assert.deepEqual((await run(root, { overrides: { samples: '5' } })).status, { '01-basics': 'ran', '02-imports': 'ran' });
-      assert.deepEqual((await run(root, { overrides: { samples: '5' } })).status, { '01-basics': 'cached', '02-imports': 'cached' });
-      process.env.REPROBOOK_TEST_KERNELS = '1';
-      assert.deepEqual((await run(root, { overrides: { samples: '5' } })).status, { '01-basics': 'ran', '02-imports': 'ran' });
-    } finally {
-      if (saved === undefined) delete process.env.REPROBOOK_TEST_KERNELS; else process.env.REPROBOOK_TEST_KERNELS = saved;
-    }
+    // The environment is an argument of the run (the CLI passes its process's), not read deep inside.
+    const withKernels = (v: string) => ({ overrides: { samples: '5' }, env: { ...process.env, REPROBOOK_TEST_KERNELS: v } });
+    assert.deepEqual((await run(root, withKernels('0'))).status, { '01-basics': 'ran', '02-imports': 'ran' });
+    assert.deepEqual((await run(root, withKernels('0'))).status, { '01-basics': 'cached', '02-imports': 'cached' });
+    assert.deepEqual((await run(root, withKernels('1'))).status, { '01-basics': 'ran', '02-imports': 'ran' });
+    assert.equal(process.env.REPROBOOK_TEST_KERNELS, undefined, 'the test process itself was not changed');
 
     // --force re-runs; a cell with cache: false always re-runs.
     assert.deepEqual((await run(root, { overrides: { samples: '5' }, force: true })).status, { '01-basics': 'ran', '02-imports': 'ran' });

@@ -126,7 +126,7 @@ async function lockfileDigest(root: string): Promise<string> {
   return 'none';
 }
 
-export async function computeCacheKey(root: string, doc: NotebookDocument, params: Params, config: ProjectConfig): Promise<CacheKey> {
+export async function computeCacheKey(root: string, doc: NotebookDocument, params: Params, config: ProjectConfig, env: Record<string, string | undefined>): Promise<CacheKey> {
   const inputs: Record<string, unknown> = {
     format: CACHE_FORMAT,
     notebook: doc.path,
@@ -138,7 +138,7 @@ export async function computeCacheKey(root: string, doc: NotebookDocument, param
   };
   // Only when configured, so that keys of projects without them stay as they were.
   if (config.dependsOn.length > 0) inputs.dependsOn = await dataChecksums(root, config.dependsOn);
-  if (config.environment.length > 0) inputs.environment = Object.fromEntries(config.environment.map((n) => [n, process.env[n] ?? null]));
+  if (config.environment.length > 0) inputs.environment = Object.fromEntries(config.environment.map((n) => [n, env[n] ?? null]));
   return { key: hashValue(inputs), inputs };
 }
 

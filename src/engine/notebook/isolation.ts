@@ -56,6 +56,8 @@ export const LINGER_MS = 2000;
 
 export interface IsolatedExecuteOptions extends ExecuteOptions {
   limits: NotebookLimits;
+  /** The worker's process.env: a copy of these, so that one notebook's changes never reach the next. */
+  env: Record<string, string | undefined>;
   /** Aborting stops the running cell; the reason (a signal name) goes into its error. */
   signal?: AbortSignal;
   /** Another notebook will run after this one: start its worker now (see takeWorker). */
@@ -121,7 +123,7 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
   let running = null as { cell: CodeCell; since: number } | null;
   const reporter = opts.progress ?? createProgress({ stream: terminalStream() });
   const tasks = new Map<number, ProgressTask>();
-  const input: WorkerInput = { doc, root: opts.root, profile: opts.profile, params: opts.params, quietArtifacts: opts.quietArtifacts, env: { ...process.env }, ...(opts.plugin ? { plugin: opts.plugin } : {}) };
+  const input: WorkerInput = { doc, root: opts.root, profile: opts.profile, params: opts.params, quietArtifacts: opts.quietArtifacts, env: { ...opts.env }, ...(opts.plugin ? { plugin: opts.plugin } : {}) };
   const worker = takeWorker(input);
   if (opts.prewarm) prewarm();
 

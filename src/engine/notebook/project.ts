@@ -32,6 +32,12 @@ export interface ProjectRunRequest {
    * re-runs a published run with exactly its values, typed as they were).
    */
   recordedParams?: Record<string, Params>;
+  /**
+   * The environment variables the notebooks run with, and which the project's configured
+   * `environment:` names put into cache keys. Default: this process's, read here at the
+   * entry and passed down, never deeper.
+   */
+  env?: Record<string, string | undefined>;
   force?: boolean;
   /** Status lines for the terminal (default: none). */
   log?: (line: string) => void;
@@ -103,9 +109,10 @@ export function formatCellError(doc: NotebookDocument, e: CellError): string {
 }
 
 export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
-  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { signal?: AbortSignal; prewarm?: boolean }): Promise<NotebookRunOutcome> {
+  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { env: Record<string, string | undefined>; signal?: AbortSignal; prewarm?: boolean }): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
-  const { key, inputs } = await computeCacheKey(root, doc, params, config);
+  const env = opts.env;
+  const { key, inputs } = await computeCacheKey(root, doc, params, config, env);
   const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
   for (const u of unreadable) log(`${doc.name}: the stored run ${relative(root, u.path)} is unreadable (${u.reason}); treating it as a cache miss`);
   const base = { name: doc.name, path: doc.path, cacheKey: key, params };
@@ -148,7 +155,7 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   };
   // In a worker thread of its own: a fresh global environment, and a cell that can be stopped.
   const executed = await executeNotebookIsolated(doc, {
-    root, profile, params, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
+    root, profile, params, env, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
     limits: resolveLimits(doc, config),
     ...(config.plugin ? { plugin: pluginPath(root, config.plugin)! } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -195,6 +202,7 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   for (const f of files) docs.push(withProjectParameters(await parseNotebook(f.file, f.path), config));
   const profile = req.profile === undefined ? config.defaultProfile : req.profile;
   const request = { profile, overrides: req.overrides ?? {} };
+  const env = req.env ?? { ...process.env };
   validateRequest(config, docs, request);
   const log = req.log ?? (() => {});
   log(`profile: ${profile ?? 'default (no profile)'}`);
@@ -222,7 +230,7 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   try {
     for (const [i, doc] of docs.entries()) {
       if (signalled) break;
-      outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, { ...req, signal: controller.signal, prewarm: i < docs.length - 1 }));
+      outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, { ...req, env, signal: controller.signal, prewarm: i < docs.length - 1 }));
     }
     // Also when interrupted: the results file then holds every run that finished.
     const results = await collectResults(root, profile);
