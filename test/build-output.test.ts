@@ -75,6 +75,13 @@ test('a rebuild deletes only the files its manifest lists, and never overwrites 
     assert.equal(await readFile(join(out, 'notes.md'), 'utf8'), 'mine');
     assert.equal(await readFile(join(out, 'notebooks', 'mine.html'), 'utf8'), 'mine too');
 
+    // A manifest cut short: the build says so among its warnings (not on stderr behind the
+    // caller's back) and still replaces only a site reprobook generated there.
+    await writeFile(join(out, MANIFEST_FILE), '{"format": 1, "fil');
+    const cut = await buildSite({ root, profile: 'smoke', out });
+    assert.ok(cut.warnings.some((w) => w.includes(`${join(out, MANIFEST_FILE)} is unreadable`)), cut.warnings.join('\n'));
+    assert.equal(await readFile(join(out, 'notes.md'), 'utf8'), 'mine');
+
     const fresh = join(root, 'elsewhere');
     await mkdir(fresh);
     await writeFile(join(fresh, 'index.html'), '<p>my own page</p>');

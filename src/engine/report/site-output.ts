@@ -69,7 +69,7 @@ export async function checkOutDir(root: string, out: string, shown: string = out
   }
 }
 
-async function readManifest(out: string): Promise<string[] | null> {
+async function readManifest(out: string, warn: (line: string) => void): Promise<string[] | null> {
   let text: string;
   try {
     text = await readFile(join(out, MANIFEST_FILE), 'utf8');
@@ -82,7 +82,7 @@ async function readManifest(out: string): Promise<string[] | null> {
   } catch {
     // A manifest cut short by a kill: fall through, as if absent.
   }
-  process.stderr.write(`warning: ${join(out, MANIFEST_FILE)} is unreadable; only a site reprobook generated there is replaced\n`);
+  warn(`${join(out, MANIFEST_FILE)} is unreadable; only a site reprobook generated there is replaced`);
   return null;
 }
 
@@ -117,11 +117,11 @@ async function legacyOwned(out: string, paths: string[]): Promise<string[]> {
  * listed too. Throws UserError, before touching anything, when a path to write exists and
  * was not written by a build.
  */
-export async function writeOutput(out: string, files: Map<string, OutputSource>, later: string[] = []): Promise<void> {
+export async function writeOutput(out: string, files: Map<string, OutputSource>, later: string[], warn: (line: string) => void): Promise<void> {
   const mine = [...files.keys(), ...later];
   for (const p of mine) if (!isSafeRelative(p)) throw new Error(`internal: output path ${p} leaves the output folder`);
   await mkdir(out, { recursive: true });
-  const previous = (await readManifest(out)) ?? (await legacyOwned(out, mine));
+  const previous = (await readManifest(out, warn)) ?? (await legacyOwned(out, mine));
   const owned = new Set(previous);
   const foreign = mine.filter((p) => !owned.has(p) && existsSync(join(out, p)));
   if (foreign.length) {

@@ -362,7 +362,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   files.set('assets/hljs.css', { copyFrom: assetPath('highlight.js/styles/github.css') });
   files.set('assets/report.css', { copyFrom: ENGINE_STYLE });
   if (hasProjectStyle) files.set('assets/project.css', { copyFrom: own('style.css')! });
-  await writeOutput(out, files, [...(opts.linkPdf ? ['report.pdf'] : []), ...(opts.selfContained ? ['report.html'] : [])]);
+  await writeOutput(out, files, [...(opts.linkPdf ? ['report.pdf'] : []), ...(opts.selfContained ? ['report.html'] : [])], (w) => warnings.push(w));
   const indexPath = join(out, 'index.html');
   const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
   const resultsPath = join(out, 'results.json');
