@@ -120,6 +120,7 @@ test('alternates: borrow what is not excluded, compute the excluded ids here, ne
     assert.deepEqual(computed, [2, 3], 'a corrupt borrowed entry counts as absent');
     assert.equal(await scratch.holds(artifactId(key(1))), false);
     assert.equal(await scratch.holds(artifactId(key(2))), true);
+    assert.deepEqual(await scratch.ids(), [artifactId(key(2)), artifactId(key(3))].sort(), 'its own entries: the two it computed');
     assert.equal(await listing(), before, 'nothing written, moved or quarantined in the borrowed store');
     assert.equal(await read(damaged, 'utf8'), '999');
     computed = [];

@@ -1,4 +1,4 @@
-import { artifactId, type ArtifactKey } from '../store/artifacts.ts';
+import { artifactId, unionOfChains, type ArtifactKey } from '../store/artifacts.ts';
 import { canonicalJson } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
 import type { GridUnit } from './types.ts';
@@ -108,20 +108,12 @@ export function keyChains(plan: GridPlan, keys: Map<string, ArtifactKey>, uses: 
   const out = new Map<string, string[] | null>();
   for (const u of plan.order) {
     if (!uses.has(u.id)) continue;
-    const own = uses.get(u.id);
-    const deps = (u.deps ?? []).map((d) => out.get(d));
-    if (own === null || own === undefined || deps.some((d) => !d)) {
-      out.set(u.id, null);
-      continue;
-    }
-    out.set(u.id, [...new Set([artifactId(keys.get(u.id)!), ...own, ...deps.flatMap((d) => d!)])].sort());
+    out.set(u.id, unionOfChains([[artifactId(keys.get(u.id)!)], uses.get(u.id), ...(u.deps ?? []).map((d) => out.get(d))]));
   }
   return Object.fromEntries(out);
 }
 
 /** The union of the chains of `unitIds`: what a value computed from them rests on; null when one is unknown. */
 export function chainOf(chains: Record<string, string[] | null>, unitIds: string[]): string[] | null {
-  const parts = unitIds.map((id) => chains[id]);
-  if (parts.some((p) => !p)) return null;
-  return [...new Set(parts.flatMap((p) => p!))].sort();
+  return unionOfChains(unitIds.map((id) => chains[id]));
 }

@@ -111,8 +111,7 @@ export function formatCellError(doc: NotebookDocument, e: CellError): string {
 export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
   opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { env: Record<string, string | undefined>; signal?: AbortSignal; prewarm?: boolean }): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
-  const env = opts.env;
-  const { key, inputs } = await computeCacheKey(root, doc, params, config, env);
+  const { key, inputs } = await computeCacheKey(root, doc, params, config, opts.env);
   const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
   for (const u of unreadable) log(`${doc.name}: the stored run ${relative(root, u.path)} is unreadable (${u.reason}); treating it as a cache miss`);
   const base = { name: doc.name, path: doc.path, cacheKey: key, params };
@@ -155,7 +154,7 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   };
   // In a worker thread of its own: a fresh global environment, and a cell that can be stopped.
   const executed = await executeNotebookIsolated(doc, {
-    root, profile, params, env, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
+    root, profile, params, env: opts.env, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
     limits: resolveLimits(doc, config),
     ...(config.plugin ? { plugin: pluginPath(root, config.plugin)! } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),

@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { codeHash } from '../store/code-fingerprint.ts';
 import type { CodeCell, DisplayItem, NotebookDocument, Params, PublishedResult, CellOutput } from './types.ts';
-import { ArtifactStore, describeCorrupt, type ArtifactEvent } from '../store/artifacts.ts';
+import { ArtifactStore, describeCorrupt, unionOfChains, type ArtifactEvent } from '../store/artifacts.ts';
 import { asItem, encodePng, markdown, md, toDisplayItem, toJsonSafe, toTable, type PixelImage } from './display.ts';
 import { createProgress, type ProgressReporter } from '../util/progress.ts';
 import { terminalStream, writeTerminal } from './capture.ts';
@@ -89,7 +89,7 @@ export class Runtime {
       const cell = this.current?.cell;
       const r: PublishedResult = { name, value: toJsonSafe(value), notebook: doc.name, cellIndex: cell?.index ?? -1 };
       if (cell?.options.label) r.cellLabel = cell.options.label;
-      if (ids != null) r.artifacts = [...new Set(ids)].sort();
+      if (ids != null) r.artifacts = unionOfChains([ids])!;
       const at = this.results.findIndex((x) => x.name === name);
       if (at >= 0) this.results.splice(at, 1);
       this.results.push(r);

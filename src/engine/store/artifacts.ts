@@ -110,6 +110,16 @@ export function artifactId(key: ArtifactKey): string {
   return sha256(canonicalJson(key));
 }
 
+/**
+ * The artifact ids that several values rest on together (their chains of keys): the union,
+ * sorted, or null when any chain is unknown (null or undefined), because a partial chain would
+ * let `reprobook verify` reuse what it must recompute.
+ */
+export function unionOfChains(chains: ReadonlyArray<readonly string[] | null | undefined>): string[] | null {
+  if (chains.some((c) => !c)) return null;
+  return [...new Set(chains.flatMap((c) => c!))].sort();
+}
+
 async function olderThan(path: string, ms: number): Promise<boolean> {
   try {
     return Date.now() - (await stat(path)).mtimeMs > ms;
@@ -145,6 +155,19 @@ export class ArtifactStore {
 
   dirFor(id: string, root = this.root): string {
     return join(root, 'objects', id.slice(0, 2), id);
+  }
+
+  /** The ids of the entries this store itself holds (not its alternates'), verified or not. */
+  async ids(): Promise<string[]> {
+    let prefixes: string[];
+    try {
+      prefixes = await readdir(join(this.root, 'objects'));
+    } catch {
+      return [];
+    }
+    const out: string[] = [];
+    for (const p of prefixes) for (const id of await readdir(join(this.root, 'objects', p)).catch(() => [])) if (/^[0-9a-f]{64}$/.test(id)) out.push(id);
+    return out.sort();
   }
 
   /** Whether this store itself (not an alternate) holds a complete entry for `id`. */

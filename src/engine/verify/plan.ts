@@ -1,6 +1,7 @@
 import type { ResultsFile } from '../notebook/types.ts';
 import { sweepValues, type ClaimSpec } from '../report/claims.ts';
 import { UserError } from '../util/errors.ts';
+import { unionOfChains } from '../store/artifacts.ts';
 
 /**
  * What `reprobook verify` recomputes for a claim or a result, and how close the recomputed
@@ -55,8 +56,7 @@ export function planVerify(what: string | undefined, opts: { all?: boolean; tole
       if (!src) throw new UserError(`result ${n} has no source in the results file`, 'rebuild (reprobook build) so that every result records the notebook cell that published it');
       return src.notebook;
     }))].sort();
-    const chains = names.map((n) => published.sources[n]!.artifacts);
-    const artifacts = chains.every((c) => Array.isArray(c)) ? [...new Set(chains.flatMap((c) => c!))].sort() : null;
+    const artifacts = unionOfChains(names.map((n) => published.sources[n]!.artifacts));
     const t = claim ? claimTolerance(claim) : { tolerance: opts.tolerance ?? 0, text: opts.tolerance ? `±${opts.tolerance} (--tolerance)` : 'exact (no claim; pass --tolerance to allow a difference)' };
     return { id, ...(claim ? { claim } : {}), names, notebooks, artifacts, tolerance: t.tolerance, toleranceText: t.text };
   };

@@ -1,5 +1,5 @@
 import { mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
-import { ArtifactStore, writeAlternates } from '../store/artifacts.ts';
+import { ArtifactStore, unionOfChains, writeAlternates } from '../store/artifacts.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProject } from '../notebook/project.ts';
@@ -83,7 +83,11 @@ export function provenanceOf(file: ResultsFile, git?: { commit: string; dirty: b
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-export function compareValues(target: VerifyTarget, published: ResultsFile, recomputed: ResultsFile, notRecomputed: string[] = []): VerifyOutcome {
+/**
+ * `chain`: the artifact ids the recomputed values rest on (when the target has a published
+ * chain); `notRecomputed`: those of them the recomputation did not compute itself.
+ */
+export function compareValues(target: VerifyTarget, published: ResultsFile, recomputed: ResultsFile, check: { chain?: string[]; notRecomputed: string[] } = { notRecomputed: [] }): VerifyOutcome {
   const values = target.names.map((name): ValueCheck => {
     const p = published.results[name];
     const r = recomputed.results[name];
@@ -96,15 +100,14 @@ export function compareValues(target: VerifyTarget, published: ResultsFile, reco
   const verdicts = target.claim
     ? { published: judgeClaim(target.claim, published.results).verdict, recomputed: judgeClaim(target.claim, recomputed.results).verdict }
     : undefined;
-  const chain = target.artifacts === null ? undefined : recomputedChain(target, recomputed);
-  const sameChain = chain === undefined ? undefined : same(chain, target.artifacts);
+  const { chain, notRecomputed } = check;
   const holds = values.every((v) => v.holds) && (!verdicts || verdicts.published === verdicts.recomputed) && notRecomputed.length === 0;
-  return { target, values, ...(verdicts ? { verdicts } : {}), notRecomputed, ...(sameChain === undefined ? {} : { sameChain }), holds };
+  return { target, values, ...(verdicts ? { verdicts } : {}), notRecomputed, ...(chain ? { sameChain: same(chain, target.artifacts) } : {}), holds };
 }
 
 /** The artifact ids the recomputed values rest on, as the re-run published them. */
 export function recomputedChain(target: VerifyTarget, recomputed: ResultsFile): string[] {
-  return [...new Set(target.names.flatMap((n) => recomputed.sources[n]?.artifacts ?? []))].sort();
+  return unionOfChains(target.names.map((n) => recomputed.sources[n]?.artifacts ?? []))!;
 }
 
 /** A scratch project: every top-level entry linked except the store, the site and git. */
@@ -122,17 +125,9 @@ export function publishedParams(published: ResultsFile): Record<string, Params> 
   return Object.fromEntries((published.provenance?.notebooks ?? []).map((nb) => [nb.name, nb.params ?? {}]));
 }
 
-async function countObjects(storeRoot: string): Promise<number> {
-  try {
-    return (await readdir(join(storeRoot, 'objects'), { recursive: true })).filter((p) => /[\\/][0-9a-f]{64}$/.test(p)).length;
-  } catch {
-    return 0;
-  }
-}
-
 export async function verify(root: string, published: ResultsFile, targets: VerifyTarget[], opts: { log?: (line: string) => void; keep?: boolean } = {}): Promise<VerifyRun> {
   const notebooks = [...new Set(targets.flatMap((t) => t.notebooks))].sort();
-  const chain = targets.every((t) => t.artifacts !== null) ? [...new Set(targets.flatMap((t) => t.artifacts!))].sort() : null;
+  const chain = unionOfChains(targets.map((t) => t.artifacts));
   const scratch = await scratchProject(root);
   const scratchStore = join(scratch, '.reprobook', 'artifacts');
   try {
@@ -154,15 +149,16 @@ export async function verify(root: string, published: ResultsFile, targets: Veri
     const store = new ArtifactStore(scratchStore);
     const outcomes: VerifyOutcome[] = [];
     for (const t of targets) {
+      const chainNow = t.artifacts === null ? undefined : recomputedChain(t, ran.results);
       const notRecomputed: string[] = [];
-      if (chain) for (const id of recomputedChain(t, ran.results)) if (!(await store.holds(id))) notRecomputed.push(id);
-      outcomes.push(compareValues(t, published, ran.results, notRecomputed));
+      if (chain) for (const id of chainNow!) if (!(await store.holds(id))) notRecomputed.push(id);
+      outcomes.push(compareValues(t, published, ran.results, { ...(chainNow ? { chain: chainNow } : {}), notRecomputed }));
     }
     if (parameterMismatch.length) for (const o of outcomes) if (o.target.notebooks.some((n) => parameterMismatch.includes(n))) o.holds = false;
     return {
       outcomes, scratch, notebooks, parameterMismatch,
       mode: chain ? 'chain' : 'everything',
-      artifacts: { computed: await countObjects(scratchStore), chain: chain ? chain.length : null },
+      artifacts: { computed: (await store.ids()).length, chain: chain ? chain.length : null },
       published: provenanceOf(published),
       recomputed: provenanceOf(ran.results, gitState(root)),
     };

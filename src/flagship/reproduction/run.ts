@@ -285,5 +285,5 @@ export function resultValues(outcome: ExperimentOutcome): Record<string, number>
 export function publishable(outcome: ExperimentOutcome, names: RegExp): Array<{ name: string; value: number; artifacts: string[] | null }> {
   return Object.entries(resultEntries(outcome))
     .filter(([name]) => names.test(name))
-    .map(([name, e]) => ({ name, value: e.value, artifacts: outcome.grid.chains ? chainOf(outcome.grid.chains, e.units) : null }));
+    .map(([name, e]) => ({ name, value: e.value, artifacts: chainOf(outcome.grid.chains, e.units) }));
 }
