@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { repeatable } from '../../engine/cli/options.ts';
 
 /**
  * `reprobook cross-check`: the independent check of the FGSM figures (src/flagship/reproduction/cross-check.ts).
@@ -11,7 +12,7 @@ export function register(program: Command): void {
     .description('re-run FGSM on the stored networks with the exact cpu backend and compare, sample by sample')
     .option('--root <dir>', 'project root (holds reprobook.config.yaml and .reprobook/)', '.')
     .option('--profile <name>', 'parameter profile (default: the project default)')
-    .option('--param <name=value>', 'override one parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--param <name=value>', 'override one parameter (repeatable)', repeatable, [] as string[])
     .option('--samples <n>', 'the first n test digits (the cpu backend attacks about 8 a second)', '300')
     .option('--out <file>', 'where to write the JSON report', 'report/checks/fgsm-cpu.json')
     .action(async (opts: { root: string; profile?: string; param: string[]; samples: string; out: string }) => {

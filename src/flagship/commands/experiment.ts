@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { repeatable } from '../../engine/cli/options.ts';
 
 /**
  * `reprobook experiment`: run the reproduction's whole grid (every network and every
@@ -12,7 +13,7 @@ export function register(program: Command): void {
     .description("run the reproduction's grid of networks and attacks (or one shard of it) into the artifact store")
     .option('--root <dir>', 'project root (holds reprobook.config.yaml and .reprobook/)', '.')
     .option('--profile <name>', 'parameter profile (default: the project default)')
-    .option('--param <name=value>', 'override one parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--param <name=value>', 'override one parameter (repeatable)', repeatable, [] as string[])
     .option('--shard <i/n>', 'run only the i-th of n deterministic shares of the grid (1-based); under Slurm job arrays and Kubernetes Indexed Jobs it is read from the environment')
     .option('--shard-count <n>', 'the number of shards when the scheduler gives only the index (Kubernetes: JOB_COMPLETION_INDEX)')
     .option('--workers <n>', 'worker threads (default: the workers parameter; 0 = one per core)')

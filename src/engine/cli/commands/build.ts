@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { repeatable } from '../options.ts';
 import { UserError } from '../../util/errors.ts';
 
 /**
@@ -20,10 +21,6 @@ interface BuildFlags {
   selfContained?: boolean;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 export function register(program: Command): void {
   program
     .command('build')
@@ -35,7 +32,7 @@ export function register(program: Command): void {
     .option('--no-run', 'do not run the notebooks; render the executed notebooks already on disk')
     .option('--strict', 'fail on any missing result, citation or cross-reference instead of showing "not run"')
     .option('--force', 'run every notebook even when its cached outputs are up to date')
-    .option('--param <key=value>', 'override one notebook parameter (repeatable)', collect, [])
+    .option('--param <key=value>', 'override one notebook parameter (repeatable)', repeatable, [] as string[])
     .option('--paper <size>', 'PDF page size: A4 or Letter', 'A4')
     .option('--self-contained', 'also write report.html: the report as one file, styles, fonts, figures and math inlined, no outside requests')
     .action(async (flags: BuildFlags) => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { repeatable } from '../options.ts';
 
 /**
  * `reprobook preview`: a local server with the site, rebuilt and reloaded in the browser on
@@ -10,7 +11,7 @@ export function register(program: Command): void {
     .description('serve the report on localhost, rebuild what changed on every edit and reload the open page')
     .option('--root <dir>', 'project root', '.')
     .option('--profile <name>', 'parameter profile to run and show')
-    .option('--param <key=value>', 'override one notebook parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--param <key=value>', 'override one notebook parameter (repeatable)', repeatable, [] as string[])
     .option('--port <n>', 'port to listen on (0: any free port)', '3000')
     .option('--host <address>', 'address to bind (default: this machine only)', '127.0.0.1')
     .action(async (opts: { root: string; profile?: string; param: string[]; port: string; host: string }) => {

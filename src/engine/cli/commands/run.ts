@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { repeatable } from '../options.ts';
 
 /**
  * `reprobook run [NOTEBOOK...]`: run notebooks (cached when nothing they depend on
@@ -11,7 +12,7 @@ export function register(program: Command): void {
     .argument('[notebooks...]', 'notebook names (e.g. 02-train) or paths')
     .option('--root <dir>', 'project root (the folder with notebooks/)', '.')
     .option('--profile <name>', 'named set of parameter values (project config or front matter)')
-    .option('--param <name=value>', 'override one parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--param <name=value>', 'override one parameter (repeatable)', repeatable, [] as string[])
     .option('--force', 're-run even when the cache key is unchanged', false)
     .option('--ipynb', 'also export the executed notebooks as Jupyter .ipynb files', false)
     .action(async (notebooks: string[], opts: { root: string; profile?: string; param: string[]; force: boolean; ipynb: boolean }) => {
