@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +97,14 @@ test('two results files, two saved builds, the site\'s diff.html, and clear erro
     bad(['broken.json', 'first.json'], /broken\.json is not valid JSON/);
     await writeFile(join(root, 'other.json'), '{"values": {}}');
     bad(['other.json', 'first.json'], /other\.json is not a results file/);
+
+    // A saved build cut short costs the next build its comparison, said so, not the build.
+    const history = join(root, '.reprobook', 'history', 'default');
+    const newest = (await readdir(history)).sort().at(-1)!;
+    await writeFile(join(history, newest), '{"results": ');
+    const after = cli(root, 'build', '--no-pdf', '--no-run');
+    assert.equal(after.status, 0, after.stderr);
+    assert.match(after.stderr, /saved build default~1 is not valid JSON[^\n]*diff\.html shows no comparison this time/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

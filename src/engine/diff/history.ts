@@ -1,5 +1,6 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import type { ResultsFile } from '../notebook/types.ts';
 import { profileDir } from '../store/executed.ts';
 
@@ -28,11 +29,8 @@ export async function saveBuild(root: string, file: ResultsFile, builtAt: string
   const dir = historyDir(root, file.profile ?? null);
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${builtAt.replace(/[:.]/g, '-')}.json`);
-  await writeFile(path, `${JSON.stringify(file, null, 1)}\n`);
+  // Atomic: a build killed while saving must not leave a cut file that the next one reads.
+  await writeFileAtomic(path, `${JSON.stringify(file, null, 1)}\n`);
   for (const old of (await listSaved(root, file.profile ?? null)).slice(KEEP)) await rm(old, { force: true });
   return path;
-}
-
-export async function readSaved(path: string): Promise<ResultsFile> {
-  return JSON.parse(await readFile(path, 'utf8')) as ResultsFile;
 }

@@ -93,10 +93,16 @@ export async function runAndRender(step: RenderStep): Promise<{ site: import('..
     }
   }
   const { buildSite } = await import('../../report/site.ts');
-  const { listSaved, readSaved, saveBuild } = await import('../../diff/history.ts');
+  const { listSaved, saveBuild } = await import('../../diff/history.ts');
+  const { loadRun } = await import('../../diff/load.ts');
   // The previous build of this profile, for the site's diff.html; then this one is kept too.
-  const [last] = step.history ? await listSaved(root, profile) : [];
-  const previous = last ? { label: `${profile ?? 'default'}~1`, file: await readSaved(last) } : undefined;
+  // Unreadable, it costs the comparison (said so), never the build.
+  const previous = step.history && (await listSaved(root, profile)).length > 0
+    ? await loadRun(root, `${profile ?? 'default'}~1`).catch((err: Error) => {
+      log(`reprobook build: ${err.message}; diff.html shows no comparison this time`);
+      return undefined;
+    })
+    : undefined;
   const site = await buildSite({ root, profile, out, ...(step.strict ? { strict: true } : {}), linkPdf: step.linkPdf, ...(step.selfContained ? { selfContained: true } : {}), ...(previous ? { previous } : {}) });
   if (step.history) await saveBuild(root, site.results, site.builtAt);
   return { site, ...(runError ? { runError } : {}) };
