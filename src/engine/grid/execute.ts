@@ -111,6 +111,8 @@ export async function executeUnit(run: UnitRun): Promise<UnitOutcome> {
   const store = new ArtifactStore(run.storeRoot, {
     onEvent: (e) => {
       if (e.type === 'hit' || e.type === 'stored') used.add(e.id);
+      // A removed entry (a superseded training snapshot) is nothing the result rests on.
+      if (e.type === 'removed') used.delete(e.id);
       if (e.type === 'corrupt') run.send({ type: 'log', unitId: run.unit.id, message: describeCorrupt(e).trimEnd() });
     },
   });

@@ -56,7 +56,7 @@ export class Runtime {
           rec.reason = e.reason;
           writeTerminal(`  ${describeCorrupt(e)}`);
         } else if (!options.quietArtifacts && e.type !== 'miss') {
-          writeTerminal(`  artifact ${e.kind} ${e.id.slice(0, 12)}: ${e.type === 'hit' ? 'reused' : 'stored'}\n`);
+          writeTerminal(`  artifact ${e.kind} ${e.id.slice(0, 12)}: ${e.type === 'hit' ? 'reused' : e.type}\n`);
         }
         self.artifactEvents.push(rec);
       },

@@ -155,7 +155,7 @@ export interface ExecutedNotebook {
   wallTimeMs: number;
   environment: RunEnvironment;
   /** Artifact store events during the run (reused, stored, corrupt and recomputed), by cell. */
-  artifactEvents?: Array<{ type: 'hit' | 'miss' | 'stored' | 'corrupt'; id: string; kind: string; reason?: string; cellIndex: number }>;
+  artifactEvents?: Array<{ type: 'hit' | 'miss' | 'stored' | 'removed' | 'corrupt'; id: string; kind: string; reason?: string; cellIndex: number }>;
 }
 
 /** Where a result was published, and (when the cell said) the artifact ids it rests on. */

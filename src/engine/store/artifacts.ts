@@ -60,6 +60,8 @@ export type ArtifactEvent =
   | { type: 'hit'; id: string; kind: string; borrowedFrom?: string }
   | { type: 'miss'; id: string; kind: string }
   | { type: 'stored'; id: string; kind: string }
+  /** An entry its writer no longer wants (e.g. a training snapshot superseded by the next). */
+  | { type: 'removed'; id: string; kind: string }
   | { type: 'corrupt'; id: string; kind: string; reason: string; movedTo: string | null };
 
 /** The one line a quarantine is reported with (by default on stderr; a notebook prints it above its cell). */
@@ -279,6 +281,26 @@ export class ArtifactStore {
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /**
+   * Remove this store's entry for `key` (never an alternate's), when it is no longer wanted:
+   * renamed into tmp/ first, as a dead writer's folder, so a kill midway leaves nothing a
+   * reader could take for an entry. True when there was one.
+   */
+  async remove(key: ArtifactKey): Promise<boolean> {
+    const id = artifactId(key);
+    const trash = join(this.root, 'tmp', `${id}.${process.pid}.${this.host}.${randomBytes(6).toString('hex')}`);
+    await mkdir(join(this.root, 'tmp'), { recursive: true });
+    try {
+      await rename(this.dirFor(id), trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    await rm(trash, { recursive: true, force: true });
+    this.onEvent({ type: 'removed', id, kind: key.kind });
+    return true;
   }
 
   /** The entry for `key`, computing and storing it on a miss. */

@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ARCHITECTURE } from './model.ts';
+import { ARCHITECTURE, buildModel } from './model.ts';
 import { backendIdentity } from './backends/select.ts';
 import { codeHash } from '../../engine/store/code-fingerprint.ts';
-import type { ArtifactKey, ArtifactStore } from '../../engine/store/artifacts.ts';
-import type { TrainedNetwork, TrainResult } from './training.ts';
+import { artifactId, type ArtifactKey, type ArtifactStore } from '../../engine/store/artifacts.ts';
+import type { SnapshotStore, TrainedNetwork, TrainingSnapshot, TrainResult } from './training.ts';
 
 /**
  * Trained models as content-addressed artifacts, in the tfjs layers format
@@ -117,4 +117,108 @@ export async function getOrTrainModel(store: ArtifactStore, key: ArtifactKey, tr
   const model = await loadModel(entry.dir);
   const result = JSON.parse(await readFile(join(entry.dir, TRAINING_JSON), 'utf8')) as TrainResult;
   return { model, result, hit: true, id: entry.id, dir: entry.dir };
+}
+
+const SNAPSHOT_JSON = 'snapshot.json';
+const SNAPSHOT_WEIGHTS = 'weights.bin';
+const SNAPSHOT_OPTIMIZER = 'optimizer.bin';
+
+interface StoredTensor { name: string; shape: number[]; dtype: 'float32' | 'int32' }
+interface SnapshotFile {
+  epoch: number;
+  step: number;
+  trainSeconds: number;
+  history: TrainingSnapshot['history'];
+  weights: StoredTensor[];
+  optimizer: StoredTensor[];
+  adamBetaPowers: [number, number] | null;
+}
+
+/** The raw little-endian bytes of `tensors`, in order, and their specs. */
+function packTensors(tensors: Array<{ name: string; tensor: tf.Tensor }>): { specs: StoredTensor[]; bytes: Uint8Array } {
+  const specs: StoredTensor[] = [];
+  const parts: Uint8Array[] = [];
+  for (const { name, tensor } of tensors) {
+    if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`snapshot: tensor ${name} has dtype ${tensor.dtype}`);
+    const data = tensor.dataSync() as Float32Array | Int32Array;
+    specs.push({ name, shape: tensor.shape, dtype: tensor.dtype });
+    parts.push(new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)));
+  }
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { bytes.set(p, o); o += p.length; }
+  return { specs, bytes };
+}
+
+function unpackTensors(specs: StoredTensor[], bytes: Buffer): Array<{ name: string; tensor: tf.Tensor }> {
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let o = 0;
+  return specs.map((s) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const data = s.dtype === 'int32' ? new Int32Array(buffer, o, n) : new Float32Array(buffer, o, n);
+    o += n * 4;
+    return { name: s.name, tensor: tf.tensor(data.slice(), s.shape, s.dtype) };
+  });
+}
+
+/**
+ * A resumable training run's snapshots (src/flagship/ml/training.ts) as artifacts, one per
+ * epoch, keyed by the model's key and the epoch. Only the latest is kept while training goes
+ * on, plus the epochs `keep` names (checkpoints a grid attacks): storing epoch e removes
+ * epoch e - 1 unless it is kept, so a 50-epoch run holds a few snapshots, not 50. `prune`
+ * removes what is left that is not kept, once the finished model is stored.
+ */
+export function snapshotStore(store: ArtifactStore, model: ArtifactKey, keep: readonly number[] = []): SnapshotStore & { prune(lastEpoch: number): Promise<void>; keyOf(epoch: number): ArtifactKey } {
+  const modelId = artifactId(model);
+  const keyOf = (epoch: number): ArtifactKey => ({ kind: `snapshot/${model.kind.replace(/^model\//, '')}`, inputs: { model: modelId, epoch } });
+  const kept = (epoch: number) => keep.includes(epoch);
+  return {
+    keyOf,
+    async latest(atMost) {
+      for (let epoch = atMost; epoch >= 1; epoch--) {
+        const entry = await store.get(keyOf(epoch));
+        if (!entry) continue;
+        const file = JSON.parse(await readFile(join(entry.dir, SNAPSHOT_JSON), 'utf8')) as SnapshotFile;
+        const weights = unpackTensors(file.weights, await readFile(join(entry.dir, SNAPSHOT_WEIGHTS)));
+        const optimizer = unpackTensors(file.optimizer, await readFile(join(entry.dir, SNAPSHOT_OPTIMIZER)));
+        return {
+          epoch: file.epoch, step: file.step, trainSeconds: file.trainSeconds, history: file.history,
+          weights: weights.map((w) => w.tensor), optimizer,
+          ...(file.adamBetaPowers ? { adamBetaPowers: file.adamBetaPowers } : {}),
+        };
+      }
+      return undefined;
+    },
+    async save(snap) {
+      await store.put(keyOf(snap.epoch), async (dir) => {
+        const weights = packTensors(snap.weights.map((tensor, i) => ({ name: `w${i}`, tensor })));
+        const optimizer = packTensors(snap.optimizer);
+        const file: SnapshotFile = {
+          epoch: snap.epoch, step: snap.step, trainSeconds: snap.trainSeconds, history: snap.history,
+          weights: weights.specs, optimizer: optimizer.specs, adamBetaPowers: snap.adamBetaPowers ?? null,
+        };
+        await writeFile(join(dir, SNAPSHOT_JSON), JSON.stringify(file));
+        await writeFile(join(dir, SNAPSHOT_WEIGHTS), weights.bytes);
+        await writeFile(join(dir, SNAPSHOT_OPTIMIZER), optimizer.bytes);
+      });
+      if (snap.epoch > 1 && !kept(snap.epoch - 1)) await store.remove(keyOf(snap.epoch - 1));
+    },
+    async prune(lastEpoch) {
+      if (!kept(lastEpoch)) await store.remove(keyOf(lastEpoch));
+    },
+  };
+}
+
+/** The network as it was after `epoch` of its training, from a stored snapshot (undefined when none is stored). */
+export async function loadSnapshotModel(snapshots: SnapshotStore, epoch: number, seed: number): Promise<tf.LayersModel | undefined> {
+  const snap = await snapshots.latest(epoch);
+  if (!snap) return undefined;
+  try {
+    if (snap.epoch !== epoch) return undefined;
+    const model = buildModel(seed);
+    model.setWeights(snap.weights);
+    return model;
+  } finally {
+    tf.dispose([...snap.weights, ...snap.optimizer.map((o) => o.tensor)]);
+  }
 }

@@ -109,6 +109,45 @@ export interface TrainOptions {
   initialWeights?: tf.LayersModel;
   /** Called after each epoch with its record (live logs of long runs). */
   onEpoch?: (record: EpochRecord) => void;
+  /**
+   * Resumable training: the run continues from the latest stored snapshot (weights, optimiser
+   * state, step and history after a whole epoch) and stores one after every epoch, so that a
+   * killed run loses at most an epoch. Resuming gives bit-identical weights: shuffles and
+   * dropout masks derive from the seed, the epoch and the step, never from a generator's state.
+   */
+  snapshots?: SnapshotStore;
+  /**
+   * Stop after this epoch (default: config.epochs) and return the network as it is then, the
+   * same network a full run passes through (a checkpoint); the schedule still spans
+   * config.epochs.
+   */
+  untilEpoch?: number;
+}
+
+/** A training run after a whole epoch: everything needed to continue it bit for bit. */
+export interface TrainingSnapshot {
+  /** Epochs completed. */
+  epoch: number;
+  /** Optimiser steps taken. */
+  step: number;
+  trainSeconds: number;
+  history: EpochRecord[];
+  /** The model's weights (model.getWeights() order). */
+  weights: tf.Tensor[];
+  /** The optimiser's state (optimizer.getWeights(): its iteration count, then its slots). */
+  optimizer: Array<{ name: string; tensor: tf.Tensor }>;
+  /**
+   * Adam's running powers of beta1 and beta2: tfjs's setWeights recomputes them with pow(),
+   * which differs from the running product in the last bits, so they are stored as they are.
+   */
+  adamBetaPowers?: [number, number];
+}
+
+/** Where a resumable run keeps its snapshots (src/flagship/ml/persist.ts stores them as artifacts). */
+export interface SnapshotStore {
+  /** The snapshot of the latest epoch stored, at most `epoch`, or undefined. The caller disposes its tensors. */
+  latest(epoch: number): Promise<TrainingSnapshot | undefined>;
+  save(snapshot: TrainingSnapshot): Promise<void>;
 }
 
 export interface SplitPlan {
@@ -182,6 +221,35 @@ export function learningRateAt(config: TrainConfig, step: number, total: number)
   return config.learningRate * (1 - step / total);
 }
 
+/** The optimiser's Adam beta powers, when it is Adam (tfjs keeps them as private variables). */
+function adamBetaPowers(optimizer: tf.Optimizer): { accBeta1: tf.Variable; accBeta2: tf.Variable } | undefined {
+  const o = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  return o.accBeta1 && o.accBeta2 ? { accBeta1: o.accBeta1, accBeta2: o.accBeta2 } : undefined;
+}
+
+/** Continue `model` and `optimizer` from `snap` (weights, optimiser slots, Adam's beta powers). */
+export async function restoreSnapshot(model: tf.LayersModel, optimizer: tf.Optimizer, snap: TrainingSnapshot): Promise<void> {
+  model.setWeights(snap.weights);
+  await optimizer.setWeights(snap.optimizer);
+  const powers = adamBetaPowers(optimizer);
+  if (powers && snap.adamBetaPowers) {
+    powers.accBeta1.assign(tf.scalar(snap.adamBetaPowers[0]));
+    powers.accBeta2.assign(tf.scalar(snap.adamBetaPowers[1]));
+  }
+}
+
+/** The state after an epoch, as a snapshot (the tensors are the live ones: the store reads them before training goes on). */
+export async function takeSnapshot(model: tf.LayersModel, optimizer: tf.Optimizer, s: Omit<TrainingSnapshot, 'weights' | 'optimizer' | 'adamBetaPowers'>): Promise<TrainingSnapshot> {
+  const powers = adamBetaPowers(optimizer);
+  return {
+    ...s,
+    history: s.history.map((r) => ({ ...r })),
+    weights: model.getWeights(),
+    optimizer: await optimizer.getWeights(),
+    ...(powers ? { adamBetaPowers: [powers.accBeta1.dataSync()[0], powers.accBeta2.dataSync()[0]] as [number, number] } : {}),
+  };
+}
+
 /** Set the optimiser's rate for the next step (tfjs: SGD and momentum cache it as a tensor; Adam reads the field). */
 function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
   const o = optimizer as unknown as { setLearningRate?: (r: number) => void; learningRate: number };
@@ -212,12 +280,30 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
     count: plan.trainCount,
   };
 
-  const progress = (opts.progress ?? silentProgress).start(opts.label ?? 'training', config.epochs * plan.trainCount, 'img');
+  const lastEpoch = opts.untilEpoch ?? config.epochs;
+  if (!Number.isInteger(lastEpoch) || lastEpoch < 1 || lastEpoch > config.epochs) {
+    throw new UserError(`training: untilEpoch ${String(opts.untilEpoch)} is not a whole number in 1..${config.epochs}`, 'ask for a checkpoint between the first and the last epoch');
+  }
   const history: EpochRecord[] = [];
   let trainSeconds = 0;
   let step = 0;
+  let firstEpoch = 1;
+  const resumed = await opts.snapshots?.latest(lastEpoch);
+  if (resumed) {
+    try {
+      await restoreSnapshot(model, optimizer, resumed);
+    } finally {
+      tf.dispose([...resumed.weights, ...resumed.optimizer.map((w) => w.tensor)]);
+    }
+    history.push(...resumed.history);
+    trainSeconds = resumed.trainSeconds;
+    step = resumed.step;
+    firstEpoch = resumed.epoch + 1;
+  }
+  const progress = (opts.progress ?? silentProgress).start(opts.label ?? 'training', lastEpoch * plan.trainCount, 'img');
+  if (resumed) progress.update((firstEpoch - 1) * plan.trainCount, { fields: { epoch: `${resumed.epoch}/${config.epochs}`, resumed: 'yes' } });
   try {
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    for (let epoch = firstEpoch; epoch <= lastEpoch; epoch++) {
       const order = permutation(plan.trainCount, deriveSeed(config.seed, 'shuffle', epoch));
       const losses: tf.Scalar[] = [];
       const t0 = performance.now();
@@ -257,6 +343,7 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
       if (plan.validationCount > 0) record.valAccuracy = evaluateAccuracy(model, validation);
       history.push(record);
       opts.onEpoch?.(record);
+      if (opts.snapshots) await opts.snapshots.save(await takeSnapshot(model, optimizer, { epoch, step, trainSeconds, history }));
     }
   } catch (err) {
     model.dispose();
@@ -278,7 +365,7 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
       validationCount: plan.validationCount,
       steps: step,
       history,
-      imagesPerSecond: (config.epochs * plan.trainCount) / Math.max(trainSeconds, 1e-9),
+      imagesPerSecond: (lastEpoch * plan.trainCount) / Math.max(trainSeconds, 1e-9),
       seconds: trainSeconds,
     },
   };
