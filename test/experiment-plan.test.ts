@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { experimentParams, baseTrainConfig, PAPER_EXPERIMENT } from '../src/flagship/reproduction/params.ts';
-import { planUnits, trainInputs, BASELINE } from '../src/flagship/reproduction/plan.ts';
+import { planUnits, trainInputs, BASELINE, type TrainUnitInputs } from '../src/flagship/reproduction/plan.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 import { parseProjectConfig } from '../src/engine/notebook/config.ts';
 import { readFile } from 'node:fs/promises';
@@ -133,22 +133,24 @@ test('result names: controls and the spread over seeds get their documented name
   const { resultValues } = await import('../src/flagship/reproduction/run.ts');
   const p = experimentParams({ temperatures: [1, 100], seeds: 3, seed: 4 });
   const net = (acc: number) => ({ id: 'x', role: 'student' as const, temperature: 100, testAccuracy: acc, trainCount: 1, validationCount: 0, history: [], imagesPerSecond: 1, modelArtifact: 'a' });
-  const summary = (rate: number) => ({ headlineRate: rate, rates: { a: rate / 2, b: rate }, samples: 10 }) as never;
-  const gap = (median: number) => ({ zeroGradientFraction: 0.5, logitGap: { quantiles: [{ p: 0.5, value: median }] } }) as never;
+  const summary = (rate: number) => ({ headlineRate: rate, rates: { a: rate / 2, b: rate }, samples: 10, counts: { attacked: 10, correctBefore: 10, successAll: rate * 5, successAmongCorrect: rate * 10 } }) as never;
+  const gap = (median: number) => ({ samples: 10, zeroGradientFraction: 0.5, zeroGradientCount: 5, cancellationFraction: 0.7, cancellationCount: 7, logitGap: { quantiles: [{ p: 0.5, value: median }] } }) as never;
   const outcome: Parameters<typeof resultValues>[0] = {
     params: p, environment: env, grid: {} as never,
     baseline: net(0.99), distilled: [{ temperature: 100, teacher: net(0.98), student: net(0.985) }],
+    checkpoints: [{ epoch: 5, network: { ...net(0.97), testCount: 100 } }],
     replicates: [
       { seed: 4, baseline: net(0.99), headline: net(0.985), fgsmBaseline: summary(0.9), fgsmHeadline: summary(0.01) },
       { seed: 5, baseline: net(0.992), headline: net(0.987), fgsmBaseline: summary(0.8), fgsmHeadline: summary(0.03) },
       { seed: 6, baseline: net(0.991), headline: net(0.986), fgsmBaseline: summary(0.85), fgsmHeadline: summary(0.02) },
     ],
     attacks: [
-      { unit: 'baseline/fgsm', model: 'baseline', temperature: 1, attack: 'fgsm', summary: summary(0.9), examples: [], perSecond: 1 },
+      { unit: 'baseline/fgsm', model: 'baseline', temperature: 1, attack: 'fgsm', summary: summary(0.9), variants: { float32: summary(0.9), 'float32-noclip': summary(0.95), exact: summary(0.7), 'exact-noclip': summary(0.8) }, examples: [], perSecond: 1 },
+      { unit: 'baseline@e5/fgsm', model: 'baseline@e5', temperature: 1, attack: 'fgsm', summary: summary(0.6), examples: [], perSecond: 1 },
       { unit: 'baseline/fgsm-logits-x100', model: 'baseline', temperature: 1, attack: 'fgsm', logitScale: 100, summary: summary(0.4), examples: [], perSecond: 1 },
     ],
     saturation: [
-      { unit: 'baseline/fgsm', model: 'baseline', temperature: 1, report: gap(9) },
+      { unit: 'baseline/fgsm', model: 'baseline', temperature: 1, report: gap(9), exactZeroGradientFraction: 0 },
       { unit: 'baseline/fgsm-logits-x100', model: 'baseline', temperature: 1, logitScale: 100, report: gap(900) },
     ],
   };
@@ -163,15 +165,50 @@ test('result names: controls and the spread over seeds get their documented name
   assert.equal(values['seeds.fgsm.T100.successRate.max'], 0.03);
   assert.equal(values['seeds.distilled.T100.accuracy.n'], 3);
   assert.equal(values['seeds.baseline.accuracy.seed5'], 0.992);
+  // Every FGSM variant under its own prefix; the float32, clipped one is plain fgsm.
+  assert.equal(values['fgsmUnclipped.baseline.successRate'], 0.95);
+  assert.equal(values['fgsmExact.baseline.successRate'], 0.7);
+  assert.equal(values['fgsmExactUnclipped.baseline.successRateAll'], 0.4);
+  assert.equal(values['fgsmExact.baselineLogitsX100.successRate'], undefined, 'no variants were run on the control here');
+  assert.equal(values['saturation.baseline.cancellationFraction'], 0.7);
+  assert.equal(values['saturation.baseline.exactZeroGradientFraction'], 0);
+  // A checkpoint of the baseline is a network of its own name.
+  assert.equal(values['baselineEpoch5.accuracy'], 0.97);
+  assert.equal(values['fgsm.baselineEpoch5.successRate'], 0.6);
 
   // Each value is published with the chain of keys of the units it came from, and no other.
   const { publishable } = await import('../src/flagship/reproduction/run.ts');
   const id = (c: string) => c.repeat(64);
-  outcome.grid = { chains: { 'baseline/fgsm': [id('a'), id('b')], 'baseline/fgsm-logits-x100': [id('a'), id('c')], x: null } } as never;
+  outcome.grid = { chains: { 'baseline/fgsm': [id('a'), id('b')], 'baseline/fgsm-logits-x100': [id('a'), id('c')], 'baseline@e5/fgsm': [id('a'), id('d')], x: null } } as never;
   const byName = Object.fromEntries(publishable(outcome, /^(fgsm|baseline)\./).map((r) => [r.name, r]));
   assert.deepEqual(byName['fgsm.baseline.successRate']!.artifacts, [id('a'), id('b')]);
   assert.deepEqual(byName['fgsm.baselineLogitsX100.successRate']!.artifacts, [id('a'), id('c')]);
-  assert.deepEqual(byName['fgsm.samples']!.artifacts, [id('a'), id('b'), id('c')], 'the sample count rests on every FGSM unit');
+  assert.deepEqual(byName['fgsm.samples']!.artifacts, [id('a'), id('b'), id('c'), id('d')], 'the sample count rests on every FGSM unit');
   assert.equal(byName['baseline.accuracy']!.artifacts, null, 'a unit stored before chains were recorded: no chain, verify recomputes everything');
   assert.equal(byName['saturation.baseline.medianLogitGap'], undefined, 'only the names asked for');
+  // Rates carry the count behind them (k of n), for their binomial interval.
+  assert.deepEqual(byName['fgsm.baseline.successRate']!.count, { k: 9, n: 10 });
+  assert.deepEqual(byName['fgsm.baseline.successRateAll']!.count, { k: 4.5, n: 10 });
+});
+
+test('checkpoints: the main seed\'s baseline at chosen epochs, read from its own run\'s snapshots; its identity (hence its model key) unchanged', async () => {
+  const { networkIdentity } = await import('../src/flagship/reproduction/handler.ts');
+  const p = experimentParams({ temperatures: [1, 100], seeds: 2, epochs: 5, warmStartEpochs: 0, checkpointEpochs: [5, 2, 1, 2] });
+  assert.deepEqual(p.checkpointEpochs, [1, 2, 5], 'sorted, without repeats');
+  const units = planUnits(p, env, { attacks: ['fgsm'] });
+  const byId = new Map(units.map((u) => [u.id, u]));
+  assert.ok(byId.has('baseline@e1') && byId.has('baseline@e2'));
+  assert.ok(!byId.has('baseline@e5'), 'the last epoch is the baseline itself');
+  assert.ok(!units.some((u) => u.id.startsWith('seed2/baseline@')), 'only the main seed is checkpointed');
+  assert.deepEqual(byId.get('baseline@e2')!.deps, ['baseline'], 'read from the finished run, never trained beside it');
+  assert.deepEqual(byId.get('baseline@e2/fgsm')!.deps, ['baseline@e2']);
+  const baseline = byId.get('baseline')!.inputs as unknown as TrainUnitInputs;
+  const checkpoint = byId.get('baseline@e2')!.inputs as unknown as TrainUnitInputs;
+  assert.deepEqual(baseline.keepSnapshots, [1, 2, 5]);
+  assert.equal(checkpoint.checkpointEpoch, 2);
+  assert.deepEqual(networkIdentity(checkpoint), networkIdentity(baseline));
+  const plain = planUnits({ ...p, checkpointEpochs: [] }, env, { attacks: ['fgsm'] }).find((u) => u.id === 'baseline')!;
+  assert.deepEqual(networkIdentity(plain.inputs as unknown as TrainUnitInputs), networkIdentity(baseline), 'keeping snapshots does not change what the network is');
+  assert.throws(() => experimentParams({ epochs: 5, checkpointEpochs: [10] }), /checkpointEpochs/);
+  assert.throws(() => experimentParams({ checkpointEpochs: [0] }), /whole numbers >= 1/);
 });

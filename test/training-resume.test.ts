@@ -8,7 +8,7 @@ import { initBackend } from '../src/flagship/ml/backends/select.ts';
 import { loadMnist, type MnistData } from '../src/flagship/ml/data/mnist.ts';
 import { restoreSnapshot, takeSnapshot, trainNetwork, PAPER_TRAIN_CONFIG, type SnapshotStore, type TrainConfig, type TrainingSnapshot } from '../src/flagship/ml/training.ts';
 import { buildModel } from '../src/flagship/ml/model.ts';
-import { loadSnapshotModel, snapshotStore, trainedModelKey } from '../src/flagship/ml/persist.ts';
+import { loadSnapshot, snapshotStore, trainedModelKey } from '../src/flagship/ml/persist.ts';
 import { ArtifactStore } from '../src/engine/store/artifacts.ts';
 
 // A killed 50-epoch run must lose at most an epoch, and a resumed run must be the run that was
@@ -82,7 +82,7 @@ test('a snapshot restored into a fresh model and Adam optimiser reads back ident
   const model = buildModel(99);
   const optimizer = tf.train.adam(0.001);
   await restoreSnapshot(model, optimizer, snap);
-  const back = await takeSnapshot(model, optimizer, { epoch: 1, step: snap.step, trainSeconds: 0, history: [] });
+  const back = await takeSnapshot(model, optimizer, { ...snap, history: [] });
   assert.deepEqual(back.adamBetaPowers, snap.adamBetaPowers);
   assert.deepEqual(back.weights.map((w) => Array.from(w.dataSync())), snap.weights.map((w) => Array.from(w.dataSync())));
   assert.deepEqual(back.optimizer.map((o) => [o.name, Array.from(o.tensor.dataSync())]), snap.optimizer.map((o) => [o.name, Array.from(o.tensor.dataSync())]));
@@ -103,15 +103,17 @@ test('snapshots in the artifact store: the latest and the kept epochs stay, the 
     assert.deepEqual([await held(1), await held(3)], [true, false]);
     // The checkpoint at epoch 1 is the network a run stopped there returns.
     const stopped = await trainNetwork(data.train, tiny, { untilEpoch: 1 });
-    const checkpoint = await loadSnapshotModel(snaps, 1, 0);
+    const checkpoint = await loadSnapshot(snaps, 1);
     assert.ok(checkpoint);
-    assert.deepEqual(bytesOf(checkpoint), bytesOf(stopped.model));
-    assert.equal(await loadSnapshotModel(snaps, 2, 0), undefined, 'no snapshot of epoch 2 is kept');
+    assert.deepEqual(bytesOf(checkpoint.model), bytesOf(stopped.model));
+    assert.deepEqual(checkpoint.result.history.map((r) => r.loss), stopped.result.history.map((r) => r.loss));
+    assert.equal(checkpoint.result.trainCount, 96);
+    assert.equal(await loadSnapshot(snaps, 2), undefined, 'no snapshot of epoch 2 is kept');
     // A run resumes from a stored snapshot: only epochs 2 and 3 train again, to the same weights.
     const again = await trainNetwork(data.train, tiny, { snapshots: snaps });
     assert.equal(again.result.history.length, 3);
     assert.deepEqual(bytesOf(again.model), bytesOf(run.model));
-    for (const m of [run.model, stopped.model, checkpoint, again.model]) m?.dispose();
+    for (const m of [run.model, stopped.model, checkpoint.model, again.model]) m.dispose();
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { forwardLogits, softmaxAtTemperature } from './model.ts';
 import { deriveSeed } from './random.ts';
-import { PAPER_TRAIN_CONFIG, planSplit, trainNetwork, type TrainConfig, type TrainedNetwork } from './training.ts';
+import { PAPER_TRAIN_CONFIG, planSplit, trainNetwork, type TrainConfig, type TrainedNetwork, type TrainOptions } from './training.ts';
 import { IMAGE_SIZE, type Split } from './data/mnist.ts';
 import type { ProgressReporter } from '../../engine/util/progress.ts';
 import { UserError } from '../../engine/util/errors.ts';
@@ -125,13 +125,18 @@ export function validateDistillConfig(c: DistillConfig): void {
  * student on them at T. The one distillation step: `distill` below and the reproduction's grid
  * handler (which stores each network under its own key) both train every student here.
  */
-export async function trainStudent(teacher: tf.LayersModel, train: Split, student: TrainConfig, opts: DistillOptions & { label?: string } = {}): Promise<TrainedNetwork & { softLabels: SoftLabelStats }> {
+export async function trainStudent(
+  teacher: tf.LayersModel, train: Split, student: TrainConfig,
+  opts: DistillOptions & Pick<TrainOptions, 'label' | 'snapshots' | 'untilEpoch'> = {},
+): Promise<TrainedNetwork & { softLabels: SoftLabelStats }> {
   const plan = planSplit(train.count, student);
   const soft = computeSoftLabels(teacher, train.images, plan.trainCount, student.temperature);
   const stats = softLabelStats(soft, train.labels.subarray(0, plan.trainCount), student.temperature);
   const trained = await trainNetwork(train, student, {
     softLabels: soft, progress: opts.progress, label: opts.label ?? `student T=${student.temperature}`, trainAccuracy: opts.trainAccuracy,
     ...(opts.initialWeights ? { initialWeights: opts.initialWeights } : {}),
+    ...(opts.snapshots ? { snapshots: opts.snapshots } : {}),
+    ...(opts.untilEpoch ? { untilEpoch: opts.untilEpoch } : {}),
   });
   return { ...trained, softLabels: stats };
 }

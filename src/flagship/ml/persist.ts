@@ -129,6 +129,9 @@ interface SnapshotFile {
   step: number;
   trainSeconds: number;
   history: TrainingSnapshot['history'];
+  trainCount: number;
+  validationCount: number;
+  backend: string;
   weights: StoredTensor[];
   optimizer: StoredTensor[];
   adamBetaPowers: [number, number] | null;
@@ -183,6 +186,7 @@ export function snapshotStore(store: ArtifactStore, model: ArtifactKey, keep: re
         const optimizer = unpackTensors(file.optimizer, await readFile(join(entry.dir, SNAPSHOT_OPTIMIZER)));
         return {
           epoch: file.epoch, step: file.step, trainSeconds: file.trainSeconds, history: file.history,
+          trainCount: file.trainCount, validationCount: file.validationCount, backend: file.backend,
           weights: weights.map((w) => w.tensor), optimizer,
           ...(file.adamBetaPowers ? { adamBetaPowers: file.adamBetaPowers } : {}),
         };
@@ -195,6 +199,7 @@ export function snapshotStore(store: ArtifactStore, model: ArtifactKey, keep: re
         const optimizer = packTensors(snap.optimizer);
         const file: SnapshotFile = {
           epoch: snap.epoch, step: snap.step, trainSeconds: snap.trainSeconds, history: snap.history,
+          trainCount: snap.trainCount, validationCount: snap.validationCount, backend: snap.backend,
           weights: weights.specs, optimizer: optimizer.specs, adamBetaPowers: snap.adamBetaPowers ?? null,
         };
         await writeFile(join(dir, SNAPSHOT_JSON), JSON.stringify(file));
@@ -209,15 +214,28 @@ export function snapshotStore(store: ArtifactStore, model: ArtifactKey, keep: re
   };
 }
 
-/** The network as it was after `epoch` of its training, from a stored snapshot (undefined when none is stored). */
-export async function loadSnapshotModel(snapshots: SnapshotStore, epoch: number, seed: number): Promise<tf.LayersModel | undefined> {
+/**
+ * The network as it was after `epoch` of its training, from its stored snapshot, with what the
+ * snapshot recorded of the run so far; undefined when no snapshot of that epoch is stored.
+ */
+export async function loadSnapshot(
+  snapshots: ReturnType<typeof snapshotStore>, epoch: number,
+): Promise<{ model: tf.LayersModel; id: string; result: Pick<TrainResult, 'trainCount' | 'validationCount' | 'steps' | 'history' | 'imagesPerSecond' | 'seconds' | 'backend'> } | undefined> {
   const snap = await snapshots.latest(epoch);
   if (!snap) return undefined;
   try {
     if (snap.epoch !== epoch) return undefined;
-    const model = buildModel(seed);
+    const model = buildModel(0);
     model.setWeights(snap.weights);
-    return model;
+    const images = snap.history.length > 0 ? snap.trainCount * snap.epoch : 0;
+    return {
+      model,
+      id: artifactId(snapshots.keyOf(epoch)),
+      result: {
+        trainCount: snap.trainCount, validationCount: snap.validationCount, steps: snap.step, history: snap.history,
+        imagesPerSecond: images / Math.max(snap.trainSeconds, 1e-9), seconds: snap.trainSeconds, backend: snap.backend,
+      },
+    };
   } finally {
     tf.dispose([...snap.weights, ...snap.optimizer.map((o) => o.tensor)]);
   }

@@ -132,6 +132,10 @@ export interface TrainingSnapshot {
   step: number;
   trainSeconds: number;
   history: EpochRecord[];
+  trainCount: number;
+  validationCount: number;
+  /** The backend identity that trained it. */
+  backend: string;
   /** The model's weights (model.getWeights() order). */
   weights: tf.Tensor[];
   /** The optimiser's state (optimizer.getWeights(): its iteration count, then its slots). */
@@ -343,7 +347,10 @@ export async function trainNetwork(split: Split, config: TrainConfig, opts: Trai
       if (plan.validationCount > 0) record.valAccuracy = evaluateAccuracy(model, validation);
       history.push(record);
       opts.onEpoch?.(record);
-      if (opts.snapshots) await opts.snapshots.save(await takeSnapshot(model, optimizer, { epoch, step, trainSeconds, history }));
+      if (opts.snapshots) {
+        const about = { epoch, step, trainSeconds, history, trainCount: plan.trainCount, validationCount: plan.validationCount, backend: backendIdentity() };
+        await opts.snapshots.save(await takeSnapshot(model, optimizer, about));
+      }
     }
   } catch (err) {
     model.dispose();

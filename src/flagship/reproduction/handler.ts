@@ -2,7 +2,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { GridUnit, JsonValue, UnitContext } from '../../engine/grid/types.ts';
 import type { ArtifactStore } from '../../engine/store/artifacts.ts';
 import type { AttackUnitInputs, TrainUnitInputs } from './plan.ts';
-import type { CachedNetwork } from '../ml/persist.ts';
+import type { TrainResult } from '../ml/training.ts';
 import { toStored, type AdversarialExample, type AttackUnitResult, type NetworkUnitResult } from './unit-results.ts';
 
 /**
@@ -64,32 +64,64 @@ export function networkIdentity(inputs: TrainUnitInputs): JsonValue {
   };
 }
 
-/** The trained network for `inputs`: from the store when intact, else trained (recursively: its warm start, a student's teacher). */
-async function obtainModel(store: ArtifactStore, inputs: TrainUnitInputs, ctx: UnitContext): Promise<CachedNetwork> {
+/** A trained network, or a checkpoint of one, as the units use it. */
+interface ObtainedNetwork {
+  model: tfTypes.LayersModel;
+  /** The artifact the weights come from: the stored model, or the checkpoint's snapshot. */
+  id: string;
+  result: Pick<TrainResult, 'trainCount' | 'validationCount' | 'steps' | 'history' | 'imagesPerSecond' | 'seconds' | 'backend'>;
+}
+
+/**
+ * The trained network for `inputs`: from the store when intact, else trained (recursively: its
+ * warm start, a student's teacher). A network of several epochs trains resumably, from the
+ * snapshot of its last finished epoch (persist.ts, snapshotStore), keeping the snapshots of
+ * `inputs.keepSnapshots`. With `checkpointEpoch`, the network as it was after that epoch.
+ */
+async function obtainModel(store: ArtifactStore, inputs: TrainUnitInputs, ctx: UnitContext): Promise<ObtainedNetwork> {
   const { trainNetwork } = await import('../ml/training.ts');
   const { trainStudent } = await import('../ml/distillation.ts');
-  const { getOrTrainModel, trainedModelKey } = await import('../ml/persist.ts');
+  const { getOrTrainModel, loadSnapshot, snapshotStore, trainedModelKey } = await import('../ml/persist.ts');
   const mnist = await data();
   checkEnvironment(inputs.env, mnist.checksums);
   const key = await trainedModelKey(inputs.role, networkIdentity(inputs), mnist.checksums, { backend: inputs.env.backend });
-  return getOrTrainModel(store, key, async () => {
+  const epochs = inputs.config.epochs;
+  const checkpoint = inputs.checkpointEpoch !== undefined && inputs.checkpointEpoch < epochs ? inputs.checkpointEpoch : undefined;
+  const keep = [...(inputs.keepSnapshots ?? []), ...(checkpoint ? [checkpoint] : [])].filter((e) => e < epochs);
+  const snapshots = epochs > 1 ? snapshotStore(store, key, keep) : undefined;
+  const train = async (untilEpoch?: number) => {
     const label = inputs.role === 'baseline' || inputs.role === 'warmstart' ? inputs.role : `${inputs.role} T=${inputs.temperature}`;
     const start = inputs.warmStart ? await obtainModel(store, inputs.warmStart, ctx) : undefined;
-    const warm = start ? { initialWeights: start.model } : {};
+    const opts = {
+      ...(start ? { initialWeights: start.model } : {}), progress: ctx.progress, label,
+      ...(snapshots ? { snapshots } : {}), ...(untilEpoch ? { untilEpoch } : {}),
+    };
     try {
       if (inputs.role === 'student') {
         const teacher = await obtainModel(store, inputs.teacher!, ctx);
         try {
-          return await trainStudent(teacher.model, mnist.train, inputs.config, { ...warm, progress: ctx.progress, label });
+          return await trainStudent(teacher.model, mnist.train, inputs.config, opts);
         } finally {
           teacher.model.dispose();
         }
       }
-      return await trainNetwork(mnist.train, inputs.config, { ...warm, progress: ctx.progress, label });
+      return await trainNetwork(mnist.train, inputs.config, opts);
     } finally {
       start?.model.dispose();
     }
-  });
+  };
+  if (checkpoint && snapshots) {
+    // The snapshot a run of the whole network left at that epoch; trained up to it when missing.
+    const found = await loadSnapshot(snapshots, checkpoint);
+    if (found) return found;
+    (await train(checkpoint)).model.dispose();
+    const trained = await loadSnapshot(snapshots, checkpoint);
+    if (!trained) throw new Error(`the snapshot of epoch ${checkpoint} of ${inputs.role} was not stored`);
+    return trained;
+  }
+  const net = await getOrTrainModel(store, key, () => train());
+  await snapshots?.prune(epochs);
+  return net;
 }
 
 async function executeTrain(inputs: TrainUnitInputs, ctx: UnitContext): Promise<NetworkUnitResult> {
@@ -104,6 +136,7 @@ async function executeTrain(inputs: TrainUnitInputs, ctx: UnitContext): Promise<
     temperature: inputs.temperature,
     modelArtifact: net.id,
     testAccuracy: accuracy,
+    testCount: mnist.test.count,
     trainCount: r.trainCount,
     validationCount: r.validationCount,
     steps: r.steps,
@@ -125,7 +158,16 @@ async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promis
   const attackData = { images: split.images, labels: split.labels, ids: Array.from({ length: split.count }, (_, i) => inputs.samples.start + i) };
   try {
     const { runAttack } = await import('../ml/attacks/evaluate.ts');
-    const result = await runAttack(net.model, attackData, inputs.spec, { progress: ctx.progress, keepAdversarial: inputs.spec.kind === 'jsma' ? GALLERY * 9 : GALLERY });
+    const { fgsmVariants } = await import('../ml/attacks/fgsm.ts');
+    const opts = { progress: ctx.progress, keepAdversarial: inputs.spec.kind === 'jsma' ? GALLERY * 9 : GALLERY };
+    const spec = inputs.spec;
+    // An FGSM unit computes all its variants from shared gradient passes; the first is its headline.
+    const variantList = spec.kind === 'fgsm' ? spec.variants : undefined;
+    const byVariant = spec.kind === 'fgsm' && variantList ? await fgsmVariants(net.model, attackData, spec, variantList, opts) : null;
+    const result = byVariant && variantList ? byVariant[variantList[0]] : await runAttack(net.model, attackData, spec, opts);
+    const variants: AttackUnitResult['variants'] = byVariant
+      ? Object.fromEntries(Object.entries(byVariant).map(([v, r]) => [v, { summary: r.summary, zeroGradientCount: r.outcomes.filter((o) => o.zeroGradient).length }]))
+      : null;
     // Keep a few examples (original, adversarial) for galleries: rounded to 1e-4 to keep the JSON small.
     const per = 784;
     const kept = result.adversarial.length / per;
@@ -148,7 +190,7 @@ async function executeAttack(inputs: AttackUnitInputs, ctx: UnitContext): Promis
       const { saturationFromOutcomes } = await import('../ml/attacks/saturation.ts');
       saturation = saturationFromOutcomes(result.outcomes, { loss: inputs.spec.loss ?? 'softmax-cross-entropy', temperature: inputs.spec.temperature ?? 1 });
     }
-    return { attack: inputs.attack, summary: result.summary, saturation, examples, wallMs: result.timing.wallMs, perSecond: result.timing.perSecond };
+    return { attack: inputs.attack, summary: result.summary, variants, saturation, examples, wallMs: result.timing.wallMs, perSecond: result.timing.perSecond };
   } finally {
     net.model.dispose();
   }

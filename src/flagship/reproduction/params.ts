@@ -38,6 +38,12 @@ export interface ExperimentParams {
   seeds: number;
   /** Distillation temperatures; T = 1 reuses the baseline as its teacher. */
   temperatures: number[];
+  /**
+   * Epochs after which the main seed's baseline is also evaluated and attacked with FGSM, as
+   * it was at that point of its own training (its snapshots; empty: none). The last epoch is
+   * the baseline itself.
+   */
+  checkpointEpochs: number[];
   fgsmEps: number;
   /** FGSM (and the saturation diagnostic, and temperature-corrected FGSM) on the first N test images. */
   fgsmSamples: number;
@@ -69,6 +75,7 @@ export const PAPER_EXPERIMENT: Readonly<ExperimentParams> = Object.freeze({
   warmStartEpochs: 0,
   seeds: 1,
   temperatures: [1, 2, 5, 10, 20, 30, 40, 50, 100],
+  checkpointEpochs: [],
   fgsmEps: 0.3,
   fgsmSamples: 10000,
   jsmaGamma: 0.145,
@@ -80,11 +87,11 @@ export const PAPER_EXPERIMENT: Readonly<ExperimentParams> = Object.freeze({
   workers: 0,
 });
 
-type Kind = 'int' | 'number' | 'numbers' | 'string' | 'size' | 'boolean' | readonly string[];
+type Kind = 'int' | 'number' | 'numbers' | 'wholes' | 'string' | 'size' | 'boolean' | readonly string[];
 const KINDS: Record<keyof ExperimentParams, Kind> = {
   seed: 'int', trainSize: 'size', validationSize: 'int', epochs: 'int', batchSize: 'int',
   learningRate: 'number', momentum: 'number', nesterov: 'boolean', optimizer: ['sgd', 'adam'], learningRateSchedule: ['constant', 'linear'],
-  dropout: 'number', warmStartEpochs: 'int', seeds: 'int', temperatures: 'numbers',
+  dropout: 'number', warmStartEpochs: 'int', seeds: 'int', temperatures: 'numbers', checkpointEpochs: 'wholes',
   fgsmEps: 'number', fgsmSamples: 'int', jsmaGamma: 'number', jsmaSamples: 'int',
   pgdSamples: 'int', pgdSteps: 'int', pgdStepSize: 'number', backend: 'string', workers: 'int',
 };
@@ -108,6 +115,9 @@ function coerce(name: string, kind: Kind, v: unknown): unknown {
     case 'numbers':
       if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && x > 0)) return [...v].sort((a, b) => (a as number) - (b as number));
       return bad(name, v, 'a non-empty list of positive numbers');
+    case 'wholes':
+      if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 1)) return [...new Set(v as number[])].sort((a, b) => a - b);
+      return bad(name, v, 'a list of whole numbers >= 1 (may be empty)');
     case 'boolean':
       if (typeof v === 'boolean') return v;
       return bad(name, v, 'true or false');
@@ -132,6 +142,8 @@ export function experimentParams(params: Params): ExperimentParams {
   }
   const p = out as unknown as ExperimentParams;
   if (p.seeds < 1) bad('seeds', p.seeds, 'a whole number >= 1');
+  const late = p.checkpointEpochs.filter((e) => e > p.epochs);
+  if (late.length > 0) bad('checkpointEpochs', p.checkpointEpochs, `a list of epochs within the ${p.epochs} the networks train`);
   for (const name of ['fgsmSamples', 'jsmaSamples', 'pgdSamples'] as const) {
     if (p[name] > 10000) bad(name, p[name], 'at most 10000 (the MNIST test set)');
   }

@@ -2,6 +2,7 @@ import type { GridUnit, JsonValue } from '../../engine/grid/types.ts';
 import { distillConfig } from '../ml/distillation.ts';
 import { deriveSeed } from '../ml/random.ts';
 import type { AttackSpec } from '../ml/attacks/evaluate.ts';
+import { FGSM_VARIANTS } from '../ml/attacks/types.ts';
 import { baseTrainConfig, type ExperimentParams } from './params.ts';
 
 /**
@@ -39,6 +40,13 @@ export const replicatePrefix = (p: ExperimentParams, r: number): string => (r ==
 export const warmStartId = (prefix = ''): string => `${prefix}warmstart`;
 export const teacherId = (T: number, prefix = ''): string => (T === 1 ? `${prefix}${BASELINE}` : `${prefix}T${T}/teacher`);
 export const studentId = (T: number, prefix = ''): string => `${prefix}T${T}/student`;
+/** The baseline as it was after `epoch` of its training (a snapshot of that run). */
+export const checkpointId = (epoch: number, prefix = ''): string => `${prefix}${BASELINE}@e${epoch}`;
+/** The epoch of a checkpoint unit's id, or undefined for any other network. */
+export const checkpointEpochOf = (model: string): number | undefined => {
+  const m = /@e(\d+)$/.exec(model);
+  return m ? Number(m[1]) : undefined;
+};
 export const attackId = (model: string, attack: AttackUnitName): string => `${model}/${attack}`;
 /** The control unit: FGSM on the baseline with logits x T. */
 export const scaledControlId = (T: number, prefix = ''): string => `${prefix}${BASELINE}/fgsm-logits-x${T}`;
@@ -60,6 +68,13 @@ export interface TrainUnitInputs {
   warmStart?: TrainUnitInputs;
   config: ReturnType<typeof baseTrainConfig>;
   env: GridEnvironment;
+  /**
+   * The network as it was after this epoch of its training (a checkpoint; absent: the whole
+   * run). Not part of the network's identity: the checkpoint is a snapshot of that very run.
+   */
+  checkpointEpoch?: number;
+  /** Epochs whose snapshots the run keeps for checkpoint units (not part of its identity either). */
+  keepSnapshots?: number[];
 }
 
 export interface AttackUnitInputs {
@@ -89,8 +104,10 @@ export function trainInputs(p: ExperimentParams, env: GridEnvironment, T: number
   const warmStart = warmStartInputs(p, env, r);
   const from = warmStart ? { warmStart } : {};
   if (role === 'teacher') {
+    // The main seed's baseline keeps the snapshots its checkpoint units read.
+    const keep = r === 0 && p.checkpointEpochs.length > 0 ? { keepSnapshots: [...p.checkpointEpochs] } : {};
     return T === 1
-      ? { role: 'baseline', temperature: 1, config: base, env, ...from }
+      ? { role: 'baseline', temperature: 1, config: base, env, ...from, ...keep }
       : { role: 'teacher', temperature: T, config: d.teacher, env, ...from };
   }
   return { role: 'student', temperature: T, teacher: trainInputs(p, env, T, 'teacher', r), config: d.student, env, ...from };
@@ -105,7 +122,9 @@ export interface UnitSelection {
 
 function attackSpec(p: ExperimentParams, attack: AttackUnitName, T: number): AttackSpec {
   switch (attack) {
-    case 'fgsm': return { kind: 'fgsm', eps: p.fgsmEps, loss: 'softmax-cross-entropy', temperature: 1 };
+    // Every FGSM variant (float32 or exact gradient, clipped or not) from shared passes; the
+    // first, the framework's float32 gradient clipped to [0, 1], is the unit's headline.
+    case 'fgsm': return { kind: 'fgsm', eps: p.fgsmEps, loss: 'softmax-cross-entropy', temperature: 1, variants: [...FGSM_VARIANTS] };
     case 'fgsm-temperature': return { kind: 'fgsm', eps: p.fgsmEps, loss: 'softmax-cross-entropy', temperature: T };
     case 'pgd': return { kind: 'pgd', eps: p.fgsmEps, steps: p.pgdSteps, stepSize: p.pgdStepSize, randomStart: true, seed: p.seed };
     case 'jsma': return { kind: 'jsma', variant: 'F', gamma: p.jsmaGamma };
@@ -151,6 +170,11 @@ export function planUnits(p: ExperimentParams, env: GridEnvironment, select: Uni
       units.push({ id: studentId(T, prefix), kind: 'train', inputs: asJson(trainInputs(p, env, T, 'student', r)), deps: [teacherId(T, prefix), ...warmDeps], group: groupOf(T, prefix), cost });
     }
     const baseline = trainInputs(p, env, 1, 'teacher', r);
+    // The main seed's baseline at its checkpoint epochs (the last is the baseline itself).
+    const checkpoints = r === 0 ? p.checkpointEpochs.filter((e) => e < p.epochs) : [];
+    for (const e of checkpoints) {
+      units.push({ id: checkpointId(e, prefix), kind: 'train', inputs: asJson({ ...baseline, checkpointEpoch: e }), deps: [`${prefix}${BASELINE}`], group: groupOf(1, prefix), cost: 1 });
+    }
     const targets: Array<{ model: string; T: number; inputs: TrainUnitInputs }> = [
       { model: `${prefix}${BASELINE}`, T: 1, inputs: baseline },
       ...temperatures.map((T) => ({ model: studentId(T, prefix), T, inputs: trainInputs(p, env, T, 'student', r) })),
@@ -168,6 +192,10 @@ export function planUnits(p: ExperimentParams, env: GridEnvironment, select: Uni
         units.push({ id: attackId(t.model, attack), kind: 'attack', inputs: asJson(inputs), deps: [t.model], group: groupOf(t.T, prefix), cost: unitCost });
       }
       if (attack !== 'fgsm' || r > 0) continue;
+      for (const e of checkpoints) {
+        const inputs: AttackUnitInputs = { attack, spec: attackSpec(p, attack, 1), model: { ...baseline, checkpointEpoch: e }, samples: { start: 0, count }, env };
+        units.push({ id: attackId(checkpointId(e, prefix), attack), kind: 'attack', inputs: asJson(inputs), deps: [checkpointId(e, prefix)], group: groupOf(1, prefix), cost: unitCost });
+      }
       for (const T of all) {
         if (T === 1) continue;
         const spec: AttackSpec = { ...attackSpec(p, 'fgsm', 1), logitScale: T } as AttackSpec;

@@ -2,11 +2,11 @@ import { fileURLToPath } from 'node:url';
 import type { GridReport, JsonValue, ShardSpec } from '../../engine/grid/types.ts';
 import { chainOf } from '../../engine/grid/units.ts';
 import type { ProgressReporter } from '../../engine/util/progress.ts';
-import type { AttackSummary } from '../ml/attacks/types.ts';
+import { FGSM_VARIANTS, type AttackSummary, type FgsmVariant } from '../ml/attacks/types.ts';
 import type { SaturationReport } from '../ml/attacks/saturation.ts';
 import type { EpochRecord } from '../ml/training.ts';
 import {
-  BASELINE, attackId, headlineTemperature, planUnits, replicatePrefix, scaledControlId, studentId, teacherId, warmStartId,
+  BASELINE, attackId, checkpointEpochOf, checkpointId, headlineTemperature, planUnits, replicatePrefix, scaledControlId, studentId, teacherId, warmStartId,
   type AttackUnitName, type GridEnvironment, type UnitSelection,
 } from './plan.ts';
 import type { ExperimentParams } from './params.ts';
@@ -30,6 +30,8 @@ export interface NetworkOutcome {
   history: EpochRecord[];
   imagesPerSecond: number;
   modelArtifact: string;
+  /** Test images the accuracy is measured on (absent in results stored before it was recorded). */
+  testCount?: number;
 }
 
 export type { AdversarialExample } from './unit-results.ts';
@@ -43,6 +45,8 @@ export interface AttackOutcome {
   /** The logits x T control: FGSM on the baseline with its logits multiplied by this (absent: 1). */
   logitScale?: number;
   summary: AttackSummary;
+  /** FGSM: every variant's summary (the headline `summary` is the float32, clipped one). */
+  variants?: Partial<Record<FgsmVariant, AttackSummary>>;
   examples: AdversarialExample[];
   perSecond: number;
 }
@@ -55,6 +59,8 @@ export interface SaturationOutcome {
   temperature: number;
   logitScale?: number;
   report: SaturationReport;
+  /** Samples whose input gradient is exactly zero in the exact arithmetic (absent: not run). */
+  exactZeroGradientFraction?: number;
 }
 
 /** One independent seed's headline networks and their FGSM (when run). */
@@ -65,6 +71,8 @@ export interface ReplicateOutcome {
   headline?: NetworkOutcome;
   fgsmBaseline?: AttackSummary;
   fgsmHeadline?: AttackSummary;
+  /** Every FGSM variant's summary on the baseline and on the headline network (when run). */
+  fgsmVariants?: { baseline?: Partial<Record<FgsmVariant, AttackSummary>>; headline?: Partial<Record<FgsmVariant, AttackSummary>> };
 }
 
 export interface ExperimentOutcome {
@@ -77,6 +85,8 @@ export interface ExperimentOutcome {
   replicates: ReplicateOutcome[];
   /** Per temperature, ascending. */
   distilled: Array<{ temperature: number; teacher: NetworkOutcome; student: NetworkOutcome }>;
+  /** The main seed's baseline at its checkpoint epochs (params.checkpointEpochs), ascending; the last epoch is `baseline`. */
+  checkpoints?: Array<{ epoch: number; network: NetworkOutcome }>;
   attacks: AttackOutcome[];
   saturation: SaturationOutcome[];
   grid: Pick<GridReport, 'ran' | 'cached' | 'skipped' | 'skipReasons' | 'workers' | 'codeHash' | 'wallMs' | 'chains'>;
@@ -109,6 +119,7 @@ function network(id: string, value: JsonValue | undefined): NetworkOutcome {
   return {
     id, role: r.role, temperature: r.temperature, testAccuracy: r.testAccuracy, trainCount: r.trainCount,
     validationCount: r.validationCount, history: r.history, imagesPerSecond: r.imagesPerSecond, modelArtifact: r.modelArtifact,
+    ...(r.testCount ? { testCount: r.testCount } : {}),
   };
 }
 
@@ -146,13 +157,21 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
   const saturation: SaturationOutcome[] = [];
   const temperatures = opts.select?.networks === 'baseline' ? [] : p.temperatures;
   const selected = opts.select?.attacks ?? [];
-  const models = [{ model: BASELINE, T: 1 }, ...temperatures.map((T) => ({ model: studentId(T), T }))];
+  const checkpointEpochs = p.checkpointEpochs.filter((e) => e < p.epochs);
+  const models = [
+    { model: BASELINE, T: 1 }, ...temperatures.map((T) => ({ model: studentId(T), T })),
+    ...checkpointEpochs.map((e) => ({ model: checkpointId(e), T: 1 })),
+  ];
   const collect = (id: string, model: string, T: number, attack: AttackUnitName, logitScale?: number) => {
     if (res[id] === undefined) return;
     const r = attackResult(id, res[id]);
     const scale = logitScale === undefined ? {} : { logitScale };
-    attacks.push({ unit: id, model, temperature: T, attack, ...scale, summary: r.summary, examples: r.examples, perSecond: r.perSecond });
-    if (attack === 'fgsm' && r.saturation) saturation.push({ unit: id, model, temperature: T, ...scale, report: r.saturation });
+    const variants = r.variants ? Object.fromEntries(Object.entries(r.variants).map(([v, x]) => [v, x!.summary])) : undefined;
+    attacks.push({ unit: id, model, temperature: T, attack, ...scale, summary: r.summary, ...(variants ? { variants } : {}), examples: r.examples, perSecond: r.perSecond });
+    const exact = r.variants?.exact;
+    if (attack === 'fgsm' && r.saturation) {
+      saturation.push({ unit: id, model, temperature: T, ...scale, report: r.saturation, ...(exact ? { exactZeroGradientFraction: exact.zeroGradientCount / exact.summary.counts.attacked } : {}) });
+    }
   };
   for (const attack of selected) {
     for (const { model, T } of models) collect(attackId(model, attack), model, T, attack);
@@ -160,6 +179,10 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
   }
   const H = headlineTemperature(p);
   const summaryOf = (id: string) => (res[id] === undefined ? undefined : attackResult(id, res[id]).summary);
+  const variantsOf = (id: string) => {
+    const v = res[id] === undefined ? null : attackResult(id, res[id]).variants;
+    return v ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x!.summary])) as Partial<Record<FgsmVariant, AttackSummary>> : undefined;
+  };
   const replicates: ReplicateOutcome[] = Array.from({ length: p.seeds }, (_, r) => {
     const prefix = replicatePrefix(p, r);
     const headline = temperatures.length > 0 ? get(studentId(H, prefix)) : undefined;
@@ -169,6 +192,10 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
       ...(headline ? { headline } : {}),
       fgsmBaseline: summaryOf(attackId(`${prefix}${BASELINE}`, 'fgsm')),
       fgsmHeadline: headline ? summaryOf(attackId(studentId(H, prefix), 'fgsm')) : undefined,
+      fgsmVariants: {
+        baseline: variantsOf(attackId(`${prefix}${BASELINE}`, 'fgsm')),
+        headline: headline ? variantsOf(attackId(studentId(H, prefix), 'fgsm')) : undefined,
+      },
     };
   });
   return {
@@ -182,6 +209,7 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
       teacher: get(teacherId(T)),
       student: get(studentId(T)),
     })),
+    checkpoints: checkpointEpochs.map((epoch) => ({ epoch, network: get(checkpointId(epoch)) })),
     attacks,
     saturation,
     grid: { ran: report.ran, cached: report.cached, skipped: report.skipped, skipReasons: report.skipReasons, workers: report.workers, codeHash: report.codeHash, wallMs: report.wallMs, chains: report.chains },
@@ -194,14 +222,28 @@ export async function runExperiment(p: ExperimentParams, opts: RunExperimentOpti
  */
 export function modelResultName(model: string, T: number, logitScale?: number): string {
   if (logitScale !== undefined && logitScale !== 1) return `baselineLogitsX${logitScale}`;
+  const epoch = checkpointEpochOf(model);
+  if (epoch !== undefined) return `baselineEpoch${epoch}`;
   return model === BASELINE ? 'baseline' : `T${T}`;
 }
 
-/** A published number and the grid units it was computed from. */
+/**
+ * A published number, the grid units it was computed from and, for a rate or an accuracy, the
+ * count behind it (k of n), from which the report draws its binomial interval.
+ */
 export interface ResultEntry {
   value: number;
   units: string[];
+  count?: { k: number; n: number };
 }
+
+/** The result-name prefix of each FGSM variant: the float32, clipped one is plain `fgsm`. */
+export const FGSM_VARIANT_PREFIX: Record<FgsmVariant, string> = {
+  float32: 'fgsm',
+  'float32-noclip': 'fgsmUnclipped',
+  exact: 'fgsmExact',
+  'exact-noclip': 'fgsmExactUnclipped',
+};
 
 /**
  * Mean, smallest and largest over the seeds that have a value, published as
@@ -222,33 +264,51 @@ function spread(out: Record<string, ResultEntry>, name: string, reps: ReplicateO
   for (const { seed, e } of points) out[`seeds.${name}.seed${seed}`] = e;
 }
 
+/** An attack summary's headline rate (k successes among n correctly classified) and its rate over all. */
+function rateEntries(summary: AttackSummary, units: string[]): { rate: ResultEntry; all: ResultEntry } {
+  return {
+    rate: { value: summary.headlineRate, units, count: { k: summary.counts.successAmongCorrect, n: summary.counts.correctBefore } },
+    all: { value: summary.rates.a, units, count: { k: summary.counts.successAll, n: summary.counts.attacked } },
+  };
+}
+
 /**
  * The stable result names (an interface read by reviewers' scripts; README, "Results
  * interface"), for the parts of `outcome` present, each with the grid units it comes from.
  * Rates are the headline definition, as fractions.
  */
 export function resultEntries(outcome: ExperimentOutcome): Record<string, ResultEntry> {
-  const net = (n: NetworkOutcome, value = n.testAccuracy): ResultEntry => ({ value, units: [n.id] });
+  const net = (n: NetworkOutcome): ResultEntry => ({
+    value: n.testAccuracy, units: [n.id],
+    ...(n.testCount ? { count: { k: Math.round(n.testAccuracy * n.testCount), n: n.testCount } } : {}),
+  });
   const out: Record<string, ResultEntry> = {
     'baseline.accuracy': net(outcome.baseline),
-    'baseline.trainCount': net(outcome.baseline, outcome.baseline.trainCount),
+    'baseline.trainCount': { value: outcome.baseline.trainCount, units: [outcome.baseline.id] },
   };
   if (outcome.warmStart) out['warmStart.accuracy'] = net(outcome.warmStart);
+  for (const c of outcome.checkpoints ?? []) out[`baselineEpoch${c.epoch}.accuracy`] = net(c.network);
   for (const d of outcome.distilled) {
     out[`distilled.T${d.temperature}.accuracy`] = net(d.student);
     out[`teacher.T${d.temperature}.accuracy`] = net(d.teacher);
   }
   const prefix: Record<AttackOutcome['attack'], string> = { fgsm: 'fgsm', 'fgsm-temperature': 'fgsmTemperature', pgd: 'pgd', jsma: 'jsma' };
+  const publishRates = (base: string, summary: AttackSummary, units: string[]) => {
+    const r = rateEntries(summary, units);
+    out[`${base}.successRate`] = r.rate;
+    out[`${base}.successRateAll`] = r.all;
+  };
   for (const a of outcome.attacks) {
     const units = [a.unit];
-    const base = `${prefix[a.attack]}.${modelResultName(a.model, a.temperature, a.logitScale)}`;
-    out[`${base}.successRate`] = { value: a.summary.headlineRate, units };
-    out[`${base}.successRateAll`] = { value: a.summary.rates.a, units };
+    const model = modelResultName(a.model, a.temperature, a.logitScale);
+    const base = `${prefix[a.attack]}.${model}`;
+    publishRates(base, a.summary, units);
+    for (const [variant, summary] of Object.entries(a.variants ?? {}) as Array<[FgsmVariant, AttackSummary]>) {
+      if (variant !== 'float32') publishRates(`${FGSM_VARIANT_PREFIX[variant]}.${model}`, summary, units);
+    }
     if (a.attack === 'fgsm' && a.temperature === 1 && a.logitScale === undefined) {
       // At T = 1, FGSM on logits / T is FGSM itself: publish it under both names rather than "not run".
-      const corrected = `fgsmTemperature.${modelResultName(a.model, a.temperature)}`;
-      out[`${corrected}.successRate`] = { value: a.summary.headlineRate, units };
-      out[`${corrected}.successRateAll`] = { value: a.summary.rates.a, units };
+      publishRates(`fgsmTemperature.${modelResultName(a.model, a.temperature)}`, a.summary, units);
     }
     const samples = `${prefix[a.attack]}.samples`;
     out[samples] = { value: Math.max(out[samples]?.value ?? 0, a.summary.samples), units: [...(out[samples]?.units ?? []), a.unit] };
@@ -256,18 +316,26 @@ export function resultEntries(outcome: ExperimentOutcome): Record<string, Result
   }
   for (const s of outcome.saturation) {
     const name = `saturation.${modelResultName(s.model, s.temperature, s.logitScale)}`;
-    out[`${name}.zeroGradientFraction`] = { value: s.report.zeroGradientFraction, units: [s.unit] };
+    const n = s.report.samples;
+    out[`${name}.zeroGradientFraction`] = { value: s.report.zeroGradientFraction, units: [s.unit], count: { k: s.report.zeroGradientCount, n } };
+    out[`${name}.cancellationFraction`] = { value: s.report.cancellationFraction, units: [s.unit], count: { k: s.report.cancellationCount, n } };
+    if (s.exactZeroGradientFraction !== undefined) {
+      out[`${name}.exactZeroGradientFraction`] = { value: s.exactZeroGradientFraction, units: [s.unit], count: { k: Math.round(s.exactZeroGradientFraction * n), n } };
+    }
     out[`${name}.medianLogitGap`] = { value: s.report.logitGap.quantiles.find((q) => q.p === 0.5)!.value, units: [s.unit] };
   }
   const reps = outcome.replicates;
   if (reps.length > 1) {
     const H = headlineTemperature(outcome.params);
-    const fgsm = (n: NetworkOutcome | undefined, summary: AttackSummary | undefined): ResultEntry | undefined =>
-      n && summary ? { value: summary.headlineRate, units: [attackId(n.id, 'fgsm')] } : undefined;
+    const rate = (n: NetworkOutcome | undefined, summary: AttackSummary | undefined): ResultEntry | undefined =>
+      (n && summary ? rateEntries(summary, [attackId(n.id, 'fgsm')]).rate : undefined);
     spread(out, 'baseline.accuracy', reps, (r) => net(r.baseline));
     spread(out, `distilled.T${H}.accuracy`, reps, (r) => (r.headline ? net(r.headline) : undefined));
-    spread(out, 'fgsm.baseline.successRate', reps, (r) => fgsm(r.baseline, r.fgsmBaseline));
-    spread(out, `fgsm.T${H}.successRate`, reps, (r) => fgsm(r.headline, r.fgsmHeadline));
+    for (const variant of FGSM_VARIANTS) {
+      const p = FGSM_VARIANT_PREFIX[variant];
+      spread(out, `${p}.baseline.successRate`, reps, (r) => rate(r.baseline, r.fgsmVariants?.baseline?.[variant] ?? (variant === 'float32' ? r.fgsmBaseline : undefined)));
+      spread(out, `${p}.T${H}.successRate`, reps, (r) => rate(r.headline, r.fgsmVariants?.headline?.[variant] ?? (variant === 'float32' ? r.fgsmHeadline : undefined)));
+    }
   }
   return out;
 }
@@ -282,8 +350,8 @@ export function resultValues(outcome: ExperimentOutcome): Record<string, number>
  * it rests on (null when part of the grid was stored before chains were recorded), so that
  * `reprobook verify` recomputes just that chain.
  */
-export function publishable(outcome: ExperimentOutcome, names: RegExp): Array<{ name: string; value: number; artifacts: string[] | null }> {
+export function publishable(outcome: ExperimentOutcome, names: RegExp): Array<{ name: string; value: number; artifacts: string[] | null; count?: { k: number; n: number } }> {
   return Object.entries(resultEntries(outcome))
     .filter(([name]) => names.test(name))
-    .map(([name, e]) => ({ name, value: e.value, artifacts: chainOf(outcome.grid.chains, e.units) }));
+    .map(([name, e]) => ({ name, value: e.value, artifacts: chainOf(outcome.grid.chains, e.units), ...(e.count ? { count: e.count } : {}) }));
 }

@@ -1,5 +1,5 @@
 import type { JsonValue } from '../../engine/grid/types.ts';
-import type { AttackSummary } from '../ml/attacks/types.ts';
+import type { AttackSummary, FgsmVariant } from '../ml/attacks/types.ts';
 import type { SaturationReport } from '../ml/attacks/saturation.ts';
 import type { EpochRecord } from '../ml/training.ts';
 import type { AttackUnitName, TrainUnitInputs } from './plan.ts';
@@ -16,6 +16,8 @@ export interface NetworkUnitResult {
   /** The artifact id of the stored model. */
   modelArtifact: string;
   testAccuracy: number;
+  /** Test images the accuracy is measured on. */
+  testCount?: number;
   trainCount: number;
   validationCount: number;
   steps: number;
@@ -31,9 +33,19 @@ export interface AdversarialExample {
   original: number[]; adversarial: number[];
 }
 
+/** One FGSM variant's outcome in a unit that computed several from shared passes. */
+export interface FgsmVariantResult {
+  summary: AttackSummary;
+  /** Samples whose input gradient, in this variant's arithmetic, is exactly zero in every pixel. */
+  zeroGradientCount: number;
+}
+
 export interface AttackUnitResult {
   attack: AttackUnitName;
+  /** The headline variant's summary (FGSM: the first variant of the spec, float32 clipped). */
   summary: AttackSummary;
+  /** FGSM units: every variant computed, the headline one included; null for other attacks. */
+  variants: Partial<Record<FgsmVariant, FgsmVariantResult>> | null;
   /** FGSM only: the saturation of the very gradients the attack used. */
   saturation: SaturationReport | null;
   examples: AdversarialExample[];

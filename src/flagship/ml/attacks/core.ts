@@ -3,8 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../../engine/util/errors.ts';
 import { silentProgress } from '../../../engine/util/progress.ts';
 import { argmaxRows, isSuccess, perturbationOf, summarize } from './metrics.ts';
-import type {
-  AttackData, AttackName, AttackOptions, AttackResult, FgsmLoss, SampleOutcome,
+import {
+  HEADLINE_DEFINITION,
+  type AttackData, type AttackName, type AttackOptions, type AttackResult, type FgsmLoss, type SampleOutcome,
 } from './types.ts';
 
 /** Shapes the attacks need from a model and a data set, checked once. */
@@ -101,6 +102,8 @@ export interface GradientFacts {
   zeroGradient: boolean[];
   logitGap: Float64Array;
   saturatedSoftmax: boolean[];
+  /** Float32's cancellation regime: the other classes' softmax mass is below 2^-24 (logit-gradient.ts). */
+  cancellation?: boolean[];
 }
 
 /** One batch of crafted examples. */
@@ -115,21 +118,34 @@ export type UntargetedCrafter = (
   x: tf.Tensor, labels: Int32Array, ids: ArrayLike<number>, geometry: AttackGeometry,
 ) => Promise<CraftedBatch>;
 
+/** One of several attacks crafted from shared work (e.g. the FGSM variants of one gradient pass). */
+export interface UntargetedVariant {
+  attack: AttackName;
+  params: Record<string, string | number | boolean>;
+}
+
+/** Crafts every variant of a batch at once, keyed like the variants it was given. */
+export type UntargetedVariantsCrafter<V extends string> = (
+  x: tf.Tensor, labels: Int32Array, ids: ArrayLike<number>, geometry: AttackGeometry,
+) => Promise<Record<V, CraftedBatch>>;
+
 /**
- * The batched evaluation loop shared by the untargeted attacks: craft a batch, classify the
- * result, record outcomes, and summarise.
+ * The batched evaluation loop shared by the untargeted attacks: craft a batch (every variant
+ * of it), classify each variant's result, record outcomes, and summarise each variant.
  */
-export async function runUntargeted(
-  model: tf.LayersModel, data: AttackData, attack: AttackName,
-  params: Record<string, string | number | boolean>, opts: AttackOptions, craft: UntargetedCrafter,
-): Promise<AttackResult> {
+export async function runUntargetedVariants<V extends string>(
+  model: tf.LayersModel, data: AttackData, variants: Record<V, UntargetedVariant>,
+  opts: AttackOptions, craft: UntargetedVariantsCrafter<V>,
+): Promise<Record<V, AttackResult>> {
   const g = geometryOf(model, data);
+  const names = Object.keys(variants) as V[];
   const batchSize = opts.batchSize ?? 100;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size ${batchSize} is not a positive integer`, 'use e.g. 100');
   const keep = Math.min(opts.keepAdversarial ?? Infinity, g.n);
-  const adversarial = new Float32Array(keep * g.size);
-  const outcomes: SampleOutcome[] = [];
-  const task = (opts.progress ?? silentProgress).start(attack, g.n, 'img');
+  const kept = new Map(names.map((v) => [v, new Float32Array(keep * g.size)]));
+  const outcomes = new Map<V, SampleOutcome[]>(names.map((v) => [v, []]));
+  const label = names.map((v) => variants[v].attack).filter((a, i, all) => all.indexOf(a) === i).join('+');
+  const task = (opts.progress ?? silentProgress).start(label, g.n, 'img');
   const t0 = performance.now();
   for (let start = 0; start < g.n; start += batchSize) {
     const end = Math.min(g.n, start + batchSize);
@@ -138,38 +154,56 @@ export async function runUntargeted(
     const labels = Int32Array.from({ length: m }, (_, i) => data.labels[start + i]);
     const ids = Array.from({ length: m }, (_, i) => g.ids[start + i]);
     const x = tf.tensor(xs, [m, ...g.inputShape]);
-    let crafted: CraftedBatch;
-    let predAfter: Int32Array;
+    let crafted: Record<V, CraftedBatch>;
     try {
       crafted = await craft(x, labels, ids, g);
-      const logitsAfter = tf.tidy(() => logitsOf(model, tf.tensor(crafted.adversarial, [m, ...g.inputShape])));
-      predAfter = argmaxRows(await logitsAfter.data(), g.numClasses);
-      logitsAfter.dispose();
     } finally {
       x.dispose();
     }
-    for (let i = 0; i < m; i++) {
-      const pert = perturbationOf(xs, i * g.size, crafted.adversarial, i * g.size, g.size);
-      outcomes.push({
-        id: ids[i], label: labels[i], predBefore: crafted.predBefore[i], predAfter: predAfter[i],
-        correctBefore: crafted.predBefore[i] === labels[i],
-        success: isSuccess('untargeted', labels[i], predAfter[i]),
-        ...pert, iterations: crafted.iterations,
-        ...(crafted.gradient ? {
-          zeroGradient: crafted.gradient.zeroGradient[i],
-          logitGap: crafted.gradient.logitGap[i],
-          saturatedSoftmax: crafted.gradient.saturatedSoftmax[i],
-        } : {}),
-      });
-      const k = start + i;
-      if (k < keep) adversarial.set(crafted.adversarial.subarray(i * g.size, (i + 1) * g.size), k * g.size);
+    for (const v of names) {
+      const c = crafted[v];
+      const logitsAfter = tf.tidy(() => logitsOf(model, tf.tensor(c.adversarial, [m, ...g.inputShape])));
+      const predAfter = argmaxRows(await logitsAfter.data(), g.numClasses);
+      logitsAfter.dispose();
+      const list = outcomes.get(v)!;
+      for (let i = 0; i < m; i++) {
+        const pert = perturbationOf(xs, i * g.size, c.adversarial, i * g.size, g.size);
+        list.push({
+          id: ids[i], label: labels[i], predBefore: c.predBefore[i], predAfter: predAfter[i],
+          correctBefore: c.predBefore[i] === labels[i],
+          success: isSuccess('untargeted', labels[i], predAfter[i]),
+          ...pert, iterations: c.iterations,
+          ...(c.gradient ? {
+            zeroGradient: c.gradient.zeroGradient[i],
+            logitGap: c.gradient.logitGap[i],
+            saturatedSoftmax: c.gradient.saturatedSoftmax[i],
+            ...(c.gradient.cancellation ? { cancellation: c.gradient.cancellation[i] } : {}),
+          } : {}),
+        });
+        const k = start + i;
+        if (k < keep) kept.get(v)!.set(c.adversarial.subarray(i * g.size, (i + 1) * g.size), k * g.size);
+      }
     }
     task.update(end);
   }
   const wallMs = performance.now() - t0;
-  const summary = summarize(attack, 'untargeted', params, g.n, outcomes);
-  task.done(`${attack}: success ${(100 * summary.headlineRate).toFixed(2)}% (definition ${summary.headline})`);
-  return { summary, outcomes, adversarial, timing: { wallMs, perSecond: g.n / Math.max(wallMs / 1000, 1e-9) } };
+  const results = {} as Record<V, AttackResult>;
+  for (const v of names) {
+    const summary = summarize(variants[v].attack, 'untargeted', variants[v].params, g.n, outcomes.get(v)!);
+    results[v] = { summary, outcomes: outcomes.get(v)!, adversarial: kept.get(v)!, timing: { wallMs, perSecond: g.n / Math.max(wallMs / 1000, 1e-9) } };
+  }
+  const rates = names.map((v) => `${names.length > 1 ? `${v} ` : ''}${(100 * results[v].summary.headlineRate).toFixed(2)}%`).join(', ');
+  task.done(`${label}: success ${rates} (definition ${HEADLINE_DEFINITION})`);
+  return results;
+}
+
+/** One untargeted attack: `runUntargetedVariants` with a single variant. */
+export async function runUntargeted(
+  model: tf.LayersModel, data: AttackData, attack: AttackName,
+  params: Record<string, string | number | boolean>, opts: AttackOptions, craft: UntargetedCrafter,
+): Promise<AttackResult> {
+  const results = await runUntargetedVariants(model, data, { only: { attack, params } }, opts, async (...args) => ({ only: await craft(...args) }));
+  return results.only;
 }
 
 /** Seeded uniform [0, 1) generator: deterministic random starts per sample (the project's one PRNG). */

@@ -4,7 +4,7 @@ import { cwL2, type CwL2Params } from './cw.ts';
 import { fgsm } from './fgsm.ts';
 import { jsma } from './jsma.ts';
 import { pgd } from './pgd.ts';
-import type { AttackData, AttackOptions, AttackResult, FgsmParams, JsmaParams, PgdParams } from './types.ts';
+import type { AttackData, AttackOptions, AttackResult, FgsmParams, FgsmVariant, JsmaParams, PgdParams } from './types.ts';
 
 export { subsetData } from './core.ts';
 
@@ -13,7 +13,9 @@ export { subsetData } from './core.ts';
  * store memoisation) and publish it next to its summary.
  */
 export type AttackSpec =
-  | ({ kind: 'fgsm' } & FgsmParams)
+  // `variants`: the FGSM variants a grid unit computes from shared passes (fgsmVariants); the
+  // first is the unit's headline summary. Absent: the one variant of `gradient` and `clip`.
+  | ({ kind: 'fgsm'; variants?: FgsmVariant[] } & FgsmParams)
   | ({ kind: 'pgd' } & PgdParams)
   | ({ kind: 'jsma' } & JsmaParams)
   | ({ kind: 'cw-l2' } & CwL2Params);

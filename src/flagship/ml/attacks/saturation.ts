@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../../engine/util/errors.ts';
 import { silentProgress, type ProgressReporter } from '../../../engine/util/progress.ts';
 import { fgsmLoss, geometryOf, gradWithLogits, type GradientFacts } from './core.ts';
+import { inCancellationRegime } from './logit-gradient.ts';
 import { histogram, logitGaps, quantiles } from './metrics.ts';
 import type { AttackData, FgsmLoss, SampleOutcome } from './types.ts';
 
@@ -31,6 +32,13 @@ export interface SaturationReport {
   zeroGradientFraction: number;
   /** Samples whose largest softmax probability at T = 1 is exactly 1 in float32. */
   saturatedSoftmaxFraction: number;
+  /**
+   * Samples in float32's cancellation regime: the softmax mass of the classes other than the
+   * true one (of the logits the loss sees) is below 2^-24, so p_y rounds to 1 and the loss
+   * gradient's direction is set by rounding (logit-gradient.ts).
+   */
+  cancellationCount: number;
+  cancellationFraction: number;
   /** Top logit minus second logit. */
   logitGap: {
     mean: number;
@@ -62,7 +70,7 @@ export function gradientFacts(grad: ArrayLike<number>, logits: ArrayLike<number>
 }
 
 /** The report of `gaps` and per-sample flags (the one summary behind both entry points below). */
-function summarizeSaturation(facts: { zero: number; saturated: number; gaps: Float64Array }, params: SaturationReport['params'], edges: number[]): SaturationReport {
+function summarizeSaturation(facts: { zero: number; saturated: number; cancellation: number; gaps: Float64Array }, params: SaturationReport['params'], edges: number[]): SaturationReport {
   const n = facts.gaps.length;
   let sum = 0;
   for (const v of facts.gaps) sum += v;
@@ -73,6 +81,8 @@ function summarizeSaturation(facts: { zero: number; saturated: number; gaps: Flo
     zeroGradientCount: facts.zero,
     zeroGradientFraction: n > 0 ? facts.zero / n : 0,
     saturatedSoftmaxFraction: n > 0 ? facts.saturated / n : 0,
+    cancellationCount: facts.cancellation,
+    cancellationFraction: n > 0 ? facts.cancellation / n : 0,
     logitGap: {
       mean: n > 0 ? sum / n : NaN,
       quantiles: GAP_QUANTILES.map((p, i) => ({ p, value: qs[i] })),
@@ -86,12 +96,13 @@ function summarizeSaturation(facts: { zero: number; saturated: number; gaps: Flo
  * same gradient the attack used: no second pass, and no chance of measuring another one).
  */
 export function saturationFromOutcomes(outcomes: readonly SampleOutcome[], params: SaturationReport['params'], edges: number[] = DEFAULT_GAP_EDGES): SaturationReport {
-  if (outcomes.some((o) => o.zeroGradient === undefined || o.logitGap === undefined)) {
+  if (outcomes.some((o) => o.zeroGradient === undefined || o.logitGap === undefined || o.cancellation === undefined)) {
     throw new Error('saturationFromOutcomes: these outcomes carry no gradient facts (only FGSM records them)');
   }
   return summarizeSaturation({
     zero: outcomes.filter((o) => o.zeroGradient).length,
     saturated: outcomes.filter((o) => o.saturatedSoftmax).length,
+    cancellation: outcomes.filter((o) => o.cancellation).length,
     gaps: Float64Array.from(outcomes, (o) => o.logitGap!),
   }, params, edges);
 }
@@ -112,6 +123,7 @@ export async function saturationDiagnostic(model: tf.LayersModel, data: AttackDa
   const task = (opts.progress ?? silentProgress).start('saturation', g.n, 'img');
   let zero = 0;
   let saturated = 0;
+  let cancellation = 0;
   const gaps = new Float64Array(g.n);
   for (let start = 0; start < g.n; start += batchSize) {
     const end = Math.min(g.n, start + batchSize);
@@ -125,9 +137,10 @@ export async function saturationDiagnostic(model: tf.LayersModel, data: AttackDa
     const facts = gradientFacts(gradData, logitData, g.size, g.numClasses);
     zero += facts.zeroGradient.filter(Boolean).length;
     saturated += facts.saturatedSoftmax.filter(Boolean).length;
+    cancellation += inCancellationRegime(logitData, labels, g.numClasses, 1 / temperature).filter(Boolean).length;
     gaps.set(facts.logitGap, start);
     task.update(end);
   }
   task.done();
-  return summarizeSaturation({ zero, saturated, gaps }, { loss, temperature }, edges);
+  return summarizeSaturation({ zero, saturated, cancellation, gaps }, { loss, temperature }, edges);
 }

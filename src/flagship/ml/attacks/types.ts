@@ -51,9 +51,34 @@ export type AttackName = 'fgsm' | 'fgsm-temperature' | 'pgd-margin' | 'jsma-f' |
  */
 export type FgsmLoss = 'softmax-cross-entropy' | 'categorical-cross-entropy';
 
+/**
+ * Which gradient FGSM takes the sign of (logit-gradient.ts):
+ * - 'float32': the framework's own gradient of the loss in float32, what a TensorFlow user
+ *   of 2016 computed; in float32's cancellation regime its direction is set by rounding.
+ * - 'exact': J^T g with g the logit gradient rescaled by 1 / max_{j != y} p_j in log space,
+ *   free of cancellation and underflow (the sign is the true gradient's sign).
+ */
+export type FgsmGradient = 'float32' | 'exact';
+
+/**
+ * The FGSM variants, as ids: the gradient, and whether the result is clipped to [0, 1]
+ * ('-noclip': x + eps * sign(grad) as is, as cleverhans ran it until November 2016;
+ * reference.md, "FGSM as the tooling of 2016 ran it").
+ */
+export type FgsmVariant = 'float32' | 'float32-noclip' | 'exact' | 'exact-noclip';
+export const FGSM_VARIANTS: readonly FgsmVariant[] = ['float32', 'float32-noclip', 'exact', 'exact-noclip'];
+
+export function fgsmVariantOf(v: FgsmVariant): { gradient: FgsmGradient; clip: boolean } {
+  return { gradient: v.startsWith('exact') ? 'exact' : 'float32', clip: !v.endsWith('-noclip') };
+}
+
 export interface FgsmParams {
   /** L-infinity budget (paper: 0.3). */
   eps: number;
+  /** Default 'float32' (FgsmGradient). */
+  gradient?: FgsmGradient;
+  /** Clip the result to [0, 1] (default true). */
+  clip?: boolean;
   /** Default 'softmax-cross-entropy'. */
   loss?: FgsmLoss;
   /**
@@ -127,6 +152,8 @@ export interface SampleOutcome {
   logitGap?: number;
   /** FGSM only: the largest softmax probability of those logits is exactly 1 in float32. */
   saturatedSoftmax?: boolean;
+  /** FGSM only: in float32's cancellation regime (the other classes' softmax mass below 2^-24). */
+  cancellation?: boolean;
 }
 
 export interface PerturbationMeans {
