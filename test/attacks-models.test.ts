@@ -236,7 +236,7 @@ test('evaluation reports progress and names the attack from its spec', async () 
   const data = subsetData(test100, [...Array(10).keys()]);
   const r = await runAttack(saturated, data, { kind: 'fgsm', eps: 0.1, temperature: 100 }, { batchSize: 4, progress });
   assert.equal(r.summary.attack, 'fgsm-temperature');
-  assert.deepEqual(r.summary.params, { eps: 0.1, loss: 'softmax-cross-entropy', temperature: 100 });
+  assert.deepEqual(r.summary.params, { eps: 0.1, loss: 'softmax-cross-entropy', temperature: 100, gradient: 'float32', clip: true });
   assert.deepEqual(events, ['start fgsm-temperature 10 img', 'update 4', 'update 8', 'update 10', 'done']);
   const j = await runAttack(base, subsetData(data, [0]), { kind: 'jsma', variant: 'Z', gamma: 0.01 }, { batchSize: 5, progress });
   assert.equal(j.summary.attack, 'jsma-z');

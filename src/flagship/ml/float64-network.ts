@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../engine/util/errors.ts';
 
 /**
@@ -34,14 +34,23 @@ export interface Float64Network {
 interface Trace {
   /** Input of each layer, with its [h, w, c] shape (c = width for dense). */
   inputs: Array<{ data: Float64Array; shape: [number, number, number] }>;
-  /** Pre-activation output of each conv and dense layer (for the ReLU mask). */
-  pre: Array<Float64Array | null>;
+  /** The decisions taken: each ReLU's open units, each max-pool's chosen inputs (the backward pass follows them). */
+  pattern: ActivationPattern;
 }
 
 export interface Float64Forward {
   logits: Float64Array;
   trace: Trace;
 }
+
+/**
+ * Which linear piece of the network a forward pass is on: per layer, the ReLU's open units
+ * (conv and dense layers with ReLU) or the max-pool's chosen positions (index into the layer's
+ * input), null for the others. The network is piecewise linear, and its gradient jumps where a
+ * ReLU's input or a max-pool's two largest inputs cross: a float32 forward pass and a float64
+ * one can land on neighbouring pieces when a value is within rounding of such a boundary.
+ */
+export type ActivationPattern = Array<Uint8Array | Int32Array | null>;
 
 function activationOf(layer: tf.layers.Layer, a: unknown): Activation {
   if (a === 'relu' || a === 'linear') return a;
@@ -147,32 +156,20 @@ function convBackward(l: Extract<Layer, { kind: 'conv' }>, dOut: Float64Array, [
   return dx;
 }
 
-function pool(l: Extract<Layer, { kind: 'pool' }>, x: Float64Array, [h, w, c]: [number, number, number]): Float64Array {
+/** Per output of a max-pool, the input position holding the maximum (the first, row-major in its window, on ties). */
+function poolArgmax(l: Extract<Layer, { kind: 'pool' }>, x: Float64Array, [h, w, c]: [number, number, number]): Int32Array {
   const oh = Math.floor(h / l.ph);
   const ow = Math.floor(w / l.pw);
-  const out = new Float64Array(oh * ow * c).fill(-Infinity);
-  for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let ky = 0; ky < l.ph; ky++) for (let kx = 0; kx < l.pw; kx++) {
-    const xi = ((oy * l.ph + ky) * w + (ox * l.pw + kx)) * c;
-    const o = (oy * ow + ox) * c;
-    for (let k = 0; k < c; k++) if (x[xi + k] > out[o + k]) out[o + k] = x[xi + k];
-  }
-  return out;
-}
-
-/** Routes each output's gradient to the first position (row-major in its window) holding the maximum. */
-function poolBackward(l: Extract<Layer, { kind: 'pool' }>, dOut: Float64Array, x: Float64Array, [h, w, c]: [number, number, number]): Float64Array {
-  const oh = Math.floor(h / l.ph);
-  const ow = Math.floor(w / l.pw);
-  const dx = new Float64Array(h * w * c);
+  const out = new Int32Array(oh * ow * c);
   for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let k = 0; k < c; k++) {
     let best = -1;
     for (let ky = 0; ky < l.ph; ky++) for (let kx = 0; kx < l.pw; kx++) {
       const xi = ((oy * l.ph + ky) * w + (ox * l.pw + kx)) * c + k;
       if (best < 0 || x[xi] > x[best]) best = xi;
     }
-    dx[best] += dOut[(oy * ow + ox) * c + k];
+    out[(oy * ow + ox) * c + k] = best;
   }
-  return dx;
+  return out;
 }
 
 function dense(l: Extract<Layer, { kind: 'dense' }>, x: Float64Array): Float64Array {
@@ -197,31 +194,46 @@ function denseBackward(l: Extract<Layer, { kind: 'dense' }>, dOut: Float64Array)
   return dx;
 }
 
-/** The logits of one sample (its pixels, channels last), and the trace for `inputGradient64`. */
-export function forward64(net: Float64Network, image: ArrayLike<number>): Float64Forward {
+/**
+ * The logits of one sample (its pixels, channels last), the trace for `inputGradient64`, and
+ * the pattern it followed. With `follow`, the ReLUs and max-pools take that pattern's
+ * decisions instead of their own (values stay float64): the float64 arithmetic of the very
+ * linear piece another forward pass chose.
+ */
+export function forward64(net: Float64Network, image: ArrayLike<number>, follow?: ActivationPattern): Float64Forward & { pattern: ActivationPattern } {
   const [h0, w0, c0] = net.inputShape;
   if (image.length !== h0 * w0 * c0) throw new RangeError(`image has ${image.length} values; the network takes ${h0 * w0 * c0}`);
   let x: Float64Array = Float64Array.from(image);
   let shape: [number, number, number] = [h0, w0, c0];
-  const trace: Trace = { inputs: [], pre: [] };
-  for (const l of net.layers) {
+  const pattern: ActivationPattern = [];
+  const trace: Trace = { inputs: [], pattern };
+  net.layers.forEach((l, li) => {
     trace.inputs.push({ data: x, shape });
     if (l.kind === 'conv' || l.kind === 'dense') {
       const pre = l.kind === 'conv' ? conv(l, x, shape) : dense(l, x);
-      trace.pre.push(pre);
-      x = l.activation === 'relu' ? pre.map((v) => (v > 0 ? v : 0)) : pre;
+      if (l.activation === 'relu') {
+        const open = (follow?.[li] as Uint8Array | undefined) ?? Uint8Array.from(pre, (v) => (v > 0 ? 1 : 0));
+        if (open.length !== pre.length) throw new RangeError(`pattern of layer ${l.name} has ${open.length} units, not ${pre.length}`);
+        pattern.push(open);
+        x = Float64Array.from(pre, (v, k) => (open[k] ? v : 0));
+      } else {
+        pattern.push(null);
+        x = pre;
+      }
       shape = l.kind === 'conv' ? [shape[0] - l.kh + 1, shape[1] - l.kw + 1, l.cout] : [1, 1, l.nout];
     } else {
-      trace.pre.push(null);
       if (l.kind === 'pool') {
-        x = pool(l, x, shape);
+        const chosen = (follow?.[li] as Int32Array | undefined) ?? poolArgmax(l, x, shape);
+        pattern.push(chosen);
+        x = Float64Array.from(chosen, (i) => x[i]);
         shape = [Math.floor(shape[0] / l.ph), Math.floor(shape[1] / l.pw), shape[2]];
       } else {
+        pattern.push(null);
         shape = [1, 1, shape[0] * shape[1] * shape[2]];
       }
     }
-  }
-  return { logits: x, trace };
+  });
+  return { logits: x, trace, pattern };
 }
 
 /** J^T g: the gradient with respect to the input of any loss whose logit gradient is `g`. */
@@ -233,13 +245,16 @@ export function inputGradient64(net: Float64Network, fwd: Float64Forward, g: Arr
     const input = fwd.trace.inputs[i];
     if (l.kind === 'conv' || l.kind === 'dense') {
       if (l.activation === 'relu') {
-        // ReLU's derivative is 0 at 0, as in tfjs (step(x) = x > 0).
-        const pre = fwd.trace.pre[i]!;
-        d = d.map((v, k) => (pre[k] > 0 ? v : 0));
+        // Through the open units only (ReLU's derivative is 0 at 0, as in tfjs: step(x) = x > 0).
+        const open = fwd.trace.pattern[i] as Uint8Array;
+        d = d.map((v, k) => (open[k] ? v : 0));
       }
       d = l.kind === 'conv' ? convBackward(l, d, input.shape) : denseBackward(l, d);
     } else if (l.kind === 'pool') {
-      d = poolBackward(l, d, input.data, input.shape);
+      const chosen = fwd.trace.pattern[i] as Int32Array;
+      const dx = new Float64Array(input.data.length);
+      for (let o = 0; o < chosen.length; o++) dx[chosen[o]] += d[o];
+      d = dx;
     }
     // Flatten: channels-last order is the flat order, nothing to do.
   }
@@ -261,4 +276,60 @@ export function crossEntropyLogitGradient64(logits: ArrayLike<number>, y: number
   for (let j = 0; j < p.length; j++) p[j] /= sum;
   p[y] -= 1;
   return p;
+}
+
+/**
+ * The linear piece the model's own (float32, backend) forward pass takes on each image of a
+ * batch [n, h, w, c]: layer by layer through tfjs, each ReLU's open units (its output > 0) and
+ * each max-pool's chosen positions (the first maximum of its window, as tfjs's gradient takes).
+ * `forward64(net, image, pattern)` then computes that piece in float64.
+ */
+export function float32Patterns(model: tf.LayersModel, net: Float64Network, images: Float32Array): ActivationPattern[] {
+  const [h, w, c] = net.inputShape;
+  const n = images.length / (h * w * c);
+  const perLayer: Array<Float32Array | null> = [];
+  const inputs: Float32Array[] = [];
+  tf.tidy(() => {
+    let x: tf.Tensor = tf.tensor(images, [n, h, w, c]);
+    for (const layer of model.layers) {
+      inputs.push(x.dataSync() as Float32Array);
+      x = layer.apply(x) as tf.Tensor;
+      perLayer.push(x.dataSync() as Float32Array);
+    }
+  });
+  return Array.from({ length: n }, (_, s) => net.layers.map((l, li) => {
+    if ((l.kind === 'conv' || l.kind === 'dense') && l.activation === 'relu') {
+      const out = perLayer[li]!;
+      const per = out.length / n;
+      return Uint8Array.from(out.subarray(s * per, (s + 1) * per), (v) => (v > 0 ? 1 : 0));
+    }
+    if (l.kind === 'pool') {
+      const input = inputs[li];
+      const per = input.length / n;
+      const shape = shapeBefore(net, li);
+      return poolArgmax(l, Float64Array.from(input.subarray(s * per, (s + 1) * per)), shape);
+    }
+    return null;
+  }));
+}
+
+/** The [h, w, c] shape of the input of layer `index`. */
+function shapeBefore(net: Float64Network, index: number): [number, number, number] {
+  let shape: [number, number, number] = [...net.inputShape];
+  for (const l of net.layers.slice(0, index)) {
+    if (l.kind === 'conv') shape = [shape[0] - l.kh + 1, shape[1] - l.kw + 1, l.cout];
+    else if (l.kind === 'pool') shape = [Math.floor(shape[0] / l.ph), Math.floor(shape[1] / l.pw), shape[2]];
+    else if (l.kind === 'flatten') shape = [1, 1, shape[0] * shape[1] * shape[2]];
+    else shape = [1, 1, l.nout];
+  }
+  return shape;
+}
+
+/** Whether two patterns take the same decisions everywhere (the same linear piece). */
+export function samePiece(a: ActivationPattern, b: ActivationPattern): boolean {
+  return a.every((x, i) => {
+    const y = b[i];
+    if (x === null || y === null) return x === y;
+    return x.length === y.length && x.every((v, k) => v === y[k]);
+  });
 }

@@ -25,7 +25,7 @@ import {
 /** The base parameters of every variant (the gradient and the clip are the variant's). */
 export type FgsmBaseParams = Omit<FgsmParams, 'gradient' | 'clip'>;
 
-function checkParams(params: FgsmBaseParams): { loss: NonNullable<FgsmParams['loss']>; temperature: number; logitScale: number } {
+export function checkFgsmParams(params: FgsmBaseParams): { loss: NonNullable<FgsmParams['loss']>; temperature: number; logitScale: number } {
   checkEps(params.eps);
   const loss = params.loss ?? 'softmax-cross-entropy';
   const temperature = params.temperature ?? 1;
@@ -55,9 +55,8 @@ export async function fgsmVariants<V extends FgsmVariant>(
   model: tf.LayersModel, data: AttackData, params: FgsmBaseParams, variants: readonly V[], opts: AttackOptions = {},
 ): Promise<Record<V, AttackResult>> {
   if (variants.length === 0) throw new UserError('FGSM: no variant requested', `name at least one of float32, float32-noclip, exact, exact-noclip`);
-  const { loss, temperature, logitScale } = checkParams(params);
+  const { loss, temperature, logitScale } = checkFgsmParams(params);
   const name = temperature === 1 ? 'fgsm' : 'fgsm-temperature';
-  const scaled = (z: tf.Tensor2D) => (logitScale === 1 ? z : tf.mul(z, logitScale) as tf.Tensor2D);
   const specs = Object.fromEntries(variants.map((v) => {
     const { gradient, clip } = fgsmVariantOf(v);
     return [v, { attack: name, params: { eps: params.eps, loss, temperature, ...(logitScale !== 1 ? { logitScale } : {}), gradient, clip } }];
@@ -67,21 +66,7 @@ export async function fgsmVariants<V extends FgsmVariant>(
   const lossScale = logitScale / temperature;
   return runUntargetedVariants(model, data, specs, opts, async (x, labels, _ids, g) => {
     const xs = (await x.data()) as Float32Array;
-    const passes = new Map<FgsmGradient, { grad: Float32Array; logits: Float32Array }>();
-    for (const kind of gradients) {
-      const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), g.numClasses).toFloat() as tf.Tensor2D);
-      const objective = kind === 'float32'
-        ? (z: tf.Tensor2D) => fgsmLoss(loss, scaled(z), oneHot, temperature)
-        // J^T g for the rescaled g of this very forward pass: sum(z * g) has logit gradient g.
-        : (z: tf.Tensor2D) => {
-          const G = exactLogitGradient(z.dataSync(), labels, g.numClasses, lossScale);
-          return tf.sum(tf.mul(z, tf.tensor(Float32Array.from(G), z.shape))) as tf.Scalar;
-        };
-      const { grad, logits } = gradWithLogits(model, x, objective);
-      const [gradData, logitData] = await Promise.all([grad.data() as Promise<Float32Array>, logits.data() as Promise<Float32Array>]);
-      tf.dispose([oneHot, grad, logits]);
-      passes.set(kind, { grad: gradData, logits: logitData });
-    }
+    const passes = await fgsmGradients(model, x, labels, g.numClasses, { loss, temperature, logitScale }, gradients);
     // Every pass sees the same logits (same inputs, same batch): the facts come from the first.
     const logitData = passes.get(gradients[0])!.logits;
     const seen = logitScale === 1 ? logitData : Float32Array.from(logitData, (v) => v * logitScale);
@@ -96,6 +81,42 @@ export async function fgsmVariants<V extends FgsmVariant>(
     }
     return out;
   });
+}
+
+/** The input gradient and the logits of one gradient kind's pass over a batch. */
+export interface FgsmPass {
+  grad: Float32Array;
+  logits: Float32Array;
+}
+
+/**
+ * FGSM's input gradients of a batch `x`, one forward and backward pass per kind: 'float32',
+ * the framework's gradient of the loss on logitScale * logits / temperature; 'exact', J^T g
+ * with g the rescaled logit gradient of that same pass (logit-gradient.ts; every positive
+ * factor dropped, so only its sign is meaningful).
+ */
+export async function fgsmGradients(
+  model: tf.LayersModel, x: tf.Tensor, labels: Int32Array, numClasses: number,
+  params: { loss: NonNullable<FgsmParams['loss']>; temperature: number; logitScale: number }, kinds: readonly FgsmGradient[],
+): Promise<Map<FgsmGradient, FgsmPass>> {
+  const { loss, temperature, logitScale } = params;
+  const scaled = (z: tf.Tensor2D) => (logitScale === 1 ? z : tf.mul(z, logitScale) as tf.Tensor2D);
+  const passes = new Map<FgsmGradient, FgsmPass>();
+  for (const kind of kinds) {
+    const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat() as tf.Tensor2D);
+    const objective = kind === 'float32'
+      ? (z: tf.Tensor2D) => fgsmLoss(loss, scaled(z), oneHot, temperature)
+      // J^T g for the rescaled g of this very forward pass: sum(z * g) has logit gradient g.
+      : (z: tf.Tensor2D) => {
+        const G = exactLogitGradient(z.dataSync(), labels, numClasses, logitScale / temperature);
+        return tf.sum(tf.mul(z, tf.tensor(Float32Array.from(G), z.shape))) as tf.Scalar;
+      };
+    const { grad, logits } = gradWithLogits(model, x, objective);
+    const [gradData, logitData] = await Promise.all([grad.data() as Promise<Float32Array>, logits.data() as Promise<Float32Array>]);
+    tf.dispose([oneHot, grad, logits]);
+    passes.set(kind, { grad: gradData, logits: logitData });
+  }
+  return passes;
 }
 
 /** One FGSM variant (default: float32 gradient, clipped). */
