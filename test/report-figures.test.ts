@@ -101,3 +101,14 @@ test('safePngDataUrl accepts only plain base64', () => {
   assert.equal(safePngDataUrl('abc" onerror="x'), undefined);
   assert.equal(safePngDataUrl(''), undefined);
 });
+
+test('Figure 1 draws FGSM with the exact gradient beside the float32 attack, one point per temperature', () => {
+  const withExact = { ...results, 'fgsmExact.T1.successRate': 0.86, 'fgsmExact.T100.successRate': 0.7, 'fgsmExact.baseline.successRate': 0.86 };
+  const data = figure1Data(withExact);
+  assert.deepEqual(data.exactPoints.map((p) => [p.temperature, p.value]), [[1, 0.86], [100, 0.7]]);
+  assert.deepEqual(data.points.map((p) => p.temperature), [1, 10, 100], 'the exact series does not leak into the float32 one');
+  const doc = svgDoc(figure1Svg(withExact));
+  assert.deepEqual([...doc.querySelectorAll('circle.fig1-exact-point')].map((c) => c.getAttribute('data-value')), ['0.86', '0.7']);
+  assert.match(doc.body.textContent!, /exact gradient/);
+  assert.equal(svgDoc(figure1Svg(results)).querySelectorAll('circle.fig1-exact-point').length, 0, 'absent when not run');
+});

@@ -13,10 +13,13 @@ export function escapeHtml(s: string): string {
     .replace(/'/g, '&#39;');
 }
 
-/** How a placeholder shows a value: `percent` reads a fraction in [0, 1]. */
-export type ValueFormat = 'percent' | 'percent1' | 'percent3' | 'number' | 'int' | 'fixed4' | 'raw';
+/**
+ * How a placeholder shows a value: `percent` reads a fraction in [0, 1]; `points` reads a
+ * difference of two fractions and shows it as signed percentage points.
+ */
+export type ValueFormat = 'percent' | 'percent1' | 'percent3' | 'points' | 'number' | 'int' | 'fixed4' | 'raw';
 
-export const VALUE_FORMATS: readonly ValueFormat[] = ['percent', 'percent1', 'percent3', 'number', 'int', 'fixed4', 'raw'];
+export const VALUE_FORMATS: readonly ValueFormat[] = ['percent', 'percent1', 'percent3', 'points', 'number', 'int', 'fixed4', 'raw'];
 
 export function isValueFormat(s: string): s is ValueFormat {
   return (VALUE_FORMATS as readonly string[]).includes(s);
@@ -30,6 +33,7 @@ export function formatValue(value: unknown, format: ValueFormat = 'raw'): string
       case 'percent': return `${(value * 100).toFixed(2)}%`;
       case 'percent1': return `${(value * 100).toFixed(1)}%`;
       case 'percent3': return `${(value * 100).toFixed(3)}%`;
+      case 'points': return formatPointDifference(value, 0);
       case 'int': return Math.round(value).toLocaleString('en-US');
       case 'fixed4': return value.toFixed(4);
       case 'number': return Number.isInteger(value) ? value.toLocaleString('en-US') : String(Number(value.toPrecision(4)));

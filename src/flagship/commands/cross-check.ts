@@ -14,8 +14,9 @@ export function register(program: Command): void {
     .option('--profile <name>', 'parameter profile (default: the project default)')
     .option('--param <name=value>', 'override one parameter (repeatable)', repeatable, [] as string[])
     .option('--samples <n>', 'the first n test digits (the cpu backend attacks about 8 a second)', '300')
+    .option('--float64-samples <n>', 'the first n test digits for the float64 judge of every network (about 0.3 s a digit and network; 0 skips it)', '200')
     .option('--out <file>', 'where to write the JSON report', 'report/checks/fgsm-cpu.json')
-    .action(async (opts: { root: string; profile?: string; param: string[]; samples: string; out: string }) => {
+    .action(async (opts: { root: string; profile?: string; param: string[]; samples: string; float64Samples: string; out: string }) => {
       const { resolve, join, dirname } = await import('node:path');
       const { mkdir, writeFile } = await import('node:fs/promises');
       const { profileParams } = await import('../reproduction/profile.ts');
@@ -24,9 +25,11 @@ export function register(program: Command): void {
       const { UserError } = await import('../../engine/util/errors.ts');
       const samples = Number(opts.samples);
       if (!Number.isInteger(samples) || samples < 1 || samples > 10000) throw new UserError(`--samples ${opts.samples} is not a whole number in 1..10000`, 'use e.g. --samples 300');
+      const float64Samples = Number(opts.float64Samples);
+      if (!Number.isInteger(float64Samples) || float64Samples < 0 || float64Samples > 10000) throw new UserError(`--float64-samples ${opts.float64Samples} is not a whole number in 0..10000`, 'use e.g. --float64-samples 200, or 0 to skip the float64 judge');
       const root = resolve(opts.root);
       const { profile, params } = await profileParams(root, opts.profile, opts.param);
-      const report = await crossCheckFgsm(params, { storeRoot: join(root, '.reprobook', 'artifacts'), samples, progress: createProgress() });
+      const report = await crossCheckFgsm(params, { storeRoot: join(root, '.reprobook', 'artifacts'), samples, float64Samples, progress: createProgress() });
       const out = resolve(root, opts.out);
       await mkdir(dirname(out), { recursive: true });
       await writeFile(out, `${JSON.stringify({ profile: profile ?? 'default', ...report }, null, 2)}\n`);
@@ -45,6 +48,20 @@ export function register(program: Command): void {
         process.exitCode = 1;
       } else {
         process.stdout.write('agreement: the same zero-gradient counts, and rates within 1 point, on every network\n');
+      }
+      // The float64 judge: exact FGSM must take float64's sign on every compared pixel of the
+      // piece float32 chose; float32's disagreement is the measurement, not a failure.
+      for (const { network, judgement: j } of report.float64) {
+        const share = (a: { digits: number; digitsDiffering: number }) => `${a.digitsDiffering}/${a.digits} digits`;
+        process.stdout.write(`${network.padEnd(20)} float64 judge on ${j.samples}: perturbation differs from float64's for float32 ${share(j.againstRescaled64.float32)}, exact ${share(j.againstRescaled64.exact)}; `
+          + `success float64 ${pct(j.successRate.float64)}, exact ${pct(j.successRate.exact)}, float32 ${pct(j.successRate.float32)}; cancellation regime ${j.cancellation}, other linear piece ${j.otherPiece}\n`);
+      }
+      const wrong = report.float64.filter((r) => r.judgement.againstRescaled64.exact.digitsDiffering > 0 || r.judgement.againstFloat64.exact.digitsDiffering > 0 || r.judgement.rescalingAgainstFloat64.digitsDiffering > 0);
+      if (wrong.length > 0) {
+        process.stderr.write(`exact FGSM disagrees with float64 beyond negligible pixels on ${wrong.map((r) => r.network).join(', ')}: inspect before publishing\n`);
+        process.exitCode = 1;
+      } else if (report.float64.length > 0) {
+        process.stdout.write('float64: exact FGSM takes float64\'s sign on every compared pixel of every network\n');
       }
       setTimeout(() => process.exit(), 2000).unref();
     });

@@ -34,6 +34,11 @@ export interface Figure1Data {
   scaledBaseline: TemperaturePoint[];
   /** Range over seeds of the distilled points that were replicated (`seeds.fgsm.T<T>.successRate.min|max|n`). */
   ranges: Array<{ temperature: number; min: number; max: number; n: number }>;
+  /**
+   * The same attack with the sign of the exact gradient (`fgsmExact.T<T>.successRate`, free of
+   * float32's cancellation and underflow), per temperature.
+   */
+  exactPoints: TemperaturePoint[];
 }
 
 /** Every `fgsm.baselineLogitsX<T>.<suffix>` result (the logits x T control), by temperature. */
@@ -68,6 +73,7 @@ export function figure1Data(results: Record<string, unknown>): Figure1Data {
     ...(baseline !== undefined ? { baseline } : {}),
     scaledBaseline: scaled.length > 0 && baseline !== undefined ? [{ temperature: 1, value: baseline, name: 'fgsm.baseline.successRate' }, ...scaled] : scaled,
     ranges,
+    exactPoints: temperatureSeries(results, 'fgsmExact', 'successRate'),
   };
 }
 
@@ -92,6 +98,7 @@ const FONT = 'system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif';
 const OURS = '#1f5fa8';
 const PAPER = '#c2410c';
 const CONTROL = '#6b7280';
+const EXACT = '#15803d';
 
 /**
  * Tags each circle of the mark whose group has `aria-description=label` (Plot puts a mark's
@@ -118,7 +125,9 @@ function tagMarks(svg: SVGSVGElement, label: string, className: string, points: 
  * data-temperature=T>` per temperature; the paper's stated values in orange: the baseline's
  * 88.03% as a dashed rule and the "< 1.5% at T = 100" bound as a downward triangle. The
  * control in grey, dashed with hollow points: the baseline with its logits multiplied by T.
- * Where several seeds were run, a translucent bar spans their range.
+ * In green: the same attack with the exact gradient's sign (`fgsmExact`), what FGSM
+ * does when float32's cancellation does not decide the direction. Where several seeds were
+ * run, a translucent bar spans their range.
  */
 export function figure1Svg(results: Record<string, unknown>): string {
   const data = figure1Data(results);
@@ -158,6 +167,15 @@ export function figure1Svg(results: Record<string, unknown>): string {
       Plot.text([mid], { x: 'temperature', y, text: () => 'control: baseline, logits × T (no training)', textAnchor: 'end', dx: -10, dy: 14, fill: CONTROL, ariaDescription: 'control-label' }),
     );
   }
+  if (data.exactPoints.length > 0) {
+    const y = (p: TemperaturePoint) => pct(p.value);
+    const last = data.exactPoints.at(-1)!;
+    marks.push(
+      Plot.line(data.exactPoints, { x: 'temperature', y, stroke: EXACT, strokeWidth: 2, ariaDescription: 'exact-line' }),
+      Plot.dot(data.exactPoints, { x: 'temperature', y, r: 3.5, fill: EXACT, stroke: 'white', ariaDescription: 'exact-points' }),
+      Plot.text([last], { x: 'temperature', y, text: () => 'same attack, exact gradient', textAnchor: 'end', dx: -8, dy: last.value > 0.5 ? 14 : -10, fill: EXACT, ariaDescription: 'exact-label' }),
+    );
+  }
   if (data.ranges.length > 0) {
     marks.push(Plot.ruleX(data.ranges, { x: 'temperature', y1: (r: { min: number }) => pct(r.min), y2: (r: { max: number }) => pct(r.max), stroke: OURS, strokeWidth: 3, strokeOpacity: 0.45, ariaDescription: 'seed-ranges' }));
   }
@@ -181,6 +199,7 @@ export function figure1Svg(results: Record<string, unknown>): string {
   svg.setAttribute('role', 'img');
   tagMarks(svg, 'ours-points', 'fig1-point', data.points);
   tagMarks(svg, 'control-points', 'fig1-control-point', data.scaledBaseline);
+  tagMarks(svg, 'exact-points', 'fig1-exact-point', data.exactPoints);
   return svg.outerHTML;
 }
 

@@ -1,4 +1,5 @@
-import type { ProgressReporter } from '../../engine/util/progress.ts';
+import { silentProgress, type ProgressReporter } from '../../engine/util/progress.ts';
+import type { Float64Judgement } from '../ml/attacks/float64-judge.ts';
 import type { ExperimentParams } from './params.ts';
 
 /**
@@ -23,21 +24,36 @@ export interface CrossCheckRow {
   zeroGradient: { experiment: number; cpu: number };
 }
 
+/** The float64 judge of one network's FGSM (src/flagship/ml/attacks/float64-judge.ts), on the experiment's backend. */
+export interface Float64Row {
+  network: string;
+  judgement: Float64Judgement;
+}
+
 export interface CrossCheckReport {
   backend: string;
   samples: number;
   eps: number;
   rows: CrossCheckRow[];
+  /** Digits the float64 judge ran on (the first N test digits), and its verdict per network. */
+  float64Samples: number;
+  float64: Float64Row[];
 }
 
 export interface CrossCheckOptions {
   storeRoot: string;
   /** The first N test digits (the cpu backend runs FGSM at about 8 images/s). */
   samples: number;
+  /** The first N test digits for the float64 judge (about 0.3 s a digit and network); 0 skips it. */
+  float64Samples: number;
   progress?: ProgressReporter;
 }
 
-/** Cross-check FGSM on the baseline, the highest temperature's student and the baseline x T control. */
+/**
+ * Cross-check FGSM on the baseline, the highest temperature's student and the baseline x T
+ * control (cpu backend against the experiment's), and judge FGSM's arithmetic on every
+ * attacked network, the controls included, in float64.
+ */
 export async function crossCheckFgsm(p: ExperimentParams, opts: CrossCheckOptions): Promise<CrossCheckReport> {
   const { runExperiment } = await import('./run.ts');
   const { headlineTemperature } = await import('./plan.ts');
@@ -88,5 +104,26 @@ export async function crossCheckFgsm(p: ExperimentParams, opts: CrossCheckOption
     });
   }
   await initBackend(p.backend as never);
-  return { backend, samples: split.count, eps: p.fgsmEps, rows };
+  const { judgeFgsm } = await import('../ml/attacks/float64-judge.ts');
+  const judged = sliceSplit(mnist.test, 0, Math.min(opts.float64Samples, mnist.test.count));
+  const judges = [
+    { network: 'baseline', artifact: outcome.baseline.modelArtifact, logitScale: 1 },
+    ...outcome.distilled.map((d) => ({ network: `T${d.temperature}`, artifact: d.student.modelArtifact, logitScale: 1 })),
+    ...outcome.distilled.filter((d) => d.temperature !== 1).map((d) => ({ network: `baselineLogitsX${d.temperature}`, artifact: outcome.baseline.modelArtifact, logitScale: d.temperature })),
+  ];
+  const float64: Float64Row[] = [];
+  if (judged.count > 0) {
+    const task = (opts.progress ?? silentProgress).start('float64 judge', judges.length, 'networks');
+    for (const [k, t] of judges.entries()) {
+      const model = await loadModel(store.dirFor(t.artifact));
+      try {
+        float64.push({ network: t.network, judgement: await judgeFgsm(model, { images: judged.images, labels: judged.labels }, { eps: p.fgsmEps, logitScale: t.logitScale }) });
+      } finally {
+        model.dispose();
+      }
+      task.update(k + 1);
+    }
+    task.done();
+  }
+  return { backend, samples: split.count, eps: p.fgsmEps, rows, float64Samples: judged.count, float64 };
 }

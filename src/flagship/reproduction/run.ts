@@ -306,6 +306,11 @@ export function resultEntries(outcome: ExperimentOutcome): Record<string, Result
     for (const [variant, summary] of Object.entries(a.variants ?? {}) as Array<[FgsmVariant, AttackSummary]>) {
       if (variant !== 'float32') publishRates(`${FGSM_VARIANT_PREFIX[variant]}.${model}`, summary, units);
     }
+    const exact = a.variants?.exact;
+    if (exact) {
+      // How much of FGSM's failure is float32's arithmetic: exact minus float32 success (clipped both).
+      out[`fgsmArithmetic.${model}.gap`] = { value: exact.headlineRate - a.summary.headlineRate, units };
+    }
     if (a.attack === 'fgsm' && a.temperature === 1 && a.logitScale === undefined) {
       // At T = 1, FGSM on logits / T is FGSM itself: publish it under both names rather than "not run".
       publishRates(`fgsmTemperature.${modelResultName(a.model, a.temperature)}`, a.summary, units);
