@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { judgeClaim, sweepValues, judgeClaims, loadClaims, parseClaims, type ClaimSpec } from '../src/engine/report/claims.ts';
+import { judgeClaim, sweepValues, judgeClaims, loadClaims, parseClaims, wilsonInterval, type ClaimSpec } from '../src/engine/report/claims.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 
 const approx: ClaimSpec = {
@@ -119,4 +119,63 @@ test('a malformed claims file is a UserError naming the claim and the field', ()
     () => parseClaims('claims:\n  - { id: a, claim: c, source: s, paper: "1%", kind: below, value: 1, tolerance: { partly: 1 } }'),
     /"results" must name at least one result/,
   );
+});
+
+test('the Wilson interval: known values, inside [0, 1], and sensible at 0 and n successes', () => {
+  // Wilson (1927) / Agresti and Coull (1998): 81 of 263 -> [0.2553, 0.3662].
+  const a = wilsonInterval({ k: 81, n: 263 });
+  assert.ok(Math.abs(a.lo - 0.2553) < 5e-4 && Math.abs(a.hi - 0.3662) < 5e-4, `${a.lo} ${a.hi}`);
+  const zero = wilsonInterval({ k: 0, n: 900 });
+  assert.equal(zero.lo, 0);
+  assert.ok(zero.hi > 0.004 && zero.hi < 0.0045, `0 of 900: upper end ${zero.hi}`);
+  const all = wilsonInterval({ k: 10, n: 10 });
+  assert.ok(all.hi === 1 && all.lo > 0.69 && all.lo < 0.73);
+  assert.throws(() => wilsonInterval({ k: 3, n: 0 }), /not a count/);
+  assert.throws(() => wilsonInterval({ k: 11, n: 10 }), /not a count/);
+});
+
+test('verdicts take the interval into account: reproduced only if both ends of every interval are', () => {
+  const jsma: ClaimSpec = { ...approx, id: 'jsma', paperText: '97%', results: ['jsma.baseline.successRate'], measure: { kind: 'approx', value: 0.97, tolerance: { reproduced: 0.05, partly: 0.15 } } };
+  // 19 of 20 (95%): the point is within ±5 pp of 97%, but the interval reaches down to ~76%.
+  const few = judgeClaim(jsma, { 'jsma.baseline.successRate': 0.95 }, { 'jsma.baseline.successRate': { k: 19, n: 20 } });
+  assert.equal(few.verdict, 'not reproduced');
+  assert.equal(few.pointVerdict, 'reproduced', 'the point alone would have said reproduced');
+  assert.ok(few.interval && few.interval.lo < 0.77 && few.interval.hi > 0.99);
+  // The same rate over 900 pairs: the interval is narrow and the verdict holds.
+  const many = judgeClaim(jsma, { 'jsma.baseline.successRate': 0.95 }, { 'jsma.baseline.successRate': { k: 855, n: 900 } });
+  assert.equal(many.verdict, 'reproduced');
+  assert.equal(many.pointVerdict, undefined);
+  // Without a count the verdict is the point's, as before.
+  assert.equal(judgeClaim(jsma, { 'jsma.baseline.successRate': 0.95 }).interval, undefined);
+  // Over seeds: every seed's interval counts.
+  const seeds = {
+    'jsma.baseline.successRate': 0.95, 'seeds.jsma.baseline.successRate.mean': 0.95, 'seeds.jsma.baseline.successRate.min': 0.95,
+    'seeds.jsma.baseline.successRate.max': 0.95, 'seeds.jsma.baseline.successRate.n': 2,
+    'seeds.jsma.baseline.successRate.seed1': 0.95, 'seeds.jsma.baseline.successRate.seed2': 0.95,
+  };
+  const spread = judgeClaim(jsma, seeds, { 'seeds.jsma.baseline.successRate.seed1': { k: 855, n: 900 }, 'seeds.jsma.baseline.successRate.seed2': { k: 19, n: 20 } });
+  assert.equal(spread.verdict, 'not reproduced', 'the seed with 20 trials decides');
+  assert.equal(spread.interval?.seeds, 2);
+});
+
+test('a claim can be judged on another profile and show other results beside its own', () => {
+  const parsed = parseClaims(`claims:
+  - id: f
+    claim: c
+    source: s
+    paper: "88.03%"
+    kind: approx
+    value: 0.8803
+    tolerance: { reproduced: 0.05, partly: 0.25 }
+    results: [fgsmUnclipped.baseline.successRate]
+    profile: paper-headline
+    also:
+      - { label: "float32, clipped", result: fgsm.baseline.successRate }
+      - { label: exact, result: fgsmExact.baseline.successRate }
+`);
+  assert.equal(parsed[0]!.profile, 'paper-headline');
+  const row = judgeClaim(parsed[0]!, { 'fgsmUnclipped.baseline.successRate': 0.8, 'fgsm.baseline.successRate': 0.7 }, { 'fgsm.baseline.successRate': { k: 70, n: 100 } });
+  assert.deepEqual(row.also?.map((a) => [a.label, a.value]), [['float32, clipped', 0.7], ['exact', undefined]]);
+  assert.ok(row.also?.[0]!.interval);
+  assert.throws(() => parseClaims('claims:\n  - { id: a, claim: c, source: s, paper: "1%", kind: approx, value: 0.01, tolerance: { reproduced: 0.01, partly: 0.02 }, results: [x], also: [x] }\n'), /"also" must be a list of \{ label, result \}/);
 });

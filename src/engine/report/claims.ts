@@ -29,6 +29,30 @@ export type ClaimMeasure =
   /** "all 10,000 samples": a count; reproduced at value, partly at ≥ partlyAtLeast. */
   | { kind: 'count'; value: number; tolerance: { partlyAtLeast: number } };
 
+/** A rate's count: k successes of n trials (results.json `counts`). */
+export interface Count {
+  k: number;
+  n: number;
+}
+
+/** z for a two-sided 95% interval. */
+const Z95 = 1.959963984540054;
+
+/**
+ * The Wilson score interval of k successes in n trials at 95%: unlike the normal
+ * approximation it stays inside [0, 1] and is sensible at 0 or n successes (a rate of 0 of
+ * 900 still has an upper end of about 0.43%).
+ */
+export function wilsonInterval({ k, n }: Count, z = Z95): { lo: number; hi: number } {
+  if (!(n > 0) || k < 0 || k > n) throw new RangeError(`Wilson interval: ${k} of ${n} is not a count`);
+  const p = k / n;
+  const z2 = z * z;
+  const center = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  // At k = 0 and k = n the interval ends exactly at 0 and 1; the formula gets there only up to rounding.
+  return { lo: k === 0 ? 0 : Math.max(0, center - half), hi: k === n ? 1 : Math.min(1, center + half) };
+}
+
 export interface ClaimSpec {
   id: string;
   /** What is claimed, in our words. */
@@ -47,6 +71,13 @@ export interface ClaimSpec {
    * accuracy is not reproduced, this row says so (an attack on a weaker network is a weaker test).
    */
   network?: string;
+  /**
+   * The profile whose run the verdict is judged on (default: the build's own). Its value may
+   * come from a frozen record (report/frozen/<profile>/) when this machine has not run it.
+   */
+  profile?: string;
+  /** Other results shown in the row beside the judged one, each with its label (e.g. the same attack in another arithmetic). */
+  also?: Array<{ label: string; result: string }>;
 }
 
 /** Our value of a claim over independent seeds (`seeds.<name>.mean|min|max|n`). */
@@ -70,6 +101,12 @@ export interface ClaimRow {
   spread?: Spread;
   /** Set when the claim's network (ClaimSpec.network) does not reproduce the paper's accuracy. */
   networkCaveat?: string;
+  /** The 95% Wilson interval(s) behind the value: one run's, or the span of every seed's. */
+  interval?: { lo: number; hi: number; seeds: number };
+  /** The verdict of the point value alone, when the interval makes the verdict weaker. */
+  pointVerdict?: Verdict;
+  /** ClaimSpec.also, resolved: each label with our value (undefined: not published). */
+  also?: Array<{ label: string; resultName: string; value?: number; interval?: { lo: number; hi: number } }>;
 }
 
 const pp = (x: number) => `${+(x * 100).toFixed(2)} pp`;
@@ -83,16 +120,32 @@ export function toleranceText(m: ClaimMeasure): string {
   }
 }
 
-function firstResult(spec: ClaimSpec, results: Record<string, unknown>): { name: string; value: number; spread?: Spread } | undefined {
+interface OurValue {
+  name: string;
+  value: number;
+  spread?: Spread;
+  /** The interval of each run the verdict rests on (every seed's, or the one run's), where counts were published. */
+  intervals: Array<{ lo: number; hi: number }>;
+}
+
+function countOf(counts: Record<string, unknown>, name: string): Count | undefined {
+  const c = counts[name] as Partial<Count> | undefined;
+  return c && typeof c.k === 'number' && typeof c.n === 'number' && c.n > 0 && c.k >= 0 && c.k <= c.n ? { k: c.k, n: c.n } : undefined;
+}
+
+function firstResult(spec: ClaimSpec, results: Record<string, unknown>, counts: Record<string, unknown>): OurValue | undefined {
   for (const name of spec.results ?? []) {
     const v = results[name];
     if (typeof v === 'number' && Number.isFinite(v)) {
       const at = (k: string) => results[`seeds.${name}.${k}`];
       const [mean, min, max, n] = ['mean', 'min', 'max', 'n'].map(at);
       if ([mean, min, max, n].every((x) => typeof x === 'number' && Number.isFinite(x)) && (n as number) > 1) {
-        return { name, value: mean as number, spread: { mean: mean as number, min: min as number, max: max as number, n: n as number } };
+        const seedNames = Object.keys(results).filter((r) => r.startsWith(`seeds.${name}.seed`) && /^\d+$/.test(r.slice(`seeds.${name}.seed`.length)));
+        const intervals = seedNames.map((r) => countOf(counts, r)).filter((c): c is Count => c !== undefined).map((c) => wilsonInterval(c));
+        return { name, value: mean as number, spread: { mean: mean as number, min: min as number, max: max as number, n: n as number }, intervals };
       }
-      return { name, value: v };
+      const c = countOf(counts, name);
+      return { name, value: v, intervals: c ? [wilsonInterval(c)] : [] };
     }
   }
   return undefined;
@@ -114,8 +167,17 @@ const rank: Record<Verdict, number> = { reproduced: 3, partly: 2, 'not reproduce
 /** The weaker of two verdicts. */
 const weaker = (a: Verdict, b: Verdict): Verdict => (rank[a] <= rank[b] ? a : b);
 
-/** The verdict for one claim given our published results. Pure. */
-export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): ClaimRow {
+/**
+ * The verdict for one claim given our published results (and, for rates, the counts behind
+ * them: results.json `counts`, name -> { k, n }). Pure.
+ *
+ * How the interval enters: a value published with its count carries a 95% Wilson interval,
+ * and the verdict is the weakest of the verdicts of the value and of both ends of its
+ * interval (over seeds: of every seed's value and interval ends). So "reproduced" means that
+ * sampling error could not make it anything less; when the point value alone would judge
+ * better, the row says so (`pointVerdict`).
+ */
+export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>, counts: Record<string, unknown> = {}): ClaimRow {
   const m = spec.measure;
   const base = { spec, toleranceText: toleranceText(m) };
   if (m.kind === 'sweep') {
@@ -131,15 +193,29 @@ export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): C
       verdict,
     };
   }
-  const ours = firstResult(spec, results);
+  const ours = firstResult(spec, results, counts);
   if (!ours) return { ...base, differenceText: '—', verdict: 'not run' };
+  const also = spec.also?.map((a) => {
+    const v = results[a.result];
+    const c = countOf(counts, a.result);
+    return { label: a.label, resultName: a.result, ...(typeof v === 'number' && Number.isFinite(v) ? { value: v } : {}), ...(c ? { interval: wilsonInterval(c) } : {}) };
+  });
   // Over seeds: the mean is shown with its range, and a verdict holds only if it holds for
   // every seed's value (the weakest of the verdicts of the mean, the smallest and the largest).
-  const values = ours.spread ? [ours.spread.mean, ours.spread.min, ours.spread.max] : [ours.value];
+  const points = ours.spread ? [ours.spread.mean, ours.spread.min, ours.spread.max] : [ours.value];
+  const ends = ours.intervals.flatMap((i) => [i.lo, i.hi]);
+  const interval = ours.intervals.length > 0
+    ? { lo: Math.min(...ours.intervals.map((i) => i.lo)), hi: Math.max(...ours.intervals.map((i) => i.hi)), seeds: ours.intervals.length }
+    : undefined;
   const withSpread = (text: string) => (ours.spread
     ? `${text} (mean of ${ours.spread.n} seeds; range ${formatValue(ours.spread.min, 'percent')} to ${formatValue(ours.spread.max, 'percent')})`
     : text);
-  const spreadField = ours.spread ? { spread: ours.spread } : {};
+  const extra = { ...(ours.spread ? { spread: ours.spread } : {}), ...(interval ? { interval } : {}), ...(also ? { also } : {}) };
+  const verdicts = (judge: (v: number) => Verdict) => {
+    const point = points.map(judge).reduce(weaker);
+    const verdict = [...points, ...ends].map(judge).reduce(weaker);
+    return verdict === point ? { verdict } : { verdict, pointVerdict: point };
+  };
   switch (m.kind) {
     case 'approx': {
       // A hair of slack so that a value shown as exactly the tolerance counts as inside it.
@@ -148,14 +224,12 @@ export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): C
         const d = Math.abs(v - m.value);
         return d <= m.tolerance.reproduced + eps ? 'reproduced' : d <= m.tolerance.partly + eps ? 'partly' : 'not reproduced';
       };
-      const verdict = values.map(judge).reduce(weaker);
-      return { ...base, ...spreadField, resultName: ours.name, oursText: withSpread(formatValue(ours.value, 'percent')), differenceText: formatPointDifference(ours.value, m.value), verdict };
+      return { ...base, ...extra, resultName: ours.name, oursText: withSpread(formatValue(ours.value, 'percent')), differenceText: formatPointDifference(ours.value, m.value), ...verdicts(judge) };
     }
     case 'below': {
       const judge = (v: number): Verdict => (v < m.value ? 'reproduced' : v < m.value + m.tolerance.partly ? 'partly' : 'not reproduced');
-      const verdict = values.map(judge).reduce(weaker);
       const diff = ours.value < m.value ? `below the bound by ${pp(m.value - ours.value)}` : `above the bound by ${pp(ours.value - m.value)}`;
-      return { ...base, ...spreadField, resultName: ours.name, oursText: withSpread(formatValue(ours.value, 'percent')), differenceText: diff, verdict };
+      return { ...base, ...extra, resultName: ours.name, oursText: withSpread(formatValue(ours.value, 'percent')), differenceText: diff, ...verdicts(judge) };
     }
     case 'count': {
       const verdict: Verdict = ours.value >= m.value ? 'reproduced' : ours.value >= m.tolerance.partlyAtLeast ? 'partly' : 'not reproduced';
@@ -169,8 +243,8 @@ export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>): C
  * Every claim's verdict; a claim measured on a network (ClaimSpec.network) whose own accuracy
  * claim is not reproduced carries a caveat saying so.
  */
-export function judgeClaims(specs: ClaimSpec[], results: Record<string, unknown>): ClaimRow[] {
-  const rows = specs.map((s) => judgeClaim(s, results));
+export function judgeClaims(specs: ClaimSpec[], results: Record<string, unknown>, counts: Record<string, unknown> = {}): ClaimRow[] {
+  const rows = specs.map((s) => judgeClaim(s, results, counts));
   const byId = new Map(rows.map((r) => [r.spec.id, r]));
   for (const row of rows) {
     const id = row.spec.network;
@@ -231,6 +305,10 @@ export function parseClaims(yamlText: string, file = 'report/claims.yaml'): Clai
     if (kind !== 'sweep' && !results?.length) fail(where, '"results" must name at least one result');
     const note = str(c, 'note', where, true);
     const network = str(c, 'network', where, true);
+    const profile = str(c, 'profile', where, true);
+    const also = c.also === undefined ? undefined : Array.isArray(c.also) && c.also.every((a) => a && typeof a === 'object' && typeof (a as { label?: unknown }).label === 'string' && typeof (a as { result?: unknown }).result === 'string')
+      ? (c.also as Array<{ label: string; result: string }>).map((a) => ({ label: a.label, result: a.result }))
+      : fail(where, '"also" must be a list of { label, result } (a label and a result name each)');
     return {
       id: str(c, 'id', where)!,
       claim: str(c, 'claim', where)!,
@@ -240,6 +318,8 @@ export function parseClaims(yamlText: string, file = 'report/claims.yaml'): Clai
       ...(results ? { results } : {}),
       ...(note ? { note } : {}),
       ...(network ? { network } : {}),
+      ...(profile ? { profile } : {}),
+      ...(also ? { also } : {}),
     };
   });
 }
