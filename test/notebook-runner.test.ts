@@ -199,3 +199,14 @@ test('packages resolve from the project root with ESM conditions', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('publish records a rate\'s count (k of n) for its interval, and refuses one that is not a count', async () => {
+  const ok = await run('```ts\npublish("r", 0.25, { count: { k: 1, n: 4 } });\npublish("plain", 3);\n```\n');
+  assert.equal(ok.status, 'ok', JSON.stringify(ok.error));
+  assert.deepEqual(ok.results.map((r) => [r.name, r.count]), [['r', { k: 1, n: 4 }], ['plain', undefined]]);
+  for (const bad of ['{ k: 5, n: 4 }', '{ k: 1.5, n: 4 }', '{ k: 1, n: 0 }']) {
+    const r = await run(`\`\`\`ts\npublish("r", 0.25, { count: ${bad} });\n\`\`\`\n`);
+    assert.equal(r.status, 'error');
+    assert.match(r.error?.message ?? '', /count must be \{ k, n \}/);
+  }
+});

@@ -80,16 +80,23 @@ export class Runtime {
 
     // `artifacts`: the ids of the stored artifacts the value was computed from (e.g. a grid
     // report's chains), so that `reprobook verify` can recompute just those.
-    const publish = (name: string, value: unknown, options: { artifacts?: string[] | null } = {}) => {
+    // `count`: for a rate, the k successes of n trials behind it, from which the report draws
+    // its binomial interval.
+    const publish = (name: string, value: unknown, options: { artifacts?: string[] | null; count?: { k: number; n: number } } = {}) => {
       if (typeof name !== 'string' || name.trim() === '') throw new TypeError('publish(name, value): name must be a non-empty string');
       const ids = options?.artifacts;
       if (ids != null && !(Array.isArray(ids) && ids.every((id) => typeof id === 'string' && /^[0-9a-f]{64}$/.test(id)))) {
         throw new TypeError(`publish('${name}', value, { artifacts }): artifacts must be an array of artifact ids (64 hex digits), e.g. a grid report's chains[unitId]`);
       }
+      const count = options?.count;
+      if (count !== undefined && !(count && Number.isInteger(count.k) && Number.isInteger(count.n) && count.n > 0 && count.k >= 0 && count.k <= count.n)) {
+        throw new TypeError(`publish('${name}', value, { count }): count must be { k, n }, whole numbers with 0 <= k <= n and n > 0, got ${JSON.stringify(count)}`);
+      }
       const cell = this.current?.cell;
       const r: PublishedResult = { name, value: toJsonSafe(value), notebook: doc.name, cellIndex: cell?.index ?? -1 };
       if (cell?.options.label) r.cellLabel = cell.options.label;
       if (ids != null) r.artifacts = unionOfChains([ids])!;
+      if (count !== undefined) r.count = { k: count.k, n: count.n };
       const at = this.results.findIndex((x) => x.name === name);
       if (at >= 0) this.results.splice(at, 1);
       this.results.push(r);

@@ -128,6 +128,8 @@ export interface PublishedResult {
    * without it, the whole publishing notebook.
    */
   artifacts?: string[];
+  /** For a rate: k successes of n trials (`publish(name, value, { count })`), for its binomial interval. */
+  count?: { k: number; n: number };
 }
 
 export interface RunEnvironment {
@@ -179,4 +181,6 @@ export interface ResultsFile {
   results: Record<string, unknown>;
   /** Result name to where it was published. */
   sources: Record<string, ResultSource>;
+  /** Result name to the count behind a rate (k successes of n trials), where the notebook published one. */
+  counts?: Record<string, { k: number; n: number }>;
 }

@@ -175,6 +175,8 @@ export async function buildResults(root: string, profile: string | null): Promis
         ...(r.cellLabel === undefined ? {} : { cellLabel: r.cellLabel }),
         ...(r.artifacts === undefined ? {} : { artifacts: r.artifacts }),
       };
+      if (r.count) (file.counts ??= {})[r.name] = r.count;
+      else if (file.counts) delete file.counts[r.name];
     }
   }
   if (Object.keys(data).length) file.provenance.data = data;
