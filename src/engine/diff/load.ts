@@ -6,13 +6,15 @@ import { resultsPath } from '../store/executed.ts';
 import { UserError } from '../util/errors.ts';
 import { isSimpleName } from '../util/names.ts';
 import { listSaved } from './history.ts';
+import { frozenProfiles, loadFrozenRun } from '../freeze/record.ts';
 
 /**
  * What `reprobook diff` compares, from what the user typed:
  *   - a path to a results.json file (`_site/results.json`, an attachment from a colleague);
  *   - a profile name (`quick`): that profile's results in the store now;
  *   - `PROFILE~N`: the results the N-th most recent build of that profile reported (`quick~1`
- *     is the last build, `quick~2` the one before), kept by `reprobook build`.
+ *     is the last build, `quick~2` the one before), kept by `reprobook build`;
+ *   - `frozen:PROFILE`: the profile's frozen run committed in report/frozen/ (freeze/record.ts).
  */
 
 export interface LoadedRun {
@@ -56,6 +58,13 @@ async function knownProfiles(root: string): Promise<string[]> {
 }
 
 export async function loadRun(root: string, arg: string, cwd: string = process.cwd()): Promise<LoadedRun> {
+  if (arg.startsWith('frozen:')) {
+    const name = arg.slice('frozen:'.length);
+    if (!isSimpleName(name)) throw new UserError(`"${arg}": "${name}" is not a profile name`, 'e.g. reprobook diff frozen:paper-headline paper-headline');
+    const frozen = await loadFrozenRun(root, name);
+    if (!frozen) throw new UserError(`no frozen run of profile "${name}" in ${join(root, 'report', 'frozen')}`, `frozen runs here: ${(await frozenProfiles(root)).join(', ') || 'none'} (reprobook freeze --profile ${name} makes one)`);
+    return { label: `${arg} (frozen at ${frozen.record.commit?.slice(0, 12) ?? 'no commit'})`, file: frozen.record.results };
+  }
   if (arg.endsWith('.json') || arg.includes('/')) {
     const path = resolve(cwd, arg);
     if (!existsSync(path)) throw new UserError(`results file ${arg} does not exist`, 'pass the path of a results.json, a profile name, or PROFILE~N');

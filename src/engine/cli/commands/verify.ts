@@ -13,11 +13,12 @@ export function register(program: Command): void {
     .argument('[claim-or-result]', 'a claim id from report/claims.yaml, or a result name from results.json')
     .option('--root <dir>', 'project root', '.')
     .option('--profile <name>', 'the run to check (default: the project default profile)')
+    .option('--frozen', "check the profile's frozen run (report/frozen/PROFILE/) even when this machine has a run of its own (without one, the frozen run is checked anyway)")
     .option('--all', 'every claim that has a published value')
     .option('--tolerance <x>', 'for a bare result: the largest difference that still holds (default 0)')
     .option('--keep', 'keep the scratch project (its store and executed notebooks) for inspection')
     .option('--json', 'print the outcome as JSON')
-    .action(async (what: string | undefined, opts: { root: string; profile?: string; all?: boolean; tolerance?: string; keep?: boolean; json?: boolean }) => {
+    .action(async (what: string | undefined, opts: { root: string; profile?: string; frozen?: boolean; all?: boolean; tolerance?: string; keep?: boolean; json?: boolean }) => {
       const { resolve, join } = await import('node:path');
       const { UserError } = await import('../../util/errors.ts');
       const { commandProfile } = await import('../../notebook/config.ts');
@@ -30,8 +31,13 @@ export function register(program: Command): void {
       const profile = await commandProfile(root, opts.profile);
       const tolerance = opts.tolerance === undefined ? undefined : Number(opts.tolerance);
       if (tolerance !== undefined && !(tolerance >= 0)) throw new UserError(`--tolerance ${opts.tolerance} is not a non-negative number`, 'e.g. --tolerance 0.005');
-      const published = await loadResults(root, profile);
-      if (!published) throw new UserError(`no published run of profile ${profile ?? 'default'} in ${join(root, '.reprobook')}`, `build it first: reprobook build${profile ? ` --profile ${profile}` : ''}`);
+      const { loadFrozenRun } = await import('../../freeze/record.ts');
+      const frozen = profile ? await loadFrozenRun(root, profile) : null;
+      if (opts.frozen && !frozen) throw new UserError(`--frozen: profile ${profile ?? 'default'} has no frozen run in ${join(root, 'report', 'frozen')}`, 'freeze it first (reprobook freeze --profile NAME), or drop --frozen');
+      const local = opts.frozen ? null : await loadResults(root, profile);
+      const published = local ?? frozen?.record.results ?? null;
+      if (!published) throw new UserError(`no published run of profile ${profile ?? 'default'} in ${join(root, '.reprobook')}, and no frozen one`, `build it first: reprobook build${profile ? ` --profile ${profile}` : ''}`);
+      if (!local && frozen) process.stderr.write(`verify: checking the frozen run of ${profile} (frozen ${frozen.record.frozenAt} at ${frozen.record.commit ?? 'no commit'})\n`);
       const claims = await loadProjectClaims(root);
       const targets = planVerify(what, { ...(opts.all ? { all: true } : {}), ...(tolerance !== undefined ? { tolerance } : {}) }, published, claims);
       const run = await verify(root, published, targets, { log: (l) => process.stderr.write(`${l}\n`), ...(opts.keep ? { keep: true } : {}) });
