@@ -277,6 +277,20 @@ function str(obj: Record<string, unknown>, key: string, where: string, optional 
   return v;
 }
 
+/** A claims file: the claims, and the runs the table shows side by side after the build's own (`profiles:`). */
+export interface ClaimsFile {
+  claims: ClaimSpec[];
+  profiles: string[];
+}
+
+export function parseClaimsFile(yamlText: string, file = 'report/claims.yaml'): ClaimsFile {
+  const doc = parseYaml(yamlText) as { profiles?: unknown } | null;
+  const profiles = doc?.profiles === undefined ? [] : Array.isArray(doc.profiles) && doc.profiles.every((p) => typeof p === 'string' && p.trim())
+    ? (doc.profiles as string[])
+    : fail(file, '"profiles" must be a list of profile names');
+  return { claims: parseClaims(yamlText, file), profiles };
+}
+
 export function parseClaims(yamlText: string, file = 'report/claims.yaml'): ClaimSpec[] {
   const doc = parseYaml(yamlText) as { claims?: unknown };
   if (!doc || !Array.isArray(doc.claims)) fail(file, 'expected a top-level "claims:" list');
