@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
+import { needs } from './helpers/requirements.ts';
 
 /**
  * Issue 13: a project of someone else's, with two notebooks and a report/index.md that places
@@ -84,7 +85,7 @@ async function project(index = INDEX): Promise<string> {
   return root;
 }
 
-test('a temp project embeds a figure and a table from its notebooks: numbered, captioned, cross-referenced, in HTML and PDF, with no word of the flagship', async () => {
+test('a temp project embeds a figure and a table from its notebooks: numbered, captioned, cross-referenced, in HTML and PDF, with no word of the flagship', await needs('chromium', 'poppler'), async () => {
   const root = await project();
   try {
     const r = cli(root, 'build');

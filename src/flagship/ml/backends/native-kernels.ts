@@ -62,7 +62,8 @@ let status: NativeKernelsStatus | undefined;
 let enabled = true;
 let replaced = new Map<string, WasmKernelFunc>();
 
-function loadAddon(env: NodeJS.ProcessEnv): NativeKernelsStatus {
+/** Whether the addon loads here (and which OpenBLAS it runs), without registering any kernel: for a test deciding what it can run. */
+export function loadAddon(env: NodeJS.ProcessEnv): NativeKernelsStatus {
   if (env[NATIVE_ENV] === '0') return { available: false, reason: `disabled by ${NATIVE_ENV}=0` };
   if (!existsSync(ADDON_PATH)) return { available: false, reason: `the native addon is not built (${ADDON_PATH} is missing; npm ci builds it when OpenBLAS's headers are installed)` };
   try {

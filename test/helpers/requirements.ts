@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+
+/**
+ * What a test needs beyond Node. On a machine with Node alone (no Chromium, no poppler, no
+ * OpenBLAS to build the native kernels) `npm test` must pass: a test that needs one of
+ * these is skipped, and the suite's reporter (./reporter.mjs) closes with one line saying
+ * what was skipped and how to get it. CI must run everything: there REQUIRE_ALL_ENV=1
+ * (.ci/run) turns each such skip into a failure naming what is missing.
+ *
+ *   test('prints the PDF', await needs('chromium', 'poppler'), async () => { ... });
+ */
+
+export type Requirement = 'chromium' | 'poppler' | 'openblas';
+
+export const REQUIRE_ALL_ENV = 'REPROBOOK_REQUIRE_ALL';
+
+interface RequirementSpec {
+  /** As the skip reason and the closing line name it. */
+  name: string;
+  /** How to get it, for the closing line and the CI failure. */
+  install: string;
+  /** Why it is missing here, or undefined when it is present. */
+  missing(): Promise<string | undefined>;
+}
+
+const tool = (name: string): string | undefined => {
+  const r = spawnSync(name, ['-v'], { stdio: 'ignore' });
+  return r.error ? `${name} not found (${(r.error as NodeJS.ErrnoException).code})` : undefined;
+};
+
+export const REQUIREMENTS: Record<Requirement, RequirementSpec> = {
+  chromium: {
+    name: 'Chromium',
+    install: 'apt-get install chromium (or set CHROME_PATH to a Chrome/Chromium binary)',
+    async missing() {
+      const { findChrome } = await import('../../src/engine/report/pdf.ts');
+      try {
+        return (await findChrome()) ? undefined : 'no Chromium found';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
+  },
+  poppler: {
+    name: 'pdftotext',
+    install: 'apt-get install poppler-utils',
+    async missing() {
+      return tool('pdftotext') ?? tool('pdftoppm');
+    },
+  },
+  openblas: {
+    name: 'the OpenBLAS kernels',
+    install: 'apt-get install g++ make python3 libopenblas-dev, then npm run build:native',
+    async missing() {
+      const { loadAddon } = await import('../../src/flagship/ml/backends/native-kernels.ts');
+      const status = loadAddon(process.env);
+      return status.available ? undefined : status.reason;
+    },
+  },
+};
+
+const probed = new Map<Requirement, Promise<string | undefined>>();
+const missing = (r: Requirement) => {
+  let p = probed.get(r);
+  if (!p) probed.set(r, (p = REQUIREMENTS[r].missing()));
+  return p;
+};
+
+/**
+ * Test options for a test that needs `what`: `{}` when everything is here; else a skip
+ * whose reason is "needs NAME (HOW); NAME (HOW)", the form ./reporter.mjs counts for its
+ * closing line, or, with REPROBOOK_REQUIRE_ALL=1, an error thrown where the test file
+ * registers its tests, which fails that file.
+ */
+export async function needs(...what: Requirement[]): Promise<{ skip?: string }> {
+  const absent: Array<[Requirement, string]> = [];
+  for (const r of what) {
+    const why = await missing(r);
+    if (why) absent.push([r, why]);
+  }
+  if (absent.length === 0) return {};
+  if (process.env[REQUIRE_ALL_ENV] === '1') {
+    throw new Error(`${REQUIRE_ALL_ENV}=1 and a test needs what this machine lacks: ${absent.map(([r, why]) => `${REQUIREMENTS[r].name} (${why}; ${REQUIREMENTS[r].install})`).join('; ')}`);
+  }
+  return { skip: `needs ${absent.map(([r]) => `${REQUIREMENTS[r].name} (${REQUIREMENTS[r].install})`).join('; ')}` };
+}
