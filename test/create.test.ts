@@ -9,7 +9,7 @@ import { JSDOM } from 'jsdom';
 import { parse as parseYaml } from 'yaml';
 import { engineVersion, packageName, projectPath } from '../src/engine/create/create.ts';
 import { needs } from './helpers/requirements.ts';
-import { installEngine, scratchDir } from './helpers/project.ts';
+import { scaffoldProject, scratchDir } from './helpers/project.ts';
 
 /**
  * Issue 24, item 1: `reprobook create DIR` starts a project of one's own that builds, offline,
@@ -98,10 +98,7 @@ test('template paths and package names', () => {
 });
 
 test('the new project builds offline with its own npm test: notebooks, embedded figure and table, cross-references, citation, claim', { timeout: 300_000 }, async (t) => {
-  const dir = await scratchDir(t, 'reprobook-create-');
-  assert.equal(create(dir, 'pi').status, 0);
-  const root = join(dir, 'pi');
-  await installEngine(root);
+  const root = await scaffoldProject(t, 'pi');
 
   const r = npm(root, 'test');
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
@@ -121,10 +118,7 @@ test('the new project builds offline with its own npm test: notebooks, embedded 
 });
 
 test('the new project\'s npm start prints report.pdf', { timeout: 300_000, ...await needs('chromium', 'poppler') }, async (t) => {
-  const dir = await scratchDir(t, 'reprobook-create-');
-  assert.equal(create(dir, 'pi').status, 0);
-  const root = join(dir, 'pi');
-  await installEngine(root);
+  const root = await scaffoldProject(t, 'pi');
   const r = npm(root, 'start');
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   const text = execFileSync('pdftotext', ['-layout', join(root, '_site', 'report.pdf'), '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');

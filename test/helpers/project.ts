@@ -9,6 +9,8 @@ import { createProject } from '../../src/engine/create/create.ts';
  * A project of someone else's, as `reprobook create` starts it, built with this checkout's
  * engine and no network: the engine is installed as npm installs a `file:` dependency (a link
  * in node_modules, and its bin in node_modules/.bin), so the project's own npm scripts run it.
+ * Linked by hand rather than by `npm install file:…`, which may run the engine's postinstall
+ * (native/build.mjs) and rebuild this checkout's addon under the other tests.
  */
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
