@@ -16,6 +16,9 @@ import { scaffoldProject, scratchDir } from './helpers/project.ts';
  * to HTML and PDF with this checkout's engine; it never overwrites a file.
  */
 
+// Asked before any test is registered: with REPROBOOK_REQUIRE_ALL=1 a missing one fails the file here.
+const pdfNeeds = await needs('chromium', 'poppler');
+
 const MAIN = fileURLToPath(new URL('../src/engine/cli/main.ts', import.meta.url));
 const create = (cwd: string, ...args: string[]) => spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), MAIN, 'create', ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
 /** The project's own npm script, as its README says to run it, with no network. */
@@ -117,7 +120,7 @@ test('the new project builds offline with its own npm test: notebooks, embedded 
   for (const nb of ['01-estimate', '02-convergence']) assert.ok(existsSync(join(root, '_site', 'notebooks', `${nb}.html`)));
 });
 
-test('the new project\'s npm start prints report.pdf', { timeout: 300_000, ...await needs('chromium', 'poppler') }, async (t) => {
+test('the new project\'s npm start prints report.pdf', { timeout: 300_000, ...pdfNeeds }, async (t) => {
   const root = await scaffoldProject(t, 'pi');
   const r = npm(root, 'start');
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);

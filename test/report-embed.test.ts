@@ -18,6 +18,7 @@ import { needs } from './helpers/requirements.ts';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = (root: string, ...args: string[]) =>
   spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src/engine/cli/main.ts'), ...args, '--root', root], { encoding: 'utf8', timeout: 240_000 });
+const pdfNeeds = await needs('chromium', 'poppler');
 const FLAGSHIP_WORDS = /distill|mnist|fgsm|papernot|mcdaniel|temperature|jsma|saliency/i;
 
 const GROWTH = `---
@@ -85,7 +86,7 @@ async function project(index = INDEX): Promise<string> {
   return root;
 }
 
-test('a temp project embeds a figure and a table from its notebooks: numbered, captioned, cross-referenced, in HTML and PDF, with no word of the flagship', await needs('chromium', 'poppler'), async () => {
+test('a temp project embeds a figure and a table from its notebooks: numbered, captioned, cross-referenced, in HTML and PDF, with no word of the flagship', pdfNeeds, async () => {
   const root = await project();
   try {
     const r = cli(root, 'build');

@@ -19,6 +19,7 @@ import { scaffoldProject } from './helpers/project.ts';
  */
 
 const PREFIX = '/project/';
+const browserNeeds = await needs('chromium');
 
 interface StaticHost {
   server: Server;
@@ -48,7 +49,7 @@ async function serveUnderPrefix(site: string): Promise<StaticHost> {
   return host;
 }
 
-test('the site works under a sub-path: every link followed in Chromium, nothing missing, no request outside the prefix', { timeout: 300_000, ...await needs('chromium') }, async (t) => {
+test('the site works under a sub-path: every link followed in Chromium, nothing missing, no request outside the prefix', { timeout: 300_000, ...browserNeeds }, async (t) => {
   const root = await scaffoldProject(t, 'project');
   // Built twice, so that the footer links the previous build's comparison (diff.html) too.
   for (let i = 0; i < 2; i++) {

@@ -7,7 +7,11 @@ import { spawnSync } from 'node:child_process';
  * what was skipped and how to get it. CI must run everything: there REQUIRE_ALL_ENV=1
  * (.ci/run) turns each such skip into a failure naming what is missing.
  *
- *   test('prints the PDF', await needs('chromium', 'poppler'), async () => { ... });
+ *   const pdf = await needs('chromium', 'poppler');   // at the top, before any test()
+ *   test('prints the PDF', pdf, async () => { ... });
+ *
+ * Asked before the file registers a test, so that under REPROBOOK_REQUIRE_ALL=1 the missing
+ * requirement fails the file with its own message rather than in the middle of other tests.
  */
 
 export type Requirement = 'chromium' | 'poppler' | 'openblas';
