@@ -35,7 +35,7 @@ const tool = (name: string): string | undefined => {
 export const REQUIREMENTS: Record<Requirement, RequirementSpec> = {
   chromium: {
     name: 'Chromium',
-    install: 'apt-get install chromium (or set CHROME_PATH to a Chrome/Chromium binary)',
+    install: 'apt-get install chromium, or set CHROME_PATH to a Chrome/Chromium binary',
     async missing() {
       const { findChrome } = await import('../../src/engine/report/pdf.ts');
       try {
