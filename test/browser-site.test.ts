@@ -7,30 +7,26 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { buildSite, type SiteBuild } from '../src/engine/report/site.ts';
-import { findChrome, launchChrome, printPdf } from '../src/engine/report/pdf.ts';
+import { launchChrome, printPdf } from '../src/engine/report/pdf.ts';
 import { makeFixtureRoot } from './fixtures/report/fixture-root.ts';
+import { needs } from './helpers/requirements.ts';
 
 /**
  * The built site in a real Chromium (one launch for the file): pages load cleanly from
  * file://, nothing is fetched from outside, Figure 1 is there, links resolve, injected
- * script never runs, and the PDF has the paper's sections. These must run in CI: a
- * missing Chromium or pdftotext is a failure, not a skip.
+ * script never runs, and the PDF has the paper's sections. Skipped on a machine without
+ * Chromium (or pdftotext, for the PDF); CI's REPROBOOK_REQUIRE_ALL=1 makes that a failure.
  */
+
+const browserNeeds = await needs('chromium');
+const pdfNeeds = await needs('chromium', 'poppler');
 
 let root: string;
 let site: SiteBuild;
 let browser: Browser;
 
 before(async () => {
-  const chrome = await findChrome();
-  assert.ok(chrome, 'Chromium is required for the browser tests: apt-get install chromium (or set CHROME_PATH)');
-  for (const tool of ['pdftotext', 'pdftoppm']) {
-    try {
-      execFileSync('which', [tool]);
-    } catch {
-      assert.fail(`${tool} is required for the PDF tests: apt-get install poppler-utils`);
-    }
-  }
+  if (browserNeeds.skip) return;
   root = await makeFixtureRoot();
   site = await buildSite({ root, profile: 'smoke', out: join(root, '_site'), linkPdf: true });
   browser = await launchChrome();
@@ -59,7 +55,7 @@ async function open(path: string, viewport = { width: 1100, height: 900 }): Prom
   return { page, problems };
 }
 
-test('index and every notebook page load from file:// with no console error, failed or outside request, and no script', async () => {
+test('index and every notebook page load from file:// with no console error, failed or outside request, and no script', browserNeeds, async () => {
   const pages = [site.indexPath, ...site.notebookPages];
   assert.equal(pages.length, 4);
   for (const path of pages) {
@@ -85,7 +81,7 @@ test('index and every notebook page load from file:// with no console error, fai
   }
 });
 
-test('Figure 1 is an inline SVG with one mark per temperature', async () => {
+test('Figure 1 is an inline SVG with one mark per temperature', browserNeeds, async () => {
   const { page } = await open(site.indexPath);
   try {
     const fig = await page.evaluate(() => {
@@ -104,7 +100,7 @@ test('Figure 1 is an inline SVG with one mark per temperature', async () => {
   }
 });
 
-test('cross-references, citations and result links resolve, within the page and across pages', async () => {
+test('cross-references, citations and result links resolve, within the page and across pages', browserNeeds, async () => {
   const { page } = await open(site.indexPath);
   try {
     const links = await page.evaluate(() => [...document.querySelectorAll('a.xref, a.cite, a.result, a.source-link')].map((a) => (a as HTMLAnchorElement).href));
@@ -131,7 +127,7 @@ test('cross-references, citations and result links resolve, within the page and 
   }
 });
 
-test('readable on a phone: no horizontal scrolling of the page at 375 px', async () => {
+test('readable on a phone: no horizontal scrolling of the page at 375 px', browserNeeds, async () => {
   for (const path of [site.indexPath, site.notebookPages[1]!]) {
     const { page } = await open(path, { width: 375, height: 800 });
     try {
@@ -143,7 +139,7 @@ test('readable on a phone: no horizontal scrolling of the page at 375 px', async
   }
 });
 
-test('the PDF has the paper\'s sections, Figure 1 and its caption, and page numbers', async () => {
+test('the PDF has the paper\'s sections, Figure 1 and its caption, and page numbers', pdfNeeds, async () => {
   const pdfPath = join(site.out, 'report.pdf');
   const pdf = await printPdf(site.indexPath, pdfPath, { browser, headerText: 'reproduced by reprobook (profile smoke)' });
   assert.ok(pdf.bytes > 20_000, `report.pdf is only ${pdf.bytes} bytes`);

@@ -20,7 +20,7 @@ import {
 } from '../src/engine/grid/index.ts';
 import { hashValue, sha256 } from '../src/engine/util/hash.ts';
 import { ArtifactStore, artifactId } from '../src/engine/store/artifacts.ts';
-import { silentProgress } from '../src/engine/util/progress.ts';
+import { silentProgress, type ProgressReporter } from '../src/engine/util/progress.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 
 const HANDLER = fileURLToPath(new URL('./fixtures/grid/handler.ts', import.meta.url));
@@ -289,6 +289,30 @@ test('progress and log lines from a worker reach the parent, labelled with the u
   const progress = events.filter((e) => e.type === 'progress');
   assert.ok(progress.length >= 2 && progress.every((e) => e.type === 'progress' && e.unitId === 'only' && e.total === 500));
   assert.deepEqual(events.map((e) => e.type).filter((x) => x !== 'progress'), ['start', 'progress-done', 'log', 'ran']);
+});
+
+test('the progress line and log name a running unit once: a task label that repeats the unit id is left out (issue 24, item 5)', async (t) => {
+  const { store } = await scratch(t);
+  const shown = new Map<string, string[]>();
+  const progress: ProgressReporter = {
+    start: () => ({
+      update(_done, u) { for (const [id, text] of Object.entries(u?.fields ?? {})) shown.set(id, [...(shown.get(id) ?? []), String(text)]); },
+      done() {},
+    }),
+  };
+  const lines: string[] = [];
+  await runGrid([
+    { id: 'warmstart', kind: 'teacher', inputs: { rounds: 500, task: 'warmstart' } },
+    { id: 'T30/teacher', kind: 'teacher', inputs: { rounds: 500, task: 'teacher T=30' } },
+    // A student whose teacher is missing trains it first: that label says something the id does not.
+    { id: 'T30/student', kind: 'student', inputs: { rounds: 500, task: 'teacher T=30' } },
+  ], { handler: HANDLER, storeRoot: store, workers: 1, progress, log: (l) => lines.push(l), label: 'exp' });
+  for (const id of ['warmstart', 'T30/teacher']) {
+    assert.ok(shown.get(id)?.some((text) => /^\d+\/500 hashes$/.test(text)), `${id}: ${shown.get(id)?.join(' | ')}`);
+    assert.ok(lines.some((l) => new RegExp(`^exp: \\[${id}\\] done: digest`).test(l)), lines.join('\n'));
+  }
+  assert.ok(shown.get('T30/student')?.some((text) => /^teacher T=30 \d+\/500 hashes$/.test(text)), shown.get('T30/student')?.join(' | '));
+  assert.ok(lines.some((l) => l.startsWith('exp: [T30/student] teacher T=30 done: digest')), lines.join('\n'));
 });
 
 test('bad handlers are reported clearly', async (t) => {

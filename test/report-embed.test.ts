@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
+import { needs } from './helpers/requirements.ts';
 
 /**
  * Issue 13: a project of someone else's, with two notebooks and a report/index.md that places
@@ -17,6 +18,7 @@ import { JSDOM } from 'jsdom';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = (root: string, ...args: string[]) =>
   spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src/engine/cli/main.ts'), ...args, '--root', root], { encoding: 'utf8', timeout: 240_000 });
+const pdfNeeds = await needs('chromium', 'poppler');
 const FLAGSHIP_WORDS = /distill|mnist|fgsm|papernot|mcdaniel|temperature|jsma|saliency/i;
 
 const GROWTH = `---
@@ -84,7 +86,7 @@ async function project(index = INDEX): Promise<string> {
   return root;
 }
 
-test('a temp project embeds a figure and a table from its notebooks: numbered, captioned, cross-referenced, in HTML and PDF, with no word of the flagship', async () => {
+test('a temp project embeds a figure and a table from its notebooks: numbered, captioned, cross-referenced, in HTML and PDF, with no word of the flagship', pdfNeeds, async () => {
   const root = await project();
   try {
     const r = cli(root, 'build');

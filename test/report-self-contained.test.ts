@@ -7,12 +7,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import JSZip from 'jszip';
 import { launchChrome } from '../src/engine/report/pdf.ts';
+import { needs } from './helpers/requirements.ts';
 
 /** Issue 14, item 5: `build --self-contained` (one HTML file, no outside request) and `reprobook bundle` (one zip). */
 
+const browserNeeds = await needs('chromium');
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-test('report.html makes no request of its own; the bundle holds the site, PDF, results, provenance and the notebooks as .ipynb', { timeout: 180_000 }, async () => {
+test('report.html makes no request of its own; the bundle holds the site, PDF, results, provenance and the notebooks as .ipynb', { timeout: 180_000, ...browserNeeds }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'reprobook-onefile-'));
   const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src/engine/cli/main.ts'), ...args, '--root', root], { encoding: 'utf8', timeout: 120_000 });
   try {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { backendIdentity, initBackend } from '../src/flagship/ml/backends/select.ts';
 import { createRequire } from 'node:module';
-import { ADDON_PATH, NATIVE_ENV, setNativeKernelsEnabled } from '../src/flagship/ml/backends/native-kernels.ts';
+import { ADDON_PATH, setNativeKernelsEnabled } from '../src/flagship/ml/backends/native-kernels.ts';
+import { needs } from './helpers/requirements.ts';
 
 /**
  * The wasm convolution kernels against the reference implementation of the cpu backend:
@@ -13,10 +14,11 @@ import { ADDON_PATH, NATIVE_ENV, setNativeKernelsEnabled } from '../src/flagship
  * src/flagship/ml/backends/native-kernels.ts).
  */
 
-/** The kernel sets, switched in one process. OpenBLAS is required unless explicitly disabled. */
+/** The kernel sets, switched in one process; OpenBLAS's tests are skipped where it is not built (./helpers/requirements.ts). */
+const openblas = await needs('openblas');
 const KERNEL_SETS = [
-  { name: 'xnnpack', native: false },
-  ...(process.env[NATIVE_ENV] === '0' ? [] : [{ name: 'openblas', native: true }]),
+  { name: 'xnnpack', native: false, options: {} },
+  { name: 'openblas', native: true, options: openblas },
 ];
 
 async function useKernels(set: { native: boolean }): Promise<void> {
@@ -147,7 +149,7 @@ test('wasm backend is initialised with the replacement kernels', async () => {
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'Conv2DBackpropFilter registered for wasm');
 });
 
-test('the OpenBLAS kernels are built, registered and part of the backend identity', { skip: process.env[NATIVE_ENV] === '0' && `${NATIVE_ENV}=0` }, async () => {
+test('the OpenBLAS kernels are built, registered and part of the backend identity', openblas, async () => {
   const report = await initBackend('wasm');
   assert.ok(report.nativeKernels?.available, `native kernels unavailable: ${report.nativeKernels?.reason} (CI installs libopenblas-dev; see native/build.mjs)`);
   assert.match(report.nativeKernels!.id!, /^openblas-\d+\.\d+\.\d+-[a-z0-9]+$/);
@@ -160,7 +162,7 @@ test('the OpenBLAS kernels are built, registered and part of the backend identit
 
 for (const set of KERNEL_SETS) {
   for (const c of cases) {
-    test(`${set.name}: conv2d and its gradients match cpu: ${c.name}`, async () => {
+    test(`${set.name}: conv2d and its gradients match cpu: ${c.name}`, set.options, async () => {
       await useKernels(set);
       const ref = expected.get(c.name)!;
       const before = tf.memory().numTensors;
@@ -175,7 +177,7 @@ for (const set of KERNEL_SETS) {
   }
 
   for (const c of nchwCases) {
-    test(`${set.name}: gradient kernels match cpu when called directly: ${c.name}`, async () => {
+    test(`${set.name}: gradient kernels match cpu when called directly: ${c.name}`, set.options, async () => {
       await useKernels(set);
       const ref = expected.get(c.name)!;
       const got = kernelGradients(c);
@@ -184,7 +186,7 @@ for (const set of KERNEL_SETS) {
     });
   }
 
-  test(`${set.name}: gradients leak no backend memory`, async () => {
+  test(`${set.name}: gradients leak no backend memory`, set.options, async () => {
     await useKernels(set);
     const c = cases[4]!;
     gradients(c);
@@ -194,7 +196,7 @@ for (const set of KERNEL_SETS) {
   });
 }
 
-test('the addon checks what it is given: sizes against the geometry, types, argument counts', { skip: process.env[NATIVE_ENV] === '0' && `${NATIVE_ENV}=0` }, () => {
+test('the addon checks what it is given: sizes against the geometry, types, argument counts', openblas, () => {
   const addon = createRequire(import.meta.url)(ADDON_PATH) as Record<string, (...a: unknown[]) => void>;
   // n=1, 4x4x1 in, 2x2x1 out, 3x3 filter, stride 1, no padding, dilation 1.
   const geo = new Int32Array([1, 4, 4, 1, 2, 2, 1, 3, 3, 1, 1, 0, 0, 1, 1]);
@@ -211,23 +213,21 @@ test('the addon checks what it is given: sizes against the geometry, types, argu
   assert.throws(() => addon.sumRows!(x, new Float32Array(3), 4, 4), /rows x cols/);
 });
 
-test('an empty batch: every kernel set returns empty gradients without error', async () => {
-  for (const set of KERNEL_SETS) {
-    await useKernels(set);
-    const [df, dx] = tf.tidy(() => {
-      const x = tf.zeros([0, 6, 6, 2]) as tf.Tensor4D;
-      const dy = tf.zeros([0, 4, 4, 3]) as tf.Tensor4D;
-      const f = tf.ones([3, 3, 2, 3]) as tf.Tensor4D;
-      const attrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC' };
-      return [
-        (tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: [3, 3, 2, 3] } as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync(),
-        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: f }, { ...attrs, inputShape: [0, 6, 6, 2] } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      ] as const;
-    });
-    assert.deepEqual(Array.from(df), new Array(3 * 3 * 2 * 3).fill(0), `${set.name}: the filter gradient of no images is 0`);
-    assert.deepEqual(dx.shape, [0, 6, 6, 2]);
-    dx.dispose();
-  }
+for (const set of KERNEL_SETS) test(`${set.name}: an empty batch gives empty gradients without error`, set.options, async () => {
+  await useKernels(set);
+  const [df, dx] = tf.tidy(() => {
+    const x = tf.zeros([0, 6, 6, 2]) as tf.Tensor4D;
+    const dy = tf.zeros([0, 4, 4, 3]) as tf.Tensor4D;
+    const f = tf.ones([3, 3, 2, 3]) as tf.Tensor4D;
+    const attrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC' };
+    return [
+      (tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: [3, 3, 2, 3] } as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync(),
+      tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: f }, { ...attrs, inputShape: [0, 6, 6, 2] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    ] as const;
+  });
+  assert.deepEqual(Array.from(df), new Array(3 * 3 * 2 * 3).fill(0), 'the filter gradient of no images is 0');
+  assert.deepEqual(dx.shape, [0, 6, 6, 2]);
+  dx.dispose();
   setNativeKernelsEnabled(true);
 });
 
@@ -314,7 +314,7 @@ otherCases.push({
 
 for (const set of KERNEL_SETS) {
   for (const c of otherCases) {
-    test(`${set.name}: wasm matches cpu: ${c.name}`, async () => {
+    test(`${set.name}: wasm matches cpu: ${c.name}`, set.options, async () => {
       await initBackend('cpu');
       const ref = c.run();
       await useKernels(set);
@@ -327,7 +327,7 @@ for (const set of KERNEL_SETS) {
   }
 }
 
-for (const set of KERNEL_SETS) test(`${set.name}: the paper network: loss and every weight gradient on wasm match cpu`, async () => {
+for (const set of KERNEL_SETS) test(`${set.name}: the paper network: loss and every weight gradient on wasm match cpu`, set.options, async () => {
   const { buildModel, forwardLogits } = await import('../src/flagship/ml/model.ts');
   const run = () => {
     const model = buildModel(3);

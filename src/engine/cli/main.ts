@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.ts';
 import { registerProjectCommands } from './project-commands.ts';
+import { withoutHelpForUnknownCommand } from './unknown-command.ts';
 
 /**
  * The `reprobook` command line. Each subcommand lives in its own module under
@@ -16,7 +17,8 @@ program
 try {
   await registerCommands(program);
   await registerProjectCommands(program, process.argv.slice(2));
-  await program.parseAsync(process.argv);
+  const commands = ['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])];
+  await program.parseAsync(withoutHelpForUnknownCommand(process.argv.slice(2), commands), { from: 'user' });
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;

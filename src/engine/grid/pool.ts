@@ -8,6 +8,7 @@ import { ArtifactStore, artifactId, describeCorrupt, type ArtifactKey } from '..
 import { UserError } from '../util/errors.ts';
 import { silentProgress, type ProgressReporter } from '../util/progress.ts';
 import { handlerCodeHash } from './code-hash.ts';
+import { taskLabel } from './unit-progress.ts';
 import { executeUnit, readStoredUnit, type StoredUnit, type UnitOutcome } from './execute.ts';
 import { assignShards, formatShard } from './shard.ts';
 import type { GridEvent, GridReport, GridUnit, JsonValue, ShardSpec, UnitMessage } from './types.ts';
@@ -170,10 +171,13 @@ export async function runGrid(units: GridUnit[], opts: RunGridOptions): Promise<
   const onMessage = (m: UnitMessage) => {
     emit(m);
     if (m.type === 'progress') {
-      if (running.has(m.unitId)) running.set(m.unitId, `${m.label} ${m.done}/${m.total}${m.unit ? ` ${m.unit}` : ''}`);
+      // Shown after the unit's id (formatFields), so the label only when it adds to the id.
+      const task = taskLabel(m.unitId, m.label);
+      if (running.has(m.unitId)) running.set(m.unitId, `${task ? `${task} ` : ''}${m.done}/${m.total}${m.unit ? ` ${m.unit}` : ''}`);
       refresh();
     } else if (m.type === 'progress-done') {
-      log(`${label}: [${m.unitId}] ${m.label} done${m.summary ? `: ${m.summary}` : ''}`);
+      const task = taskLabel(m.unitId, m.label);
+      log(`${label}: [${m.unitId}] ${task ? `${task} ` : ''}done${m.summary ? `: ${m.summary}` : ''}`);
     } else {
       log(`${label}: [${m.unitId}] ${m.message}`);
     }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { join, normalize, resolve, sep } from 'node:path';
+import { contentType } from '../util/content-types.ts';
 import { UserError } from '../util/errors.ts';
 
 /**
@@ -9,12 +10,6 @@ import { UserError } from '../util/errors.ts';
  * a build finishes, or shows a banner when it failed. The script and the looser
  * Content-Security-Policy it needs exist only here, never in a built site.
  */
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
-  '.json': 'application/json; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.pdf': 'application/pdf',
-  '.woff2': 'font/woff2', '.woff': 'font/woff', '.ttf': 'font/ttf', '.ipynb': 'application/json; charset=utf-8',
-};
 
 export const EVENTS_PATH = '/__reprobook/events';
 
@@ -76,7 +71,7 @@ export async function startServer(opts: { siteDir: () => string; host: string; p
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
-      const type = TYPES[extname(file)] ?? 'application/octet-stream';
+      const type = contentType(file);
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(type.startsWith('text/html') ? injectReload(body.toString('utf8')) : body);
     } catch {

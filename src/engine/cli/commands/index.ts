@@ -5,7 +5,7 @@ import type { Command } from 'commander';
  * name so that a command's heavy dependencies (tfjs, jsdom, playwright) load only
  * when that command runs... the registration itself is cheap.
  */
-const modules = ['run', 'build', 'preview', 'diff', 'verify', 'bundle', 'freeze'] as const;
+const modules = ['create', 'run', 'build', 'preview', 'diff', 'verify', 'bundle', 'freeze'] as const;
 
 export async function registerCommands(program: Command): Promise<void> {
   for (const name of modules) {
