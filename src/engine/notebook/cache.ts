@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { CellOptions, NotebookDocument, Params } from './types.ts';
-import type { ProjectConfig } from './config.ts';
+import { declaredEnvironment, type ProjectConfig } from './config.ts';
 import { codeCells } from './format.ts';
 import { hashValue, sha256 } from '../util/hash.ts';
 import { codeFingerprint, type CodeFingerprint } from '../store/code-fingerprint.ts';
@@ -138,7 +138,11 @@ export async function computeCacheKey(root: string, doc: NotebookDocument, param
   };
   // Only when configured, so that keys of projects without them stay as they were.
   if (config.dependsOn.length > 0) inputs.dependsOn = await dataChecksums(root, config.dependsOn);
-  if (config.environment.length > 0) inputs.environment = Object.fromEntries(config.environment.map((n) => [n, env[n] ?? null]));
+  if (config.environment.length > 0) {
+    // What the cells see (declaredEnvironment), an unset variable as null.
+    const seen = declaredEnvironment(config, env);
+    inputs.environment = Object.fromEntries(config.environment.map((n) => [n, seen[n] ?? null]));
+  }
   return { key: hashValue(inputs), inputs };
 }
 

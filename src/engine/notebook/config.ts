@@ -42,7 +42,10 @@ export interface ProjectConfig {
   data: string[];
   /** Globs of other files hashed into cache keys (not reported as data). */
   dependsOn: string[];
-  /** Names of environment variables whose values enter cache keys (unset is a value too). */
+  /**
+   * Names of environment variables whose values enter cache keys (unset is a value too), and
+   * the only variables cells see (declaredEnvironment).
+   */
   environment: string[];
   /** The project plugin module (src/engine/plugin.ts), relative to the root, as written. */
   plugin?: string;
@@ -56,6 +59,20 @@ const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data', 'dependsOn', '
 /** The profile a command runs: the one asked for, else the project's default (null: none). */
 export async function commandProfile(root: string, requested: string | undefined): Promise<string | null> {
   return requested ?? (await loadProjectConfig(root)).defaultProfile;
+}
+
+/**
+ * The variables cells see: the declared ones that are set, and nothing else. A variable a
+ * cell could read without it being declared would be missing from the cache key, and a
+ * change to it would leave the notebook cached with what the old value computed.
+ */
+export function declaredEnvironment(config: Pick<ProjectConfig, 'environment'>, env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of config.environment) {
+    const value = env[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 export async function loadProjectConfig(root: string): Promise<ProjectConfig> {

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult, RunEnvironment } from './types.ts';
 import { executedRecord, executeNotebook, type ExecuteOptions, type ExecutionResult } from './runner.ts';
 import type { RecordedArtifactEvent } from './runtime.ts';
+import { getEnvironment, type ProjectFacts } from './environment.ts';
 import { codeCells } from './format.ts';
 import { terminalStream } from './capture.ts';
 import { formatDuration, type Limit, type NotebookLimits } from './timeouts.ts';
@@ -31,8 +32,11 @@ export interface WorkerInput {
   profile: string | null;
   params: Params;
   quietArtifacts?: boolean;
-  /** The parent's environment variables now (a spare worker's copy dates from its start). */
-  env: Record<string, string | undefined>;
+  /**
+   * The worker's whole process.env: the variables the project declares (declaredEnvironment,
+   * exactly those in the cache key). A worker starts with none (startWorker).
+   */
+  env: Record<string, string>;
   /** The project plugin's absolute path: its environment() describes the run. */
   plugin?: string;
 }
@@ -45,7 +49,7 @@ export type WorkerMessage =
   | { type: 'progress'; op: 'update'; id: number; done: number; fields?: Record<string, string | number> }
   | { type: 'progress'; op: 'done'; id: number; summary?: string }
   | { type: 'late-error'; error: CellError }
-  | { type: 'done'; result: ExecutionResult; environment: RunEnvironment }
+  | { type: 'done'; result: ExecutionResult; facts: ProjectFacts }
   | { type: 'fatal'; name: string; message: string; stack: string; hint?: string };
 
 /**
@@ -56,8 +60,8 @@ export const LINGER_MS = 2000;
 
 export interface IsolatedExecuteOptions extends ExecuteOptions {
   limits: NotebookLimits;
-  /** The worker's process.env: a copy of these, so that one notebook's changes never reach the next. */
-  env: Record<string, string | undefined>;
+  /** The worker's process.env, all of it (WorkerInput.env). */
+  env: Record<string, string>;
   /** Aborting stops the running cell; the reason (a signal name) goes into its error. */
   signal?: AbortSignal;
   /** Another notebook will run after this one: start its worker now (see takeWorker). */
@@ -76,7 +80,8 @@ let spare: Worker | null = null;
 const exited = new WeakSet<Worker>();
 
 function startWorker(input: WorkerInput | null): Worker {
-  const w = new Worker(WORKER_URL, { workerData: input });
+  // No variable of this process reaches the worker: its notebook brings the declared ones.
+  const w = new Worker(WORKER_URL, { workerData: input, env: {} });
   w.once('exit', () => {
     exited.add(w);
     if (spare === w) spare = null;
@@ -211,7 +216,9 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
           clearTimers();
           // The notebook's timers and promises may still fail it for a while (LINGER_MS).
           linger = setTimeout(() => void worker.terminate(), LINGER_MS);
-          resolve({ kind: 'done', result: m.result, environment: m.environment });
+          // Where the run happened is this machine; the git state and the packages are read here,
+          // with this process's environment (the cells' has no PATH for git, say).
+          resolve({ kind: 'done', result: m.result, environment: getEnvironment(opts.root, m.facts) });
           break;
         }
         case 'fatal': {

@@ -1,7 +1,7 @@
 import { resolve, relative, sep, basename, extname } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { CellError, ExecutedNotebook, NotebookDocument, Params, ResultsFile } from './types.ts';
-import { loadProjectConfig, type ProjectConfig } from './config.ts';
+import { declaredEnvironment, loadProjectConfig, type ProjectConfig } from './config.ts';
 import { parseNotebook } from './format.ts';
 import { resolveParams, validateRequest } from './params.ts';
 import { alwaysRuns, computeCacheKey } from './cache.ts';
@@ -33,9 +33,9 @@ export interface ProjectRunRequest {
    */
   recordedParams?: Record<string, Params>;
   /**
-   * The environment variables the notebooks run with, and which the project's configured
-   * `environment:` names put into cache keys. Default: this process's, read here at the
-   * entry and passed down, never deeper.
+   * The environment variables of the run: the project's configured `environment:` names
+   * take their values from here, for the cache keys and for the cells, which see those and
+   * no others. Default: this process's, read here at the entry and passed down, never deeper.
    */
   env?: Record<string, string | undefined>;
   force?: boolean;
@@ -154,7 +154,7 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   };
   // In a worker thread of its own: a fresh global environment, and a cell that can be stopped.
   const executed = await executeNotebookIsolated(doc, {
-    root, profile, params, env: opts.env, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
+    root, profile, params, env: declaredEnvironment(config, opts.env), cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
     limits: resolveLimits(doc, config),
     ...(config.plugin ? { plugin: pluginPath(root, config.plugin)! } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
