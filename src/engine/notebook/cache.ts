@@ -126,7 +126,16 @@ async function lockfileDigest(root: string): Promise<string> {
   return 'none';
 }
 
-export async function computeCacheKey(root: string, doc: NotebookDocument, params: Params, config: ProjectConfig, env: Record<string, string | undefined>): Promise<CacheKey> {
+/**
+ * What the cells may do beyond plain JavaScript, when it is less than usual: under --sandbox
+ * without `addons: true`, a native addon does not load, and code that falls back without it
+ * (a slower kernel, another backend) computes something else, under a key of its own.
+ */
+export interface RunCapabilities {
+  addons: boolean;
+}
+
+export async function computeCacheKey(root: string, doc: NotebookDocument, params: Params, config: ProjectConfig, env: Record<string, string | undefined>, capabilities?: RunCapabilities): Promise<CacheKey> {
   const inputs: Record<string, unknown> = {
     format: CACHE_FORMAT,
     notebook: doc.path,
@@ -143,6 +152,7 @@ export async function computeCacheKey(root: string, doc: NotebookDocument, param
     const seen = declaredEnvironment(config, env);
     inputs.environment = Object.fromEntries(config.environment.map((n) => [n, seen[n] ?? null]));
   }
+  if (capabilities?.addons === false) inputs.addons = false;
   return { key: hashValue(inputs), inputs };
 }
 

@@ -10,6 +10,7 @@ import { outsideCapture, withCapture, writeTerminal } from './capture.ts';
 import { Runtime, type RecordedArtifactEvent } from './runtime.ts';
 import { getEnvironment } from './environment.ts';
 import { resolveImport } from '../util/esbuild-ops.ts';
+import { denialMessage, findDenial } from '../sandbox/denial.ts';
 import { forgetCell, runInCell, StalledCellError, whenStalled, type CellScope } from './cell-guard.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 
@@ -161,6 +162,9 @@ function toCellError(
     }
     const { stack, frames } = mapStack(e.stack ?? `${e.name}: ${e.message}`, doc, compiled);
     error = { name: e.name, message: e.message, stack, cellIndex: cell.index };
+    // Refused by --sandbox: say what, and how a project asks for it.
+    const denial = findDenial(raw);
+    if (denial) Object.assign(error, { name: 'SandboxDenied', message: denialMessage(denial, `${doc.path} cell ${cell.index + 1}`) });
     const own = frames.find((f) => f.cellIndex === cell.index) ?? frames[0];
     if (own && own.cellIndex === cell.index) { error.cellLine = own.cellLine; error.fileLine = own.fileLine; }
   }
