@@ -97,7 +97,7 @@ test('under --sandbox a cell that writes or reads outside the project, starts a 
     denied('spawn', /starting a process, which --sandbox never allows/);
     denied('socket', /a network connection \(127\.0\.0\.1:80\), which --sandbox never allows/);
     assert.equal(existsSync(join(away, 'written.txt')), false, 'nothing was written outside');
-    assert.ok(lines.some((l) => /^sandbox: cells may read .*; write .*\.reprobook; no native addons; no processes, no network$/.test(l)), 'the grants are said before anything runs');
+    assert.ok(lines.some((l) => /^sandbox: cells may read .*; write .*\.reprobook\/artifacts; no native addons; no processes, no network$/.test(l)), 'the grants are said before anything runs');
   } finally {
     await rm(root, { recursive: true, force: true });
     await rm(away, { recursive: true, force: true });
@@ -117,6 +117,8 @@ test('under --sandbox the guard closes what Node 20 leaves open: workers with th
     fetch: 'fetch("http://127.0.0.1:8080/")',
     server: 'new Promise((res, rej) => (http.createServer().listen(0, res) as any).on("error", rej))',
     kill: 'process.kill(process.ppid, 0)',
+    report: 'process.report.directory = "/"',
+    forge: '(await import("node:fs")).writeFileSync(new URL("../.reprobook/results/default.json", import.meta.url), "{}")',
     esbuildBuild: '(await import("esbuild")).build({ stdin: { contents: "1" }, write: false })',
   };
   const cell = [
@@ -136,6 +138,8 @@ test('under --sandbox the guard closes what Node 20 leaves open: workers with th
     assert.deepEqual(r.results.results.seen, {
       execArgv: 'FileSystemWrite', // it ran, inside the sandbox: its write outside was refused
       evalWorker: 'WorkerThreads', register: 'ModuleHooks', dns: 'Network', udp: 'Network', fetch: 'Network', server: 'Network', kill: 'Signal',
+      report: 'FileSystemWrite',
+      forge: 'FileSystemWrite', // the store's runs and results are the parent's to write
       esbuildBuild: 'ChildProcess',
     });
     assert.equal(existsSync(target), false, 'the worker given execArgv: [] could not write outside');

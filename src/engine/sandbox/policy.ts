@@ -6,8 +6,10 @@ import { UserError } from '../util/errors.ts';
 
 /**
  * What cells may do under `--sandbox` (README "Sandbox"): read the project (its
- * node_modules included) and reprobook's own files, write the project's store (`.reprobook/`),
- * and what the project declares beyond that in reprobook.config.yaml:
+ * node_modules included) and reprobook's own files, write the project's artifact store
+ * (`.reprobook/artifacts/`: the rest of `.reprobook/`, the stored runs and results, is written by
+ * the parent, so a cell cannot forge another notebook's run), and what the project declares
+ * beyond that in reprobook.config.yaml:
  *
  *   sandbox:
  *     read: [../shared/mnist]   # more files or folders cells may read (relative to the root)
@@ -75,7 +77,7 @@ function withRealPath(p: string): string[] {
 export function sandboxPolicy(root: string, declared: SandboxDeclaration | undefined, request: SandboxRequest = {}): SandboxPolicy {
   const abs = (p: string) => resolve(root, p);
   const projectRead = [...new Set([root, ...(request.alsoRead ?? []), ...(declared?.read ?? []).map(abs)].flatMap(withRealPath))];
-  const write = [...new Set([join(root, '.reprobook'), ...(declared?.write ?? []).map(abs)].flatMap(withRealPath))];
+  const write = [...new Set([join(root, '.reprobook', 'artifacts'), ...(declared?.write ?? []).map(abs)].flatMap(withRealPath))];
   for (const p of [...projectRead, ...write]) {
     if (p.includes(',')) throw new UserError(`--sandbox cannot grant ${p}: it contains a comma, which Node's permission flags cannot take`, 'move the project to a path without a comma');
   }

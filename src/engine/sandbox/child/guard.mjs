@@ -10,7 +10,9 @@
 // - module hooks (module.register): they run in a thread this preload never sees; only
 //   tsx's and the sandbox's own are registered;
 // - network: sockets, servers, UDP and DNS lookups are refused;
-// - signals: process.kill of another process is refused.
+// - signals: process.kill of another process is refused;
+// - files Node writes itself, past its checks: diagnostic reports sent to a folder or file of
+//   the cell's choosing, or on a crash or signal.
 //
 // A refusal is an Error with code ERR_ACCESS_DENIED, like the permission model's, with a
 // `permission` and a `resource`: the runner names the cell and what it was refused.
@@ -100,5 +102,13 @@ replace(process, 'kill', (original) => function kill(pid, signal) {
   if (Number(pid) !== process.pid) throw denied('Signal', String(pid), 'a signal to another process');
   return original.call(process, pid, signal);
 });
+
+// Files Node writes past the permission model's checks.
+// (Trace logs, node:trace_events, are the other such file: worker threads, where project code runs, have none.)
+for (const name of ['directory', 'filename', 'reportOnFatalError', 'reportOnSignal', 'reportOnUncaughtException', 'signal']) {
+  const d = Object.getOwnPropertyDescriptor(process.report, name);
+  if (!d?.set) continue;
+  Object.defineProperty(process.report, name, { get: d.get, set() { throw denied('FileSystemWrite', `process.report.${name}`, 'diagnostic reports are written past the permission checks'); }, configurable: false });
+}
 
 syncBuiltinESMExports();
