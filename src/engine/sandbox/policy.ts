@@ -140,7 +140,8 @@ export async function checkLinks(policy: SandboxPolicy, root: string): Promise<v
       }
     }
   }
-  for (const dir of policy.write) {
+  // Declared places outside the project (the store, inside it, was walked above).
+  for (const dir of policy.write.filter((d) => !isInside(d, policy.projectRead))) {
     const links = await linksUnder(dir);
     if (links.length > 0) throw new UserError(`--sandbox: ${shown(links[0]!)} is a symbolic link where cells may write`, 'remove it: cells may not write through links');
   }
