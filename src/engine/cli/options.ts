@@ -5,4 +5,4 @@ export function repeatable(value: string, previous: string[]): string[] {
 
 /** `--sandbox`, one wording for every command that runs cells (src/engine/sandbox). */
 export const SANDBOX_FLAG = '--sandbox';
-export const SANDBOX_HELP = "run the cells as untrusted code: they may read only the project, write only its store, start no process and open no connection (plus what the config's sandbox: declares); see the README's Sandbox section";
+export const SANDBOX_HELP = "run the cells as untrusted code: they may read only the project, write only its artifact store, start no process and open no connection (plus what the config's sandbox: declares); see the README's --sandbox section";

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.ts';
 
 /**
- * What cells may do under `--sandbox` (README "Sandbox"): read the project (its
+ * What cells may do under `--sandbox` (README: "Running someone else's project"): read the project (its
  * node_modules included) and reprobook's own files, write the project's artifact store
  * (`.reprobook/artifacts/`: the rest of `.reprobook/`, the stored runs and results, is written by
  * the parent, so a cell cannot forge another notebook's run), and what the project declares

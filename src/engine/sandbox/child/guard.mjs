@@ -2,7 +2,7 @@
 // project's, before any of it loads (../host.ts starts the process; worker threads inherit
 // the preload). Node's permission model, set on the process by its flags, refuses files
 // outside the grants, processes and native addons. What it does not cover in Node 20, this
-// guard covers in JavaScript, best effort (README "Sandbox"):
+// guard covers in JavaScript, best effort (README: "Running someone else's project"):
 //
 // - worker threads: a Worker given its own `execArgv` runs *outside* the permission model
 //   (measured on Node 20.20), and one started from a string (`eval: true`) skips this
