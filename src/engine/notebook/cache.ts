@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { CellOptions, NotebookDocument, Params } from './types.ts';
-import type { ProjectConfig } from './config.ts';
+import { declaredEnvironment, type ProjectConfig } from './config.ts';
 import { codeCells } from './format.ts';
 import { hashValue, sha256 } from '../util/hash.ts';
 import { codeFingerprint, type CodeFingerprint } from '../store/code-fingerprint.ts';
@@ -126,7 +126,16 @@ async function lockfileDigest(root: string): Promise<string> {
   return 'none';
 }
 
-export async function computeCacheKey(root: string, doc: NotebookDocument, params: Params, config: ProjectConfig, env: Record<string, string | undefined>): Promise<CacheKey> {
+/**
+ * What the cells may do beyond plain JavaScript, when it is less than usual: under --sandbox
+ * without `addons: true`, a native addon does not load, and code that falls back without it
+ * (a slower kernel, another backend) computes something else, under a key of its own.
+ */
+export interface RunCapabilities {
+  addons: boolean;
+}
+
+export async function computeCacheKey(root: string, doc: NotebookDocument, params: Params, config: ProjectConfig, env: Record<string, string | undefined>, capabilities?: RunCapabilities): Promise<CacheKey> {
   const inputs: Record<string, unknown> = {
     format: CACHE_FORMAT,
     notebook: doc.path,
@@ -138,7 +147,12 @@ export async function computeCacheKey(root: string, doc: NotebookDocument, param
   };
   // Only when configured, so that keys of projects without them stay as they were.
   if (config.dependsOn.length > 0) inputs.dependsOn = await dataChecksums(root, config.dependsOn);
-  if (config.environment.length > 0) inputs.environment = Object.fromEntries(config.environment.map((n) => [n, env[n] ?? null]));
+  if (config.environment.length > 0) {
+    // What the cells see (declaredEnvironment), an unset variable as null.
+    const seen = declaredEnvironment(config, env);
+    inputs.environment = Object.fromEntries(config.environment.map((n) => [n, seen[n] ?? null]));
+  }
+  if (capabilities?.addons === false) inputs.addons = false;
   return { key: hashValue(inputs), inputs };
 }
 

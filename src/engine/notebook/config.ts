@@ -5,6 +5,7 @@ import type { Params, TimeoutSettings } from './types.ts';
 import { NotebookFormatError, validateParams, yamlKeyLine } from './format.ts';
 import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
 import { validateTimeoutSettings } from './timeouts.ts';
+import { validateSandboxDeclaration, type SandboxDeclaration } from '../sandbox/policy.ts';
 
 /**
  * The project config, `<root>/reprobook.config.yaml` (optional):
@@ -25,6 +26,9 @@ import { validateTimeoutSettings } from './timeouts.ts';
  *   timeout:              # time limits (timeouts.ts); a notebook's front matter overrides them
  *     cell: 30m           # each cell (default 1h; 'none': no limit)
  *     notebook: 2h        # the whole notebook (default none)
+ *   sandbox:              # what cells may do under --sandbox beyond the project (../sandbox/policy.ts)
+ *     read: [../shared-data]
+ *     addons: true
  *
  * Profiles here are project-wide: a notebook takes the values of the parameters it
  * declares and ignores the others.
@@ -42,20 +46,39 @@ export interface ProjectConfig {
   data: string[];
   /** Globs of other files hashed into cache keys (not reported as data). */
   dependsOn: string[];
-  /** Names of environment variables whose values enter cache keys (unset is a value too). */
+  /**
+   * Names of environment variables whose values enter cache keys (unset is a value too), and
+   * the only variables cells see (declaredEnvironment).
+   */
   environment: string[];
   /** The project plugin module (src/engine/plugin.ts), relative to the root, as written. */
   plugin?: string;
   /** Time limits for every notebook, as written (not in cache keys); absent when not set. */
   timeout?: TimeoutSettings;
+  /** What cells may do under --sandbox beyond the project itself (not in cache keys); absent when not set. */
+  sandbox?: SandboxDeclaration;
 }
 
 export const CONFIG_FILE = 'reprobook.config.yaml';
-const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data', 'dependsOn', 'environment', 'timeout', 'plugin'];
+const KEYS = ['parameters', 'profiles', 'defaultProfile', 'data', 'dependsOn', 'environment', 'timeout', 'plugin', 'sandbox'];
 
 /** The profile a command runs: the one asked for, else the project's default (null: none). */
 export async function commandProfile(root: string, requested: string | undefined): Promise<string | null> {
   return requested ?? (await loadProjectConfig(root)).defaultProfile;
+}
+
+/**
+ * The variables cells see: the declared ones that are set, and nothing else. A variable a
+ * cell could read without it being declared would be missing from the cache key, and a
+ * change to it would leave the notebook cached with what the old value computed.
+ */
+export function declaredEnvironment(config: Pick<ProjectConfig, 'environment'>, env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of config.environment) {
+    const value = env[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 export async function loadProjectConfig(root: string): Promise<ProjectConfig> {
@@ -125,7 +148,11 @@ export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectCon
   if (data.plugin !== undefined && data.plugin !== null && (typeof data.plugin !== 'string' || data.plugin.trim() === '')) {
     throw new NotebookFormatError(file, lineOf(['plugin']), 'plugin must be the path of a module, relative to the project root', 'e.g. plugin: src/my-project/plugin.ts');
   }
+  const sandbox = validateSandboxDeclaration(data.sandbox, (k, msg, hint) => {
+    throw new NotebookFormatError(file, lineOf(k ? ['sandbox', k] : ['sandbox']), msg, hint);
+  });
   const config: ProjectConfig = { parameters, profiles, defaultProfile, data: globs, dependsOn, environment };
+  if (sandbox) config.sandbox = sandbox;
   if (typeof data.plugin === 'string') config.plugin = data.plugin;
   if (Object.keys(timeout).length > 0) config.timeout = timeout;
   return config;

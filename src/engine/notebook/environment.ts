@@ -4,12 +4,15 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { RunEnvironment } from './types.ts';
 
+/** What a project's plugin adds to a run's environment (its `environment()`). */
+export type ProjectFacts = Partial<Pick<RunEnvironment, 'backend'>>;
+
 /**
  * Where a run happened: recorded with every executed notebook and the results file.
  * `projectFacts` are what the project's plugin adds (its `environment()`, e.g. the ML
  * backend's identity), collected where the cells ran.
  */
-export function getEnvironment(root: string, projectFacts: Partial<Pick<RunEnvironment, 'backend'>> = {}): RunEnvironment {
+export function getEnvironment(root: string, projectFacts: ProjectFacts = {}): RunEnvironment {
   const env: RunEnvironment = {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,

@@ -2,11 +2,13 @@ import { Worker } from 'node:worker_threads';
 import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult, RunEnvironment } from './types.ts';
 import { executedRecord, executeNotebook, type ExecuteOptions, type ExecutionResult } from './runner.ts';
 import type { RecordedArtifactEvent } from './runtime.ts';
+import { getEnvironment, type ProjectFacts } from './environment.ts';
 import { codeCells } from './format.ts';
 import { terminalStream } from './capture.ts';
 import { formatDuration, type Limit, type NotebookLimits } from './timeouts.ts';
 import { createProgress, type ProgressTask } from '../util/progress.ts';
 import { UserError } from '../util/errors.ts';
+import { denialMessage, findDenial } from '../sandbox/denial.ts';
 
 /**
  * Each notebook runs in a worker thread of its own (notebook-worker.ts), for two reasons:
@@ -31,8 +33,11 @@ export interface WorkerInput {
   profile: string | null;
   params: Params;
   quietArtifacts?: boolean;
-  /** The parent's environment variables now (a spare worker's copy dates from its start). */
-  env: Record<string, string | undefined>;
+  /**
+   * The worker's whole process.env: the variables the project declares (declaredEnvironment,
+   * exactly those in the cache key). A worker starts with none (startWorker).
+   */
+  env: Record<string, string>;
   /** The project plugin's absolute path: its environment() describes the run. */
   plugin?: string;
 }
@@ -45,7 +50,7 @@ export type WorkerMessage =
   | { type: 'progress'; op: 'update'; id: number; done: number; fields?: Record<string, string | number> }
   | { type: 'progress'; op: 'done'; id: number; summary?: string }
   | { type: 'late-error'; error: CellError }
-  | { type: 'done'; result: ExecutionResult; environment: RunEnvironment }
+  | { type: 'done'; result: ExecutionResult; facts: ProjectFacts }
   | { type: 'fatal'; name: string; message: string; stack: string; hint?: string };
 
 /**
@@ -56,50 +61,81 @@ export const LINGER_MS = 2000;
 
 export interface IsolatedExecuteOptions extends ExecuteOptions {
   limits: NotebookLimits;
-  /** The worker's process.env: a copy of these, so that one notebook's changes never reach the next. */
-  env: Record<string, string | undefined>;
+  /** The worker's process.env, all of it (WorkerInput.env). */
+  env: Record<string, string>;
   /** Aborting stops the running cell; the reason (a signal name) goes into its error. */
   signal?: AbortSignal;
-  /** Another notebook will run after this one: start its worker now (see takeWorker). */
+  /** Another notebook will run after this one: start its worker now (see WorkerSupply). */
   prewarm?: boolean;
+  /** Where the worker comes from (default: a thread of this process). */
+  workers?: WorkerSupply;
+}
+
+/** A notebook's worker: a thread of this process, or of the sandboxed process (sandbox/host.ts). */
+export interface NotebookThread {
+  on(event: 'message', listener: (m: WorkerMessage) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+  once(event: 'exit', listener: (code: number) => void): unknown;
+  postMessage(input: WorkerInput): void;
+  terminate(): Promise<unknown>;
+  ref(): void;
+  unref(): void;
+}
+
+/**
+ * Where notebook workers come from, with one started ahead of time, waiting for its
+ * notebook: starting one (tsx, the runner's modules) takes a good part of a second, which a
+ * run of many notebooks would otherwise pay before each. A spare is fresh: no notebook's code
+ * has run in it, so it is the same environment as a worker started on demand. It does not
+ * keep the process alive.
+ */
+export class WorkerSupply {
+  private spare: NotebookThread | null = null;
+  private readonly exited = new WeakSet<NotebookThread>();
+
+  /** `launch(null)` starts a spare, which gets its input later by message. */
+  constructor(private readonly launch: (input: WorkerInput | null) => NotebookThread) {}
+
+  private start(input: WorkerInput | null): NotebookThread {
+    const w = this.launch(input);
+    w.once('exit', () => {
+      this.exited.add(w);
+      if (this.spare === w) this.spare = null;
+    });
+    return w;
+  }
+
+  prewarm(): void {
+    if (this.spare) return;
+    const w = this.start(null);
+    this.spare = w;
+    w.unref();
+    // A spare that fails to start is dropped (take starts another, and that one reports).
+    w.on('error', () => {});
+  }
+
+  take(input: WorkerInput): NotebookThread {
+    const w = this.spare;
+    this.spare = null;
+    if (!w || this.exited.has(w)) return this.start(input);
+    w.ref();
+    w.postMessage(input);
+    return w;
+  }
+
+  /** Stop the spare, if any: no notebook will come for it. */
+  dropSpare(): void {
+    const w = this.spare;
+    this.spare = null;
+    void w?.terminate();
+  }
 }
 
 const WORKER_URL = new URL('./notebook-worker.mjs', import.meta.url);
 
-/**
- * A worker started ahead of time, waiting for its notebook: starting one (tsx, the runner's
- * modules) takes a good part of a second, which a run of many notebooks would otherwise pay
- * before each. A spare is fresh: no notebook's code has run in it, so it is the same
- * environment as a worker started on demand. It does not keep the process alive.
- */
-let spare: Worker | null = null;
-const exited = new WeakSet<Worker>();
-
-function startWorker(input: WorkerInput | null): Worker {
-  const w = new Worker(WORKER_URL, { workerData: input });
-  w.once('exit', () => {
-    exited.add(w);
-    if (spare === w) spare = null;
-  });
-  return w;
-}
-
-function prewarm(): void {
-  if (spare) return;
-  spare = startWorker(null);
-  spare.unref();
-  // A spare that fails to start is dropped (takeWorker starts another, and that one reports).
-  spare.on('error', () => {});
-}
-
-function takeWorker(input: WorkerInput): Worker {
-  const w = spare;
-  spare = null;
-  if (!w || exited.has(w)) return startWorker(input);
-  w.ref();
-  w.postMessage(input);
-  return w;
-}
+/** Worker threads of this process. No variable of this process reaches one: its notebook brings the declared ones. */
+export const threadWorkers = new WorkerSupply((input) => new Worker(WORKER_URL, { workerData: input, env: {} }));
 
 type Outcome =
   | { kind: 'done'; result: ExecutionResult; environment: RunEnvironment }
@@ -124,8 +160,9 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
   const reporter = opts.progress ?? createProgress({ stream: terminalStream() });
   const tasks = new Map<number, ProgressTask>();
   const input: WorkerInput = { doc, root: opts.root, profile: opts.profile, params: opts.params, quietArtifacts: opts.quietArtifacts, env: { ...opts.env }, ...(opts.plugin ? { plugin: opts.plugin } : {}) };
-  const worker = takeWorker(input);
-  if (opts.prewarm) prewarm();
+  const supply = opts.workers ?? threadWorkers;
+  const worker = supply.take(input);
+  if (opts.prewarm) supply.prewarm();
 
   const outcome = await new Promise<Outcome>((resolve, reject) => {
     let settled = false;
@@ -211,7 +248,9 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
           clearTimers();
           // The notebook's timers and promises may still fail it for a while (LINGER_MS).
           linger = setTimeout(() => void worker.terminate(), LINGER_MS);
-          resolve({ kind: 'done', result: m.result, environment: m.environment });
+          // Where the run happened is this machine; the git state and the packages are read here,
+          // with this process's environment (the cells' has no PATH for git, say).
+          resolve({ kind: 'done', result: m.result, environment: getEnvironment(opts.root, m.facts) });
           break;
         }
         case 'fatal': {
@@ -228,7 +267,11 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
       }
     });
     worker.on('error', (err) => {
-      stop((cell) => ({ name: err.name || 'Error', message: `the notebook's worker failed while cell ${cell.index + 1} was running: ${err.message}` }));
+      // A module a cell imports, refused by --sandbox as it loads, fails the worker rather than the cell.
+      const denial = findDenial(err);
+      stop((cell) => (denial
+        ? { name: 'SandboxDenied', message: denialMessage(denial, `${doc.path} cell ${cell.index + 1}`) }
+        : { name: err.name || 'Error', message: `the notebook's worker failed while cell ${cell.index + 1} was running: ${err.message}` }));
     });
     worker.on('exit', (code) => {
       clearTimeout(linger);

@@ -1,6 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { executeCells } from './runner.ts';
-import { getEnvironment } from './environment.ts';
 import { loadPlugin } from '../plugin.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 import type { WorkerInput, WorkerMessage } from './isolation.ts';
@@ -18,9 +17,9 @@ const port = parentPort!;
 // A spare worker (isolation.ts) gets its notebook by message, once: the listener goes with
 // it, so that the port does not keep this thread alive afterwards.
 const input = (workerData as WorkerInput | null) ?? (await new Promise<WorkerInput>((resolve) => port.once('message', resolve)));
-// The parent's variables as they are now, not as they were when this worker started.
-for (const name of Object.keys(process.env)) if (!(name in input.env)) delete process.env[name];
-for (const [name, value] of Object.entries(input.env)) if (value !== undefined) process.env[name] = value;
+// The worker started with no variables (isolation.ts): the cells see the declared ones only.
+for (const name of Object.keys(process.env)) delete process.env[name];
+Object.assign(process.env, input.env);
 
 function send(message: WorkerMessage): void {
   try {
@@ -68,8 +67,9 @@ try {
     },
     onLateError: (error) => send({ type: 'late-error', error }),
   });
+  // The project's facts are read here, where its modules' state is the cells'; the rest of the run's environment in the parent.
   const facts = input.plugin ? await (await loadPlugin(input.plugin, input.root)).environment?.() : undefined;
-  send({ type: 'done', result, environment: getEnvironment(input.root, facts ?? {}) });
+  send({ type: 'done', result, facts: facts ?? {} });
 } catch (err) {
   const e = (err instanceof Error ? err : new Error(String(err))) as Error & { hint?: string };
   send({ type: 'fatal', name: e.name, message: e.message, stack: e.stack ?? '', ...(typeof e.hint === 'string' ? { hint: e.hint } : {}) });

@@ -1,11 +1,12 @@
 import { resolve, relative, sep, basename, extname } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { CellError, ExecutedNotebook, NotebookDocument, Params, ResultsFile } from './types.ts';
-import { loadProjectConfig, type ProjectConfig } from './config.ts';
+import { declaredEnvironment, loadProjectConfig, type ProjectConfig } from './config.ts';
 import { parseNotebook } from './format.ts';
 import { resolveParams, validateRequest } from './params.ts';
-import { alwaysRuns, computeCacheKey } from './cache.ts';
-import { executeNotebookIsolated } from './isolation.ts';
+import { alwaysRuns, computeCacheKey, type RunCapabilities } from './cache.ts';
+import { executeNotebookIsolated, type WorkerSupply } from './isolation.ts';
+import { checkLinks, sandboxPolicy, type SandboxRequest } from '../sandbox/policy.ts';
 import { pluginPath } from '../plugin.ts';
 import { resolveLimits } from './timeouts.ts';
 import { clearFailed, collectResults, listNotebooks, loadExecutedNotebook, storeLateFailureSync, writeExecuted, type NotebookFile } from '../store/executed.ts';
@@ -33,12 +34,18 @@ export interface ProjectRunRequest {
    */
   recordedParams?: Record<string, Params>;
   /**
-   * The environment variables the notebooks run with, and which the project's configured
-   * `environment:` names put into cache keys. Default: this process's, read here at the
-   * entry and passed down, never deeper.
+   * The environment variables of the run: the project's configured `environment:` names
+   * take their values from here, for the cache keys and for the cells, which see those and
+   * no others. Default: this process's, read here at the entry and passed down, never deeper.
    */
   env?: Record<string, string | undefined>;
   force?: boolean;
+  /**
+   * Run the cells under --sandbox (src/engine/sandbox): in a process of their own that may read
+   * only the project, reprobook and what the config's `sandbox:` declares, write only the
+   * store, and start no process and open no connection.
+   */
+  sandbox?: SandboxRequest;
   /** Status lines for the terminal (default: none). */
   log?: (line: string) => void;
   progress?: ProgressReporter;
@@ -109,9 +116,9 @@ export function formatCellError(doc: NotebookDocument, e: CellError): string {
 }
 
 export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
-  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { env: Record<string, string | undefined>; signal?: AbortSignal; prewarm?: boolean }): Promise<NotebookRunOutcome> {
+  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { env: Record<string, string | undefined>; signal?: AbortSignal; prewarm?: boolean; workers?: WorkerSupply; capabilities?: RunCapabilities }): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
-  const { key, inputs } = await computeCacheKey(root, doc, params, config, opts.env);
+  const { key, inputs } = await computeCacheKey(root, doc, params, config, opts.env, opts.capabilities);
   const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
   for (const u of unreadable) log(`${doc.name}: the stored run ${relative(root, u.path)} is unreadable (${u.reason}); treating it as a cache miss`);
   const base = { name: doc.name, path: doc.path, cacheKey: key, params };
@@ -154,11 +161,12 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   };
   // In a worker thread of its own: a fresh global environment, and a cell that can be stopped.
   const executed = await executeNotebookIsolated(doc, {
-    root, profile, params, env: opts.env, cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
+    root, profile, params, env: declaredEnvironment(config, opts.env), cacheKey: key, cacheKeyInputs: inputs, progress: opts.progress, quietArtifacts: opts.quietArtifacts, onLateError,
     limits: resolveLimits(doc, config),
     ...(config.plugin ? { plugin: pluginPath(root, config.plugin)! } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     prewarm: opts.prewarm ?? false,
+    ...(opts.workers ? { workers: opts.workers } : {}),
     // Long cells get a line of their own, so that a slow notebook shows where its time goes.
     onCell: ({ cell, phase, result }) => {
       if (phase === 'end' && result && !result.error && result.durationMs >= 2000) {
@@ -224,12 +232,15 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
     log(`${signal}: stopping the running cell (${signal === 'SIGINT' ? 'Ctrl-C' : 'send it'} again to quit at once)`);
     controller.abort(signal);
   };
+  const sandbox = req.sandbox ? await startSandbox(root, config, req.sandbox, env, log) : null;
   const signals: NodeJS.Signals[] = req.handleSignals === false ? [] : ['SIGINT', 'SIGTERM'];
   for (const s of signals) process.on(s, onSignal);
   try {
     for (const [i, doc] of docs.entries()) {
       if (signalled) break;
-      outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, { ...req, env, signal: controller.signal, prewarm: i < docs.length - 1 }));
+      outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, {
+        ...req, env, signal: controller.signal, prewarm: i < docs.length - 1, ...(sandbox ? { workers: sandbox.host.workers, capabilities: { addons: sandbox.policy.addons } } : {}),
+      }));
     }
     // Also when interrupted: the results file then holds every run that finished.
     const results = await collectResults(root, profile);
@@ -240,5 +251,15 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
     return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed') };
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    sandbox?.host.close();
   }
+}
+
+/** The sandboxed process's host for this run, after the checks that must pass before any cell runs. */
+async function startSandbox(root: string, config: ProjectConfig, request: SandboxRequest, env: Record<string, string | undefined>, log: (line: string) => void) {
+  const { SandboxHost } = await import('../sandbox/host.ts');
+  const policy = sandboxPolicy(root, config.sandbox, request);
+  await checkLinks(policy, root);
+  log(`sandbox: cells may read ${policy.read.join(', ')}; write ${policy.write.join(', ')}; ${policy.addons ? 'load native addons (declared: they run outside every check)' : 'no native addons'}; no processes, no network`);
+  return { policy, host: await SandboxHost.start(policy, { cwd: root, env: declaredEnvironment(config, env) }) };
 }

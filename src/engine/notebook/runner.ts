@@ -9,6 +9,8 @@ import { toDisplayItem } from './display.ts';
 import { outsideCapture, withCapture, writeTerminal } from './capture.ts';
 import { Runtime, type RecordedArtifactEvent } from './runtime.ts';
 import { getEnvironment } from './environment.ts';
+import { resolveImport } from '../util/esbuild-ops.ts';
+import { denialMessage, findDenial } from '../sandbox/denial.ts';
 import { forgetCell, runInCell, StalledCellError, whenStalled, type CellScope } from './cell-guard.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 
@@ -96,23 +98,7 @@ async function resolvePackage(root: string, spec: string): Promise<string> {
     dir = up;
   }
   if (found === null || resolve(found) === ownRoot) return spec;
-  const { build } = await import('esbuild');
-  let resolved: string | null = null;
-  await build({
-    stdin: { contents: `import ${JSON.stringify(spec)};`, resolveDir: root, loader: 'js' },
-    bundle: true, write: false, platform: 'node', format: 'esm', logLevel: 'silent',
-    plugins: [{
-      name: 'capture',
-      setup(b) {
-        b.onResolve({ filter: /.*/ }, async (args) => {
-          if (args.kind === 'entry-point' || args.pluginData) return undefined;
-          const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: true });
-          resolved = r.path;
-          return { path: args.path, external: true };
-        });
-      },
-    }],
-  });
+  const resolved = await resolveImport(spec, root);
   return resolved ? pathToFileURL(resolved).href : spec;
 }
 
@@ -176,6 +162,9 @@ function toCellError(
     }
     const { stack, frames } = mapStack(e.stack ?? `${e.name}: ${e.message}`, doc, compiled);
     error = { name: e.name, message: e.message, stack, cellIndex: cell.index };
+    // Refused by --sandbox: say what, and how a project asks for it.
+    const denial = findDenial(raw);
+    if (denial) Object.assign(error, { name: 'SandboxDenied', message: denialMessage(denial, `${doc.path} cell ${cell.index + 1}`) });
     const own = frames.find((f) => f.cellIndex === cell.index) ?? frames[0];
     if (own && own.cellIndex === cell.index) { error.cellLine = own.cellLine; error.fileLine = own.fileLine; }
   }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { hashValue, sha256 } from '../util/hash.ts';
+import { importGraph, type ImportGraph } from '../util/esbuild-ops.ts';
 
 /**
  * The one code fingerprint behind every cache key that depends on code: a notebook's
@@ -55,7 +56,6 @@ function isLocal(spec: string): boolean {
 
 /** The fingerprint of `entries` (absolute module paths, or local specifiers resolved from `fromDir`). */
 export async function codeFingerprint(entries: string[], opts: FingerprintOptions & { fromDir?: string }): Promise<CodeFingerprint> {
-  const { build } = await import('esbuild');
   const base = resolve(opts.base);
   const rel = (abs: string) => relative(base, abs).split(sep).join('/');
   const files: Record<string, string> = {};
@@ -65,32 +65,9 @@ export async function codeFingerprint(entries: string[], opts: FingerprintOption
   for (const s of specs) if (!isAbsolute(s) && !isLocal(s)) packages[packageName(s)] ??= await installedVersion(packageName(s), fromDir);
   const local = specs.filter((s) => isAbsolute(s) || isLocal(s));
   if (local.length === 0) return { files, packages };
-  let out;
+  let graph: ImportGraph;
   try {
-    out = await build({
-    stdin: { contents: local.map((s) => `import ${JSON.stringify(s)};`).join('\n'), resolveDir: fromDir, loader: 'js', sourcefile: '<entries>' },
-    absWorkingDir: base,
-    bundle: true,
-    write: false,
-    metafile: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    logLevel: 'silent',
-    plugins: [{
-      // A missing module is part of the key ('missing'), not an error: creating it changes the key.
-      name: 'missing-is-a-value',
-      setup(b) {
-        b.onResolve({ filter: /^(\.{1,2}\/|\/|file:)/ }, async (args) => {
-          if (args.pluginData === 'probe') return undefined;
-          const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'probe' });
-          if (r.errors.length === 0) return undefined;
-          files[rel(resolve(args.resolveDir, args.path))] = 'missing';
-          return { path: args.path, external: true };
-        });
-      },
-    }],
-    });
+    graph = await importGraph(local, { base, fromDir });
   } catch (err) {
     // A module that does not parse: its graph is unknown, so key on the entries' bytes and the
     // error. Running the code reports the error; a failed run is never reused.
@@ -101,7 +78,8 @@ export async function codeFingerprint(entries: string[], opts: FingerprintOption
     files['<error>'] = sha256((err as Error).message);
     return { files, packages };
   }
-  for (const [path, input] of Object.entries(out.metafile!.inputs)) {
+  for (const abs of graph.missing) files[rel(abs)] = 'missing';
+  for (const [path, input] of Object.entries(graph.inputs)) {
     if (path.endsWith('<entries>') || path.endsWith('<stdin>')) continue;
     const abs = resolve(base, path);
     const bytes = await readFile(abs);

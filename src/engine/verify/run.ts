@@ -125,7 +125,7 @@ export function publishedParams(published: ResultsFile): Record<string, Params> 
   return Object.fromEntries((published.provenance?.notebooks ?? []).map((nb) => [nb.name, nb.params ?? {}]));
 }
 
-export async function verify(root: string, published: ResultsFile, targets: VerifyTarget[], opts: { log?: (line: string) => void; keep?: boolean } = {}): Promise<VerifyRun> {
+export async function verify(root: string, published: ResultsFile, targets: VerifyTarget[], opts: { log?: (line: string) => void; keep?: boolean; sandbox?: boolean } = {}): Promise<VerifyRun> {
   const notebooks = [...new Set(targets.flatMap((t) => t.notebooks))].sort();
   const chain = unionOfChains(targets.map((t) => t.artifacts));
   const scratch = await scratchProject(root);
@@ -137,7 +137,9 @@ export async function verify(root: string, published: ResultsFile, targets: Veri
     } else {
       opts.log?.(`verify: re-running ${notebooks.join(', ')} from scratch in ${scratch} (empty store: a value was published without its chain of keys, so everything is recomputed; ${root}/.reprobook is not used)`);
     }
-    const ran = await runProject({ root: scratch, notebooks, profile: published.profile, recordedParams: publishedParams(published), force: true, ...(opts.log ? { log: opts.log } : {}) });
+    const ran = await runProject({ root: scratch, notebooks, profile: published.profile, recordedParams: publishedParams(published), force: true, ...(opts.log ? { log: opts.log } : {}),
+      // The scratch copy's files are links into the project, and its store reads the project's: both are the project's to read.
+      ...(opts.sandbox ? { sandbox: { alsoRead: [root] } } : {}) });
     const failed = ran.outcomes.filter((o) => o.status === 'failed');
     if (failed.length) throw new UserError(`the recomputation failed in ${failed.map((o) => o.name).join(', ')}: ${failed[0]!.error?.message ?? 'see above'}`, 'fix the notebook (reprobook run shows the same error), then verify again');
     const parameterMismatch = ran.outcomes

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { repeatable } from '../options.ts';
+import { repeatable, SANDBOX_FLAG, SANDBOX_HELP } from '../options.ts';
 import { UserError } from '../../util/errors.ts';
 
 /**
@@ -19,6 +19,7 @@ interface BuildFlags {
   param: string[];
   paper: string;
   selfContained?: boolean;
+  sandbox?: boolean;
 }
 
 export function register(program: Command): void {
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--param <key=value>', 'override one notebook parameter (repeatable)', repeatable, [] as string[])
     .option('--paper <size>', 'PDF page size: A4 or Letter', 'A4')
     .option('--self-contained', 'also write report.html: the report as one file, styles, fonts, figures and math inlined, no outside requests')
+    .option(SANDBOX_FLAG, SANDBOX_HELP)
     .action(async (flags: BuildFlags) => {
       const { resolve, join } = await import('node:path');
       const root = resolve(flags.root);
@@ -71,6 +73,8 @@ export interface RenderStep {
   /** Keep this build's results in .reprobook/history/ and compare with the previous one (diff.html). */
   history: boolean;
   selfContained?: boolean;
+  /** Run the cells under --sandbox. */
+  sandbox?: boolean;
   log: (line: string) => void;
 }
 
@@ -85,7 +89,7 @@ export async function runAndRender(step: RenderStep): Promise<{ site: import('..
   if (step.run) {
     const { runProject, formatCellError } = await import('../../notebook/project.ts');
     log(`reprobook build: running notebooks (profile ${profile ?? 'default'})`);
-    const ran = await runProject({ root, profile, overrides: step.params, force: !!step.force, log });
+    const ran = await runProject({ root, profile, overrides: step.params, force: !!step.force, ...(step.sandbox ? { sandbox: {} } : {}), log });
     const failed = ran.outcomes.filter((o) => o.status === 'failed');
     if (failed.length > 0) {
       runError = new Error(failed.map((o) => formatCellError(o.executed.notebook, o.error!).split('\n')[0]).join('; '));
@@ -117,6 +121,7 @@ async function buildLocked(flags: BuildFlags, root: string, out: string, params:
   const { site, runError } = await runAndRender({
     root, out, profile, params, run: flags.run, force: !!flags.force, strict: !!flags.strict, linkPdf: flags.pdf, history: true, log,
     ...(flags.selfContained ? { selfContained: true } : {}),
+    ...(flags.sandbox ? { sandbox: true } : {}),
   });
   for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
   const rel = (p: string) => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { repeatable } from '../options.ts';
+import { repeatable, SANDBOX_FLAG, SANDBOX_HELP } from '../options.ts';
 
 /**
  * `reprobook preview`: a local server with the site, rebuilt and reloaded in the browser on
@@ -14,7 +14,8 @@ export function register(program: Command): void {
     .option('--param <key=value>', 'override one notebook parameter (repeatable)', repeatable, [] as string[])
     .option('--port <n>', 'port to listen on (0: any free port)', '3000')
     .option('--host <address>', 'address to bind (default: this machine only)', '127.0.0.1')
-    .action(async (opts: { root: string; profile?: string; param: string[]; port: string; host: string }) => {
+    .option(SANDBOX_FLAG, SANDBOX_HELP)
+    .action(async (opts: { root: string; profile?: string; param: string[]; port: string; host: string; sandbox?: boolean }) => {
       const { resolve } = await import('node:path');
       const { UserError } = await import('../../util/errors.ts');
       const { parseOverrides } = await import('../../notebook/params.ts');
@@ -30,7 +31,7 @@ export function register(program: Command): void {
       const session = await startPreview({
         root, host: opts.host, port, log,
         build: async (out) => {
-          const { site, runError } = await runAndRender({ root, out, profile, params, run: true, linkPdf: false, history: false, log });
+          const { site, runError } = await runAndRender({ root, out, profile, params, run: true, linkPdf: false, history: false, ...(opts.sandbox ? { sandbox: true } : {}), log });
           return { warnings: site.warnings, ...(runError ? { runError } : {}) };
         },
       });

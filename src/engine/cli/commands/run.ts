@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { repeatable } from '../options.ts';
+import { repeatable, SANDBOX_FLAG, SANDBOX_HELP } from '../options.ts';
 
 /**
  * `reprobook run [NOTEBOOK...]`: run notebooks (cached when nothing they depend on
@@ -15,7 +15,8 @@ export function register(program: Command): void {
     .option('--param <name=value>', 'override one parameter (repeatable)', repeatable, [] as string[])
     .option('--force', 're-run even when the cache key is unchanged', false)
     .option('--ipynb', 'also export the executed notebooks as Jupyter .ipynb files', false)
-    .action(async (notebooks: string[], opts: { root: string; profile?: string; param: string[]; force: boolean; ipynb: boolean }) => {
+    .option(SANDBOX_FLAG, SANDBOX_HELP)
+    .action(async (notebooks: string[], opts: { root: string; profile?: string; param: string[]; force: boolean; ipynb: boolean; sandbox?: boolean }) => {
       const { runProject } = await import('../../notebook/project.ts');
       const { parseOverrides } = await import('../../notebook/params.ts');
       const { writeIpynb } = await import('../../notebook/ipynb.ts');
@@ -29,6 +30,7 @@ export function register(program: Command): void {
         profile: opts.profile,
         overrides: parseOverrides(opts.param),
         force: opts.force,
+        ...(opts.sandbox ? { sandbox: {} } : {}),
         log,
       });
       if (opts.ipynb) {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { SANDBOX_FLAG, SANDBOX_HELP } from '../options.ts';
 
 /**
  * `reprobook verify CLAIM|RESULT` (or `--all`): for a reviewer who does not trust the cache.
@@ -18,7 +19,8 @@ export function register(program: Command): void {
     .option('--tolerance <x>', 'for a bare result: the largest difference that still holds (default 0)')
     .option('--keep', 'keep the scratch project (its store and executed notebooks) for inspection')
     .option('--json', 'print the outcome as JSON')
-    .action(async (what: string | undefined, opts: { root: string; profile?: string; frozen?: boolean; all?: boolean; tolerance?: string; keep?: boolean; json?: boolean }) => {
+    .option(SANDBOX_FLAG, SANDBOX_HELP)
+    .action(async (what: string | undefined, opts: { root: string; profile?: string; frozen?: boolean; all?: boolean; tolerance?: string; keep?: boolean; json?: boolean; sandbox?: boolean }) => {
       const { resolve, join } = await import('node:path');
       const { UserError } = await import('../../util/errors.ts');
       const { commandProfile } = await import('../../notebook/config.ts');
@@ -40,7 +42,7 @@ export function register(program: Command): void {
       if (!local && frozen) process.stderr.write(`verify: checking the frozen run of ${profile} (frozen ${frozen.record.frozenAt} at ${frozen.record.commit ?? 'no commit'})\n`);
       const claims = await loadProjectClaims(root);
       const targets = planVerify(what, { ...(opts.all ? { all: true } : {}), ...(tolerance !== undefined ? { tolerance } : {}) }, published, claims);
-      const run = await verify(root, published, targets, { log: (l) => process.stderr.write(`${l}\n`), ...(opts.keep ? { keep: true } : {}) });
+      const run = await verify(root, published, targets, { log: (l) => process.stderr.write(`${l}\n`), ...(opts.keep ? { keep: true } : {}), ...(opts.sandbox ? { sandbox: true } : {}) });
       process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : renderVerify(run));
       if (run.outcomes.some((o) => !o.holds)) process.exitCode = 1;
       setTimeout(() => process.exit(), 2000).unref();
