@@ -2,11 +2,13 @@ import type { ExecutedNotebook } from '../notebook/types.ts';
 import { UserError } from '../util/errors.ts';
 import { escapeHtml } from './format.ts';
 import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, type RenderContext } from './markdown.ts';
-import { renderOutput } from './notebook-page.ts';
+import { renderCellOutputs } from './notebook-page.ts';
 
 /**
  * `{{embed NOTEBOOK#LABEL}}`: the outputs of a notebook's labelled cell, placed in the
- * report (as Quarto's `{{< embed >}}` and MyST's `![](#label)`). The cell's options give the
+ * report (as Quarto's `{{< embed >}}` and MyST's `![](#label)`): exactly what the cell's
+ * notebook page shows under it (its displays, its streams and its last expression's value,
+ * the usual home of a `plot(...)`), and an error when that is nothing. The cell's options give the
  * caption (`caption`) and the label its kind: `fig-` is a numbered figure, `tbl-` a numbered
  * table, anything else is placed as it is (a value, a Markdown paragraph). A mistake in the
  * report (an unknown notebook or label) stops the build; a notebook that did not run shows
@@ -55,7 +57,13 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     site.ctx.warnings.push(`${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} ${cell ? 'failed' : 'did not run'} in this build`);
     body = `<p>${notRunMarker(`${notebook}#${label}: the cell ${cell ? 'failed' : 'did not run'}`)}</p>`;
   } else {
-    body = cell.outputs.filter((o) => o.type === 'display').map((o) => renderOutput(o, site.ctx, { embedded: true })).join('\n');
+    body = renderCellOutputs(block, cell, site.ctx, { embedded: true });
+    if (!body.trim()) {
+      throw new UserError(
+        `${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} shows nothing${block.options.output === false ? ' (it has the option output: false)' : ' (no output and no value)'}, so the report would place an empty ${labelKind(label)?.toLowerCase() ?? 'block'}`,
+        'end the cell with the value to show (e.g. a plot(...) or an array of rows), or call display(...) in it; drop //| output: false if it is set',
+      );
+    }
   }
   const first = !site.placed.has(label);
   site.placed.add(label);
