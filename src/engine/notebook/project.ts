@@ -111,7 +111,8 @@ export function formatCellError(doc: NotebookDocument, e: CellError): string {
 export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
   opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { env: Record<string, string | undefined>; signal?: AbortSignal; prewarm?: boolean }): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
-  const { key, inputs } = await computeCacheKey(root, doc, params, config, opts.env);
+  const { key, inputs, warnings } = await computeCacheKey(root, doc, params, config, opts.env);
+  for (const w of warnings) log(`${doc.name}: ${w}`);
   const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
   for (const u of unreadable) log(`${doc.name}: the stored run ${relative(root, u.path)} is unreadable (${u.reason}); treating it as a cache miss`);
   const base = { name: doc.name, path: doc.path, cacheKey: key, params };
