@@ -212,7 +212,7 @@ test('an embed places the cell\'s last-expression value, as its notebook page sh
   assert.deepEqual(ctx.warnings, []);
   // What the notebook page shows under that cell is what the embed places.
   const block = codeCells(doc).find((c) => c.options.label === 'fig-beyond')!;
-  const onPage = renderCellOutputs(block, executed.cells[block.index]!, createContext(), { embedded: true });
+  const onPage = renderCellOutputs(doc, block, executed.cells[block.index]!, createContext(), { embedded: true });
   assert.ok(fig.innerHTML.includes(onPage), 'the same outputs');
 });
 

@@ -57,7 +57,7 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     site.ctx.warnings.push(`${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} ${cell ? 'failed' : 'did not run'} in this build`);
     body = `<p>${notRunMarker(`${notebook}#${label}: the cell ${cell ? 'failed' : 'did not run'}`)}</p>`;
   } else {
-    body = renderCellOutputs(block, cell, site.ctx, { embedded: true });
+    body = renderCellOutputs(nb.notebook, block, cell, site.ctx, { embedded: true });
     if (!body.trim()) {
       throw new UserError(
         `${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} shows nothing${block.options.output === false ? ' (it has the option output: false)' : ' (no output and no value)'}, so the report would place an empty ${labelKind(label)?.toLowerCase() ?? 'block'}`,

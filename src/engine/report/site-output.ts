@@ -27,7 +27,7 @@ interface Manifest {
 }
 
 /** `inner` is `outer` or lies below it. */
-function within(outer: string, inner: string): boolean {
+export function within(outer: string, inner: string): boolean {
   return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
 }
 

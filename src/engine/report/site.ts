@@ -21,7 +21,8 @@ import { renderDiffPage } from '../diff/site-page.ts';
 import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
 import { collectProvenance, renderProvenance, type Provenance } from './provenance.ts';
 import { renderNotebookPage } from './notebook-page.ts';
-import { checkOutDir, writeOutput, type OutputSource } from './site-output.ts';
+import { checkOutDir, toManifestPath, writeOutput, type OutputSource } from './site-output.ts';
+import { ProjectFiles } from './project-files.ts';
 import { projectTitle, renderProjectIndex } from './project-index.ts';
 
 /**
@@ -204,17 +205,19 @@ function assetPath(spec: string): string {
  * else report/references.bib, else report/references.json; `citation-style:` numbered
  * (default) or author-year.
  */
-async function loadReportBibliography(root: string, reportName: string, src: string): Promise<Bibliography | undefined> {
+async function loadReportBibliography(files: ProjectFiles, reportName: string, src: string): Promise<Bibliography | undefined> {
+  const root = files.root;
   const { data } = splitFrontMatter(src);
   const style = checkStyle(data['citation-style'], reportName);
   const named = data.bibliography;
   if (named !== undefined) {
     const path = typeof named === 'string' ? join(root, 'report', named) : '';
     if (!path || !existsSync(path)) throw new UserError(`${reportName}: bibliography ${JSON.stringify(named)} does not exist in report/`, 'name a .bib or CSL-JSON .json file in report/, or drop the key to use report/references.bib');
-    return loadBibliography(path, style);
+    const line = src.split('\n').findIndex((l) => /^bibliography\s*:/.test(l)) + 1;
+    return loadBibliography(files.inside(path, `${reportName}:${line}`), style);
   }
   for (const f of ['references.bib', 'references.json']) {
-    if (existsSync(join(root, 'report', f))) return loadBibliography(join(root, 'report', f), style);
+    if (existsSync(join(root, 'report', f))) return loadBibliography(files.inside(join(root, 'report', f), `report/${f}`), style);
   }
   if (existsSync(join(root, 'report', 'references.yaml'))) {
     throw new UserError('report/references.yaml is no longer read: the bibliography is BibTeX or CSL-JSON', 'convert it to report/references.bib (one @type{key, …} entry per reference, in the same order)');
@@ -235,13 +238,16 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   for (const nb of executed) if (nb.status === 'error') warnings.push(`notebook ${nb.notebook.name} failed in this run; its page shows the error`);
 
   // The project's own report/, or (without report/paper.md) an index of its own notebooks:
-  // never this repository's paper, references or claims.
-  const own = (name: string) => (existsSync(join(root, 'report', name)) ? join(root, 'report', name) : null);
+  // never this repository's paper, references or claims. Each file is the project's own, not
+  // a link to one elsewhere (project-files.ts).
+  const projectFiles = new ProjectFiles(root);
+  const own = (name: string) => (existsSync(join(root, 'report', name)) ? projectFiles.inside(join(root, 'report', name), `report/${name}`) : null);
   // The report's entry is report/index.md (as a site's), else report/paper.md.
   const paperFile = own('index.md') ?? own('paper.md');
   const hasProjectStyle = own('style.css') !== null;
   const paperSrc = paperFile ? await readFile(paperFile, 'utf8') : '';
-  const bibliography = paperFile ? await loadReportBibliography(root, relative(root, paperFile), paperSrc) : undefined;
+  const reportName = paperFile ? toManifestPath(projectFiles.realRoot, paperFile) : 'report';
+  const bibliography = paperFile ? await loadReportBibliography(projectFiles, reportName, paperSrc) : undefined;
   const references = bibliography?.entries ?? [];
   const paperRefCount = bibliography?.extraFrom ?? 0;
   const claimsFile = paperFile ? own('claims.yaml') : null;
@@ -267,8 +273,12 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   };
 
   // ---- index.html ----
+  // Directive lines count from the Markdown body; messages name lines of the file.
+  const bodyOffset = paperSrc.slice(0, paperSrc.length - paperBody.length).split('\n').length - 1;
+  const localFile = projectFiles.markdownImage.bind(projectFiles);
   const ctx = createContext({
     results, sources: resultsFile.sources, references, numbering: scanNumbering(paperBody), meta, rootPrefix: '', targetPage: '', warnings,
+    source: { file: reportName, line: bodyOffset + 1 }, localFile,
   });
   const md = createMarkdown(ctx);
   const inline = (s: string) => md.renderInline(s);
@@ -277,9 +287,6 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     const label = n ? `<span class="figure-label">${escapeHtml(n.label)}:</span> ` : '';
     return `<figure class="table-figure" id="${escapeHtml(id)}">\n<figcaption>${label}${caption}</figcaption>\n${table}\n</figure>`;
   };
-  const reportName = paperFile ? relative(root, paperFile) : 'report';
-  // Directive lines count from the Markdown body; messages name lines of the file.
-  const bodyOffset = paperSrc.slice(0, paperSrc.length - paperBody.length).split('\n').length - 1;
   const allNotebooks = (await listNotebooks(root)).map((n) => n.name);
   const placed = new Set<string>();
   ctx.directive = (name, args, line) => {
@@ -337,7 +344,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
 
   // ---- notebooks/NAME.html ----
   const pages = executed.map((nb) => {
-    const nctx = createContext({ results, sources: resultsFile.sources, references, numbering: ctx.numbering, meta, rootPrefix: '../', targetPage: '../index.html', warnings: [] });
+    const nctx = createContext({ results, sources: resultsFile.sources, references, numbering: ctx.numbering, meta, rootPrefix: '../', targetPage: '../index.html', warnings: [], localFile });
     const page = renderNotebookPage(nb, nctx, usedInReport);
     for (const w of nctx.warnings) warnings.push(`notebook ${nb.notebook.name}: ${w}`);
     return { name: nb.notebook.name, html: pageHtml({ title: `${page.title} · notebook`, rootPrefix: '../', profile, body: `<article class="notebook">\n${page.body}\n</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, linkDiff: !!opts.previous, bodyClass: 'notebook-page' }) };
@@ -361,7 +368,8 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   for (const f of (await readdir(join(katexDist, 'fonts'))).sort()) files.set(`assets/katex/fonts/${f}`, { copyFrom: join(katexDist, 'fonts', f) });
   files.set('assets/hljs.css', { copyFrom: assetPath('highlight.js/styles/github.css') });
   files.set('assets/report.css', { copyFrom: ENGINE_STYLE });
-  if (hasProjectStyle) files.set('assets/project.css', { copyFrom: own('style.css')! });
+  if (hasProjectStyle) files.set('assets/project.css', { content: projectFiles.checkStyle(await readFile(own('style.css')!, 'utf8'), 'report/style.css') });
+  for (const [at, from] of projectFiles.copies) files.set(at, { copyFrom: from });
   await writeOutput(out, files, [...(opts.linkPdf ? ['report.pdf'] : []), ...(opts.selfContained ? ['report.html'] : [])], (w) => warnings.push(w));
   const indexPath = join(out, 'index.html');
   const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
