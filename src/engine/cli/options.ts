@@ -1,4 +1,16 @@
+import { UserError } from '../util/errors.ts';
+
 /** commander's collector for an option given several times (`--param a=1 --param b=2`): every value, in order. */
 export function repeatable(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/**
+ * A port as written on the command line: decimal digits, 0 to 65535 (0: any free port).
+ * `Number()` alone took '' (0), '0x50' (80) and '1e3' (1000) for ports.
+ */
+export function parsePort(text: string): number {
+  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port <= 65535)) throw new UserError(`--port ${JSON.stringify(text)} is not a port number`, 'use a whole number from 1 to 65535 in decimal, e.g. --port 3000 (0 picks a free one)');
+  return port;
 }

@@ -2,7 +2,7 @@ import { readFile, readdir, stat, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { CellOptions, NotebookDocument, Params } from './types.ts';
+import type { CellOptions, ExecutedNotebook, NotebookDocument, Params } from './types.ts';
 import type { ProjectConfig } from './config.ts';
 import { codeCells } from './format.ts';
 import { hashValue, sha256 } from '../util/hash.ts';
@@ -170,6 +170,16 @@ export async function computeCacheKey(root: string, doc: NotebookDocument, param
   if (config.dependsOn.length > 0) inputs.dependsOn = await dataChecksums(root, config.dependsOn);
   if (config.environment.length > 0) inputs.environment = Object.fromEntries(config.environment.map((n) => [n, env[n] ?? null]));
   return { key: hashValue(inputs), inputs, warnings: loads.warnings };
+}
+
+/**
+ * The project files a stored run's key covers (the modules its cells import, its data and
+ * `dependsOn` files), relative to the root: what a change to would re-run it (preview watches them).
+ */
+export function keyedFiles(executed: ExecutedNotebook): string[] {
+  const inputs = executed.cacheKeyInputs as { imports?: Partial<CodeFingerprint>; data?: Record<string, string>; dependsOn?: Record<string, string> };
+  return [...Object.keys(inputs.imports?.files ?? {}), ...Object.keys(inputs.data ?? {}), ...Object.keys(inputs.dependsOn ?? {})]
+    .filter((f) => !f.startsWith('<') && !f.startsWith('../'));
 }
 
 /** A cell with `cache: false` makes its notebook re-run every time. */

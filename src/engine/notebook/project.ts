@@ -49,6 +49,11 @@ export interface ProjectRunRequest {
    * InterruptedError. A second signal ends the process at once.
    */
   handleSignals?: boolean;
+  /**
+   * Aborting stops the run as a signal would (the running cell, then an InterruptedError); the
+   * reason, a string, says why in the stopped cell's error. A preview aborts a run an edit made stale.
+   */
+  signal?: AbortSignal;
 }
 
 /** A run stopped by a signal; the CLI exits with `exitCode` (128 + the signal's number). */
@@ -58,7 +63,7 @@ export class InterruptedError extends UserError {
     super(`interrupted by ${signal}${where ? `: stopped ${where}` : ''}`,
       'run the same command again: notebooks that finished are cached, and the stopped one resumes from its last stored artifact');
     this.name = 'InterruptedError';
-    this.exitCode = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 0);
+    this.exitCode = signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1;
   }
 }
 
@@ -215,7 +220,11 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   });
   const outcomes: NotebookRunOutcome[] = [];
   const controller = new AbortController();
-  let signalled = null as NodeJS.Signals | null; // (`as`: set by the handler, which narrowing does not follow)
+  let signalled = null as string | null; // (`as`: set by the handler, which narrowing does not follow)
+  const onAbort = () => {
+    signalled ??= String(req.signal!.reason);
+    controller.abort(req.signal!.reason);
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
       writeTerminal(`reprobook: ${signal} again: quitting at once\n`);
@@ -227,6 +236,8 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   };
   const signals: NodeJS.Signals[] = req.handleSignals === false ? [] : ['SIGINT', 'SIGTERM'];
   for (const s of signals) process.on(s, onSignal);
+  if (req.signal?.aborted) onAbort();
+  req.signal?.addEventListener('abort', onAbort);
   try {
     for (const [i, doc] of docs.entries()) {
       if (signalled) break;
@@ -241,5 +252,6 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
     return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed') };
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    req.signal?.removeEventListener('abort', onAbort);
   }
 }

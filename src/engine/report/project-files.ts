@@ -17,6 +17,8 @@ export class ProjectFiles {
   readonly realRoot: string;
   /** Files to copy into the site: site path → the project file. */
   readonly copies = new Map<string, string>();
+  /** Every file checked, by its real path: what the build read (a preview watches them). */
+  readonly read = new Set<string>();
 
   constructor(readonly root: string) {
     this.realRoot = realpathSync(root);
@@ -37,6 +39,7 @@ export class ProjectFiles {
         'copy the file into the project (e.g. report/figures/) and refer to that copy',
       );
     }
+    this.read.add(real);
     return real;
   }
 

@@ -70,6 +70,8 @@ export interface SiteBuild {
   /** The results the site reports (results.json). */
   results: ResultsFile;
   builtAt: string;
+  /** The project files the build read (report, style, bibliography, claims, images), relative to the root. */
+  inputs: string[];
 }
 
 export interface ReportInputs {
@@ -374,5 +376,6 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   const indexPath = join(out, 'index.html');
   const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
   const resultsPath = join(out, 'results.json');
-  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title: reportTitle, pdfHeader, results: resultsFile, builtAt };
+  const read = [...projectFiles.read].map((f) => toManifestPath(projectFiles.realRoot, f));
+  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title: reportTitle, pdfHeader, results: resultsFile, builtAt, inputs: read };
 }
