@@ -117,16 +117,28 @@ export function parseEmbedTarget(arg: string | undefined): { notebook: string; l
   return m ? { notebook: m[1]!, label: m[2]! } : undefined;
 }
 
+/** The 0-based lines of fenced and indented code blocks, where nothing is a directive, equation or heading. */
+function codeLines(markdown: string): Set<number> {
+  const lines = new Set<number>();
+  for (const t of new MarkdownIt().parse(markdown, {})) {
+    if ((t.type === 'fence' || t.type === 'code_block') && t.map) for (let i = t.map[0]; i < t.map[1]; i++) lines.add(i);
+  }
+  return lines;
+}
+
 /**
  * Numbers figures, tables and display equations in the order they appear, and records the
  * sections that carry an explicit `{#sec-ID}`, so that a reference may come before its target.
+ * Code blocks are skipped, as the renderer shows them: literal text, numbering nothing.
  */
 export function scanNumbering(markdown: string): Numbering {
   const out: Numbering = new Map();
   let fig = 0;
   let tbl = 0;
   let eq = 0;
-  for (const line of markdown.split(/\r?\n/)) {
+  const code = codeLines(markdown);
+  for (const [i, line] of markdown.split(/\r?\n/).entries()) {
+    if (code.has(i)) continue;
     const d = DIRECTIVE_LINE.exec(line.trim());
     if (d) {
       const arg = d[2]!.trim().split(/\s+/)[0] ?? '';
