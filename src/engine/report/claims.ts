@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { own } from '../util/own.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -85,9 +86,9 @@ export function toleranceText(m: ClaimMeasure): string {
 
 function firstResult(spec: ClaimSpec, results: Record<string, unknown>): { name: string; value: number; spread?: Spread } | undefined {
   for (const name of spec.results ?? []) {
-    const v = results[name];
+    const v = own(results, name);
     if (typeof v === 'number' && Number.isFinite(v)) {
-      const at = (k: string) => results[`seeds.${name}.${k}`];
+      const at = (k: string) => own(results, `seeds.${name}.${k}`);
       const [mean, min, max, n] = ['mean', 'min', 'max', 'n'].map(at);
       if ([mean, min, max, n].every((x) => typeof x === 'number' && Number.isFinite(x)) && (n as number) > 1) {
         return { name, value: mean as number, spread: { mean: mean as number, min: min as number, max: max as number, n: n as number } };

@@ -5,6 +5,7 @@ import type StateCore from 'markdown-it/lib/rules_core/state_core.mjs';
 import katex from 'katex';
 import { parse as parseYaml } from 'yaml';
 import { escapeHtml, formatValue, isValueFormat, VALUE_FORMATS, type ValueFormat } from './format.ts';
+import { has, own } from '../util/own.ts';
 
 /**
  * The report's Markdown dialect: CommonMark through markdown-it with raw HTML OFF (so a
@@ -185,11 +186,11 @@ export function sourceHref(src: ResultSource, rootPrefix: string): string {
 
 /** Renders one published value as a link to the cell that produced it. */
 export function renderResult(ctx: RenderContext, name: string, format: ValueFormat): string {
-  if (!(name in ctx.results)) {
+  if (!has(ctx.results, name)) {
     ctx.warnings.push(`result "${name}" is not in the results file: shown as "not run"`);
     return notRunMarker(`${name}: no notebook published this result in this build`);
   }
-  return resultLink(ctx, name, formatValue(ctx.results[name], format));
+  return resultLink(ctx, name, formatValue(own(ctx.results, name), format));
 }
 
 /**
@@ -201,7 +202,7 @@ export function resultLink(ctx: RenderContext, name: string, shown: string): str
   const first = !ctx.usedResults.has(name);
   ctx.usedResults.add(name);
   const id = first ? ` id="${resultAnchor(name)}"` : '';
-  const src = ctx.sources[name];
+  const src = own(ctx.sources, name);
   if (!src) return `<span class="result"${id} data-result="${escapeHtml(name)}">${text}</span>`;
   const title = `${name}, published by ${src.notebook}, cell ${src.cellIndex + 1}`;
   return `<a class="result"${id} data-result="${escapeHtml(name)}" href="${escapeHtml(sourceHref(src, ctx.rootPrefix))}" title="${escapeHtml(title)}">${text}</a>`;
@@ -218,7 +219,7 @@ function renderPlaceholder(ctx: RenderContext, body: string): string {
     return renderResult(ctx, name, (fmt as ValueFormat | undefined) ?? 'number');
   }
   if (kind === 'meta' && name) {
-    const v = ctx.meta[name];
+    const v = own(ctx.meta, name);
     if (v === undefined) {
       ctx.warnings.push(`placeholder {{meta ${name}}}: nothing named "${name}" (known: ${Object.keys(ctx.meta).join(', ') || 'none'})`);
       return notRunMarker(name);
