@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
 import { createContext, createMarkdown, scanNumbering, type RenderContext } from '../src/engine/report/markdown.ts';
-import { renderEmbed } from '../src/engine/report/embed.ts';
+import { renderEmbed, type EmbedSite } from '../src/engine/report/embed.ts';
 import { renderCellOutputs } from '../src/engine/report/notebook-page.ts';
 import { codeCells, parseNotebook, parseNotebookSource } from '../src/engine/notebook/format.ts';
 import { toDisplayItem } from '../src/engine/notebook/display.ts';
@@ -186,9 +186,10 @@ function executedFixture(doc: NotebookDocument, outputs: Record<string, CellOutp
 function renderReport(markdown: string, executed: ExecutedNotebook[]): { doc: Document; ctx: RenderContext } {
   const ctx = createContext({ numbering: scanNumbering(markdown) });
   const placed = new Set<string>();
+  const embedding: EmbedSite['embedding'] = [];
   const md = createMarkdown(ctx);
   ctx.directive = (name, args, line) => renderEmbed(args[0], {
-    file: 'report/index.md', line, executed, notebooks: executed.map((e) => e.notebook.name), ctx, inline: (s) => md.renderInline(s), placed,
+    file: 'report/index.md', line, executed, notebooks: executed.map((e) => e.notebook.name), ctx, inline: (s) => md.renderInline(s), placed, embedding,
   });
   return { doc: new JSDOM(`<body>${md.render(markdown)}</body>`).window.document, ctx };
 }
@@ -223,4 +224,14 @@ test('an embed of a cell that shows nothing is an error naming the report line',
     assert.throws(() => renderReport(`# R\n\n${line === 5 ? 'Text.\n\n' : ''}{{embed n#${label}}}\n`, [executed]), (e: unknown) =>
       e instanceof UserError && new RegExp(`^report/index\\.md:${line}: \\{\\{embed n#${label}\\}\\}: cell ${label === 'fig-empty' ? 1 : 2} of n shows nothing`).test(e.message));
   }
+});
+
+test('a cell whose Markdown output embeds itself, directly or through another, is an error naming the report line and the loop (issue 22, item 6)', () => {
+  const doc = parseNotebookSource('---\ntitle: N\n---\n\n```ts\n//| label: self\nmd`x`\n```\n\n```ts\n//| label: ping\nmd`x`\n```\n\n```ts\n//| label: pong\nmd`x`\n```\n', 'notebooks/n.md');
+  const out = (markdown: string): CellOutput[] => [{ type: 'result', item: { kind: 'markdown', markdown } }];
+  const executed = executedFixture(doc, { self: out('Me:\n\n{{embed n#self}}\n'), ping: out('{{embed n#pong}}\n'), pong: out('{{embed n#ping}}\n') });
+  assert.throws(() => renderReport('# R\n\n{{embed n#self}}\n', [executed]), (e: unknown) =>
+    e instanceof UserError && /^report\/index\.md:3: \{\{embed n#self\}\}: the output of n#self embeds itself \(n#self → n#self\)/.test(e.message));
+  assert.throws(() => renderReport('# R\n\nText.\n\n{{embed n#ping}}\n', [executed]), (e: unknown) =>
+    e instanceof UserError && /^report\/index\.md:5: .*n#ping → n#pong → n#ping/.test(e.message));
 });

@@ -27,6 +27,11 @@ export interface EmbedSite {
   inline: (markdown: string) => string;
   /** Labels already placed on this page: a second placement gets no id (ids are unique). */
   placed: Set<string>;
+  /**
+   * The embeds being rendered now, outermost first: a cell's Markdown output may itself embed,
+   * and one that leads back to a cell being placed would recurse until the stack overflows.
+   */
+  embedding: Array<{ target: string; where: string; arg: string }>;
 }
 
 export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
@@ -49,6 +54,15 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     const labels = nb.notebook.blocks.flatMap((b) => (b.kind === 'code' && b.options.label ? [b.options.label] : []));
     throw new UserError(`${where}: {{embed ${arg}}}: notebook ${notebook} has no cell labelled "${label}"`, `label the cell with //| label: ${label}, or name one of its labels: ${labels.join(', ') || '(none)'}`);
   }
+  const placing = `${notebook}#${label}`;
+  const loop = site.embedding.findIndex((e) => e.target === placing);
+  if (loop >= 0) {
+    const outer = site.embedding[0]!;
+    throw new UserError(
+      `${outer.where}: {{embed ${outer.arg}}}: the output of ${placing} embeds itself (${[...site.embedding.slice(loop).map((e) => e.target), placing].join(' → ')})`,
+      `remove the {{embed}} line from the Markdown that cell ${block.index + 1} of ${notebook} displays`,
+    );
+  }
   const cell = nb.cells.find((c) => c.index === block.index);
   const href = `${site.ctx.rootPrefix}notebooks/${encodeURIComponent(notebook)}.html#${cellAnchor(block.index)}`;
   const source = `<a class="source-link" href="${escapeHtml(href)}">notebook ${escapeHtml(notebook)}, cell ${block.index + 1}</a>`;
@@ -57,7 +71,12 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     site.ctx.warnings.push(`${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} ${cell ? 'failed' : 'did not run'} in this build`);
     body = `<p>${notRunMarker(`${notebook}#${label}: the cell ${cell ? 'failed' : 'did not run'}`)}</p>`;
   } else {
-    body = renderCellOutputs(nb.notebook, block, cell, site.ctx, { embedded: true });
+    site.embedding.push({ target: placing, where, arg: arg ?? '' });
+    try {
+      body = renderCellOutputs(nb.notebook, block, cell, site.ctx, { embedded: true });
+    } finally {
+      site.embedding.pop();
+    }
     if (!body.trim()) {
       throw new UserError(
         `${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} shows nothing${block.options.output === false ? ' (it has the option output: false)' : ' (no output and no value)'}, so the report would place an empty ${labelKind(label)?.toLowerCase() ?? 'block'}`,

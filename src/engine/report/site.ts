@@ -14,7 +14,7 @@ import {
   createContext, createMarkdown, renderReferences, resultLink, scanNumbering, splitFrontMatter,
   notRunMarker, type ReferenceEntry, type RenderContext,
 } from './markdown.ts';
-import { renderEmbed } from './embed.ts';
+import { renderEmbed, type EmbedSite } from './embed.ts';
 import { checkStyle, loadBibliography, type Bibliography } from './bibliography.ts';
 import { diffRuns } from '../diff/diff.ts';
 import { renderDiffPage } from '../diff/site-page.ts';
@@ -291,10 +291,11 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   };
   const allNotebooks = (await listNotebooks(root)).map((n) => n.name);
   const placed = new Set<string>();
+  const embedding: EmbedSite['embedding'] = [];
   ctx.directive = (name, args, line) => {
     const id = args[0] ?? '';
     const where = `${reportName}:${line + bodyOffset}`;
-    if (name === 'embed') return renderEmbed(id, { file: reportName, line: line + bodyOffset, executed, notebooks: allNotebooks, ctx, inline, placed });
+    if (name === 'embed') return renderEmbed(id, { file: reportName, line: line + bodyOffset, executed, notebooks: allNotebooks, ctx, inline, placed, embedding });
     if (name === 'provenance') return `<div class="provenance">${renderProvenance(provenance, '')}</div>`;
     if (name === 'references') {
       if (!bibliography) throw new UserError(`${where}: {{references}} but the report has no bibliography`, 'add report/references.bib (BibTeX) or report/references.json (CSL-JSON), or name one with bibliography: in the front matter');
