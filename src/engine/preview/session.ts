@@ -68,10 +68,8 @@ export async function startPreview(o: PreviewOptions): Promise<PreviewSession> {
 
   const inputs = new Set<string>(ALWAYS);
   const rel = (path: string) => relative(o.root, path).split(sep).join('/');
-  const watched = (r: string): boolean => {
-    if (r === '') return true;
-    if (r.startsWith('../') || NEVER.has(r.split('/')[0]!)) return false;
-    for (const i of inputs) if (r === i || r.startsWith(`${i}/`) || i.startsWith(`${r}/`)) return true;
+  const isInput = (r: string): boolean => {
+    for (const i of inputs) if (r === i || r.startsWith(`${i}/`)) return true;
     return false;
   };
 
@@ -87,11 +85,7 @@ export async function startPreview(o: PreviewOptions): Promise<PreviewSession> {
     try {
       const r = await o.build(out, controller.signal);
       if (controller.signal.aborted) return;
-      for (const i of r.inputs) {
-        if (inputs.has(i)) continue;
-        inputs.add(i);
-        watcher?.add(join(o.root, i));
-      }
+      for (const i of r.inputs) inputs.add(i);
       // A failing notebook is shown in its page; the banner is for a build that produced no site.
       lastError = undefined;
       for (const w of r.warnings) o.log(`warning: ${w}`);
@@ -140,10 +134,12 @@ export async function startPreview(o: PreviewOptions): Promise<PreviewSession> {
   o.stop?.addEventListener('abort', () => void close(), { once: true });
 
   // Watching starts before the first build, so that an edit during it (the fix to a cell
-  // that never ends) restarts it.
-  watcher = watch(o.root, { ignoreInitial: true, ignored: (path: string) => !watched(rel(path)) });
-  watcher.on('all', (_event, path) => {
-    if (stopping) return;
+  // that never ends) restarts it. Every folder but the tool's state is watched, so that a
+  // file becomes an input the moment a build reads it; an event counts only for an input
+  // (a folder's own events do not: its files have theirs).
+  watcher = watch(o.root, { ignoreInitial: true, ignored: (path: string) => NEVER.has(rel(path).split('/')[0]!) });
+  watcher.on('all', (event, path) => {
+    if (stopping || event === 'addDir' || event === 'unlinkDir' || !isInput(rel(path))) return;
     o.log(`preview: ${rel(path)} changed`);
     clearTimeout(timer);
     timer = setTimeout(() => void rebuild(), o.debounceMs ?? 100);
