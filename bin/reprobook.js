@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-// Thin launcher: registers tsx so the TypeScript CLI runs without a build step.
-import { register } from 'tsx/esm/api';
-register();
+// Thin launcher: registers tsx so the TypeScript CLI runs without a build step. Both hooks, as
+// `node --import tsx` does: with the ESM one alone, a `.ts` module of a project without
+// `"type": "module"` (a plugin) loads through Node's CommonJS path and fails.
+import { register as registerEsm } from 'tsx/esm/api';
+import { register as registerCjs } from 'tsx/cjs/api';
+
+registerCjs();
+registerEsm();
 await import('../src/engine/cli/main.ts');

@@ -204,3 +204,42 @@ test('import scan follows relative imports transitively; globs', async () => {
   assert.ok(globToRegExp('data/**/*.bin').test('data/x.bin'));
   assert.ok(!globToRegExp('data/*.bin').test('data/a/x.bin'));
 });
+
+// ---- Issue 22, item 2: one parsed import list feeds the key ----
+
+test('require() of a literal path is in the key; a computed import or require warns naming the cell until //| depends: declares it', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'reprobook-require-'));
+  try {
+    await mkdir(join(root, 'notebooks'));
+    await mkdir(join(root, 'lib'));
+    await writeFile(join(root, 'lib', 'm.cjs'), 'module.exports = { v: 1 };\n');
+    await writeFile(join(root, 'lib', 'k.cjs'), 'module.exports = { v: 10 };\n');
+    await writeFile(join(root, 'notebooks', 'a.md'), "---\ntitle: A\n---\n\n```ts\n// require('../lib/not-this.cjs') in a comment is no import\nconst m = require('../lib/m.cjs');\npublish('v', m.v);\n```\n");
+    await writeFile(join(root, 'notebooks', 'b.md'), "---\ntitle: B\n---\n\nProse.\n\n```ts\nconst name = '../lib/k.cjs';\nconst k = require(name);\nconst again = await import(name);\npublish('k', k.v + again.default.v);\n```\n");
+    const first = await run(root);
+    assert.deepEqual(first.status, { a: 'ran', b: 'ran' });
+    assert.deepEqual(Object.keys((first.outcomes[0]!.executed.cacheKeyInputs.imports as { files: object }).files), ['lib/m.cjs'], 'the literal require, not the comment');
+    const warnings = first.lines.filter((l) => /computed/.test(l));
+    assert.equal(warnings.length, 2, first.lines.join('\n'));
+    assert.match(warnings[0]!, /^b: notebooks\/b\.md:9 \(cell 1\): require\(name\) loads a module the cache key cannot see[\s\S]*\/\/\| depends: /);
+    assert.match(warnings[1]!, /^b: notebooks\/b\.md:10 \(cell 1\): import\(name\)/);
+
+    // Editing what require() loads re-runs, with the new value.
+    await writeFile(join(root, 'lib', 'm.cjs'), 'module.exports = { v: 2 };\n');
+    const edited = await run(root);
+    assert.equal(edited.status.a, 'ran');
+    assert.equal(edited.results.results.v, 2);
+
+    // Declared, the computed one is in the key too: no warning, and an edit re-runs.
+    await edit(root, 'notebooks/b.md', '```ts\nconst name', '```ts\n//| depends: ../lib/k.cjs\nconst name');
+    const declared = await run(root);
+    assert.equal(declared.lines.filter((l) => /computed/.test(l)).length, 0, declared.lines.join('\n'));
+    assert.equal((await run(root)).status.b, 'cached');
+    await writeFile(join(root, 'lib', 'k.cjs'), 'module.exports = { v: 20 };\n');
+    const after = await run(root);
+    assert.equal(after.status.b, 'ran');
+    assert.equal(after.results.results.k, 40);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

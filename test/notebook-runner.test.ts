@@ -210,3 +210,22 @@ test('publish records a rate\'s count (k of n) for its interval, and refuses one
     assert.match(r.error?.message ?? '', /count must be \{ k, n \}/);
   }
 });
+
+test('a computed import(name) of a .ts module loads as a static import does, from the installed launcher, in a project without package.json (issue 22, item 2)', async () => {
+  const { mkdir, writeFile, readFile } = await import('node:fs/promises');
+  const { spawnSync } = await import('node:child_process');
+  const root = await mkdtemp(join(tmpdir(), 'reprobook-ts-import-'));
+  try {
+    await mkdir(join(root, 'notebooks'));
+    await mkdir(join(root, 'lib'));
+    await writeFile(join(root, 'lib', 'm.ts'), 'export const v: number = 41 + 1;\n');
+    await writeFile(join(root, 'lib', 'n.ts'), "import { v } from './m.ts';\nexport const w = v * 2;\n");
+    await writeFile(join(root, 'notebooks', 'a.md'), "---\ntitle: A\n---\n\n```ts\nimport { v } from '../lib/m.ts';\nconst name = '../lib/n.ts';\nconst n = await import(name);\npublish('sum', v + n.w);\n```\n");
+    const bin = join(import.meta.dirname, '..', 'bin', 'reprobook.js');
+    const r = spawnSync(process.execPath, [bin, 'run', '--root', root], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(await readFile(join(root, '.reprobook', 'results', 'default.json'), 'utf8')).results.sum, 42 + 84);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

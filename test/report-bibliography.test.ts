@@ -106,3 +106,35 @@ test('the report: numbered by default, author-year from the front matter; an unk
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('a large bibliography is formatted in time linear in its size: citation-js sees each entry a bounded number of times (issue 22, item 6)', async () => {
+  const { plugins } = await import('@citation-js/core');
+  const entries = (n: number) => Array.from({ length: n }, (_, i) => `@article{k${i},\n  author = {Author${i}, Ann and Other, Bo},\n  title = {Work ${i}},\n  journal = {J},\n  year = {${1950 + (i % 70)}}${i % 10 === 0 ? ',\n  keywords = {reproduction}' : ''}\n}\n`).join('');
+  const dir = await mkdtemp(join(tmpdir(), 'reprobook-bib-'));
+  const seen: Record<string, number> = {};
+  const originals = new Map<string, (data: unknown[], ...rest: unknown[]) => unknown>();
+  for (const name of ['bibliography', 'citation']) {
+    const original = plugins.output.register.get(name) as (data: unknown[], ...rest: unknown[]) => unknown;
+    originals.set(name, original);
+    plugins.output.add(name, (data: unknown[], ...rest: unknown[]) => {
+      seen[name] = (seen[name] ?? 0) + data.length;
+      return original(data, ...rest);
+    });
+  }
+  try {
+    // Author-year formats a citation per entry too, which APA makes slow: fewer entries suffice to count.
+    for (const [style, n] of [['numbered', 2000], ['author-year', 200]] as const) {
+      for (const k of Object.keys(seen)) delete seen[k];
+      const path = join(dir, `${style}.bib`);
+      await writeFile(path, entries(n));
+      const bib = await loadBibliography(path, style);
+      assert.equal(bib.entries.length, n);
+      assert.equal(bib.extraFrom, n - n / 10);
+      const total = Object.values(seen).reduce((a, b) => a + b, 0);
+      assert.ok(total <= 3 * n, `${style}: citation-js was handed ${total} entries for ${n} (each a bounded number of times, not all of them per entry)`);
+    }
+  } finally {
+    for (const [name, original] of originals) plugins.output.add(name, original);
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -8,6 +8,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
 import { needs } from './helpers/requirements.ts';
+import { createContext, createMarkdown, scanNumbering, type RenderContext } from '../src/engine/report/markdown.ts';
+import { renderEmbed, type EmbedSite } from '../src/engine/report/embed.ts';
+import { renderCellOutputs } from '../src/engine/report/notebook-page.ts';
+import { codeCells, parseNotebook, parseNotebookSource } from '../src/engine/notebook/format.ts';
+import { toDisplayItem } from '../src/engine/notebook/display.ts';
+import type { CellOutput, DisplayItem, ExecutedNotebook, NotebookDocument } from '../src/engine/notebook/types.ts';
+import { UserError } from '../src/engine/util/errors.ts';
 
 /**
  * Issue 13: a project of someone else's, with two notebooks and a report/index.md that places
@@ -164,4 +171,69 @@ test('a project without report/ gets a report made of its notebooks, under its o
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+});
+
+// ---- Issue 22, item 1: an embed shows what the notebook page shows for its cell ----
+
+/** An executed notebook with the given cells' outputs (no run needed). */
+function executedFixture(doc: NotebookDocument, outputs: Record<string, CellOutput[]>): ExecutedNotebook {
+  const cells = codeCells(doc).map((c) => ({ index: c.index, outputs: outputs[c.options.label ?? ''] ?? [], durationMs: 1 }));
+  return {
+    format: 'reprobook.executed/1', notebook: doc, profile: null, params: {}, cacheKey: 'k', cacheKeyInputs: {}, status: 'ok', cells, results: [],
+    startedAt: '2020-01-01T00:00:00Z', wallTimeMs: 1, environment: { node: 'v20', platform: 'linux', cpus: 1, packages: {} },
+  };
+}
+
+/** The report Markdown rendered with `{{embed}}` as the site renders it. */
+function renderReport(markdown: string, executed: ExecutedNotebook[]): { doc: Document; ctx: RenderContext } {
+  const ctx = createContext({ numbering: scanNumbering(markdown) });
+  const placed = new Set<string>();
+  const embedding: EmbedSite['embedding'] = [];
+  const md = createMarkdown(ctx);
+  ctx.directive = (name, args, line) => renderEmbed(args[0], {
+    file: 'report/index.md', line, executed, notebooks: executed.map((e) => e.notebook.name), ctx, inline: (s) => md.renderInline(s), placed, embedding,
+  });
+  return { doc: new JSDOM(`<body>${md.render(markdown)}</body>`).window.document, ctx };
+}
+
+async function plotSvg(): Promise<DisplayItem> {
+  const Plot = await import('@observablehq/plot');
+  const { window } = new JSDOM('<!doctype html><body></body>');
+  const svg = Plot.plot({ document: window.document, marks: [Plot.line([{ a: 1, b: 2 }, { a: 2, b: 3 }], { x: 'a', y: 'b' })] });
+  return toDisplayItem(svg)!;
+}
+
+test('an embed places the cell\'s last-expression value, as its notebook page shows it: the flagship\'s Figure 2 (06-beyond#fig-beyond) is a plot(...) value', async () => {
+  const doc = await parseNotebook(join(repoRoot, 'notebooks', '06-beyond.md'), 'notebooks/06-beyond.md');
+  const figure = await plotSvg();
+  const executed = executedFixture(doc, { 'fig-beyond': [{ type: 'result', item: figure }] });
+  const { doc: page, ctx } = renderReport('@fig-beyond shows it.\n\n{{embed 06-beyond#fig-beyond}}\n', [executed]);
+  const fig = page.getElementById('fig-beyond')!;
+  assert.equal(fig.tagName, 'FIGURE');
+  assert.ok(fig.querySelector('svg path'), 'the plot\'s line is in the figure');
+  assert.match(fig.querySelector('figcaption')!.textContent!, /^Figure 1: Beyond the paper: success of FGSM/);
+  assert.deepEqual(ctx.warnings, []);
+  // What the notebook page shows under that cell is what the embed places.
+  const block = codeCells(doc).find((c) => c.options.label === 'fig-beyond')!;
+  const onPage = renderCellOutputs(doc, block, executed.cells[block.index]!, createContext(), { embedded: true });
+  assert.ok(fig.innerHTML.includes(onPage), 'the same outputs');
+});
+
+test('an embed of a cell that shows nothing is an error naming the report line', async () => {
+  const doc = parseNotebookSource('---\ntitle: N\n---\n\n```ts\n//| label: fig-empty\nconst x = 1;\n```\n\n```ts\n//| label: fig-hidden\n//| output: false\n42\n```\n', 'notebooks/n.md');
+  const executed = executedFixture(doc, { 'fig-hidden': [{ type: 'result', item: { kind: 'text', text: '42' } }] });
+  for (const [label, line] of [['fig-empty', 3], ['fig-hidden', 5]] as const) {
+    assert.throws(() => renderReport(`# R\n\n${line === 5 ? 'Text.\n\n' : ''}{{embed n#${label}}}\n`, [executed]), (e: unknown) =>
+      e instanceof UserError && new RegExp(`^report/index\\.md:${line}: \\{\\{embed n#${label}\\}\\}: cell ${label === 'fig-empty' ? 1 : 2} of n shows nothing`).test(e.message));
+  }
+});
+
+test('a cell whose Markdown output embeds itself, directly or through another, is an error naming the report line and the loop (issue 22, item 6)', () => {
+  const doc = parseNotebookSource('---\ntitle: N\n---\n\n```ts\n//| label: self\nmd`x`\n```\n\n```ts\n//| label: ping\nmd`x`\n```\n\n```ts\n//| label: pong\nmd`x`\n```\n', 'notebooks/n.md');
+  const out = (markdown: string): CellOutput[] => [{ type: 'result', item: { kind: 'markdown', markdown } }];
+  const executed = executedFixture(doc, { self: out('Me:\n\n{{embed n#self}}\n'), ping: out('{{embed n#pong}}\n'), pong: out('{{embed n#ping}}\n') });
+  assert.throws(() => renderReport('# R\n\n{{embed n#self}}\n', [executed]), (e: unknown) =>
+    e instanceof UserError && /^report\/index\.md:3: \{\{embed n#self\}\}: the output of n#self embeds itself \(n#self → n#self\)/.test(e.message));
+  assert.throws(() => renderReport('# R\n\nText.\n\n{{embed n#ping}}\n', [executed]), (e: unknown) =>
+    e instanceof UserError && /^report\/index\.md:5: .*n#ping → n#pong → n#ping/.test(e.message));
 });

@@ -122,3 +122,29 @@ test('front matter is split from the body', () => {
   assert.equal(body, '# Body\n');
   assert.deepEqual(splitFrontMatter('no front matter').data, {});
 });
+
+test('a directive, equation or heading inside a code block is text: it takes no number, and a reference to it has no target (issue 22, item 6)', () => {
+  const src = [
+    'See @fig-real and @fig-fake.',
+    '',
+    '```markdown',
+    '{{embed a#fig-fake}}',
+    '$$ x $$ {#eq-fake}',
+    '```',
+    '',
+    '~~~~',
+    '{{embed a#fig-fake2}}',
+    '~~~~',
+    '',
+    '    {{embed a#fig-fake3}}',
+    '',
+    '{{embed b#fig-real}}',
+  ].join('\n');
+  const numbering = scanNumbering(src);
+  assert.deepEqual([...numbering.keys()], ['fig-real']);
+  assert.equal(numbering.get('fig-real')!.label, 'Figure 1');
+  const ctx = ctxFor(src, { directive: () => '<div id="fig-real"></div>' });
+  const doc = dom(renderMarkdown(src, ctx));
+  assert.match(doc.querySelector('pre')!.textContent!, /\{\{embed a#fig-fake\}\}/, 'the fenced directive stays literal');
+  assert.deepEqual(ctx.warnings.map((w) => /@fig-\w+/.exec(w)?.[0]), ['@fig-fake'], 'the dangling reference warns (so --strict fails)');
+});

@@ -8,6 +8,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import JSZip from 'jszip';
 import { launchChrome } from '../src/engine/report/pdf.ts';
 import { needs } from './helpers/requirements.ts';
+import { buildSite } from '../src/engine/report/site.ts';
+import { buildBundle, checkBundleOut } from '../src/engine/report/bundle.ts';
+import { UserError } from '../src/engine/util/errors.ts';
+import { makeFixtureRoot } from './fixtures/report/fixture-root.ts';
 
 /** Issue 14, item 5: `build --self-contained` (one HTML file, no outside request) and `reprobook bundle` (one zip). */
 
@@ -64,6 +68,59 @@ test('report.html makes no request of its own; the bundle holds the site, PDF, r
     assert.equal(prov.notebooks[0].name, '01-fig');
     assert.match(prov.notebooks[0].cacheKey, /^[0-9a-f]{64}$/);
     assert.equal(JSON.parse(await zip.file('results.json')!.async('string')).results.n, 3);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+// ---- Issue 22, item 4: bundle writes only its own zip, of the build's own files, with safe names ----
+
+test('bundle zips the files the build listed in its manifest, not strays or earlier zips, and refuses an executed record whose name would leave the zip\'s folder', async () => {
+  const root = await makeFixtureRoot();
+  try {
+    const site = join(root, '_site');
+    await buildSite({ root, profile: 'smoke', out: site });
+    await writeFile(join(site, 'stray.txt'), 'a user\'s note');
+    const first = await buildBundle(root, site);
+    await writeFile(join(site, 'old-bundle.zip'), first.zip);
+    const { files } = await buildBundle(root, site);
+    assert.ok(files.includes('site/index.html') && files.includes('site/assets/report.css'), files.join(', '));
+    assert.ok(!files.includes('site/stray.txt') && !files.includes('site/old-bundle.zip'), 'only what the build wrote');
+    assert.deepEqual(files, first.files, 'a second bundle holds the same files');
+
+    const record = join(root, '.reprobook', 'executed', 'smoke', '02-baseline.json');
+    const tampered = JSON.parse(await readFile(record, 'utf8'));
+    tampered.notebook.name = '../../../x';
+    await writeFile(record, JSON.stringify(tampered));
+    await assert.rejects(buildBundle(root, site), (e: unknown) => e instanceof UserError && /"notebooks\/\.\.\/\.\.\/\.\.\/x\.ipynb"/.test(e.message));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('bundle --out never replaces a source or a file it did not write', async () => {
+  const root = await makeFixtureRoot();
+  try {
+    await buildSite({ root, profile: 'smoke', out: join(root, '_site') });
+    const notebook = join(root, 'notebooks', '02-baseline.md');
+    const before = await readFile(notebook, 'utf8');
+    const bundle = (...args: string[]) => spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src/engine/cli/main.ts'), 'bundle', '--root', root, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const r = bundle('--out', notebook);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /--out .*02-baseline\.md: .*notebooks\/ folder/);
+    assert.equal(await readFile(notebook, 'utf8'), before, 'the notebook is untouched');
+    const refuses = (out: string, re: RegExp) => assert.rejects(checkBundleOut(root, out, out), (e: unknown) => e instanceof UserError && re.test(e.message));
+    await refuses(join(root, 'report', 'new.zip'), /report\/ folder/);
+    await refuses(join(root, '.reprobook', 'b.zip'), /\.reprobook\/ folder/);
+    await writeFile(join(root, 'package.json'), '{}');
+    await refuses(join(root, 'package.json'), /already exists and was not written by reprobook bundle/);
+    await writeFile(join(root, 'theirs.zip'), await new JSZip().file('a', 'b').generateAsync({ type: 'nodebuffer' }));
+    await refuses(join(root, 'theirs.zip'), /already exists and was not written by reprobook bundle/);
+    await refuses(root, /is a folder/);
+    // Its own zip, from an earlier bundle, it replaces.
+    const ok = bundle();
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(bundle().status, 0, 'a second bundle replaces the first');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.ts';
 import { registerProjectCommands } from './project-commands.ts';
 import { withoutHelpForUnknownCommand } from './unknown-command.ts';
+import { explainFsError } from '../util/fs-errors.ts';
 
 /**
  * The `reprobook` command line. Each subcommand lives in its own module under
@@ -23,10 +24,11 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else {
-    const e = err as Error & { hint?: string; exitCode?: unknown };
+    // A full disk or a missing folder: named, with a fix, not Node's errno text.
+    const e = (explainFsError(err) ?? err) as Error & { hint?: string; exitCode?: unknown };
     process.stderr.write(`reprobook: error: ${e.message}\n`);
     if (e.hint) process.stderr.write(`  fix: ${e.hint}\n`);
-    if (process.env.REPROBOOK_DEBUG) process.stderr.write(`${e.stack}\n`);
+    if (process.env.REPROBOOK_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     // An interrupted run (InterruptedError) exits as a signal would: 130 for Ctrl-C, 143 for SIGTERM.
     process.exitCode = typeof e.exitCode === 'number' && e.exitCode > 0 ? e.exitCode : 1;
   }

@@ -1,4 +1,5 @@
 import type { ResultsFile } from '../notebook/types.ts';
+import { has } from '../util/own.ts';
 import { judgeClaims, type ClaimSpec, type Verdict } from '../report/claims.ts';
 
 /**
@@ -63,8 +64,8 @@ export function diffRuns(a: { label: string; file: ResultsFile }, b: { label: st
   const rb = b.file.results;
   const names = [...new Set([...Object.keys(ra), ...Object.keys(rb)])].sort();
   const values: ValueRow[] = names.map((name) => {
-    const inA = name in ra;
-    const inB = name in rb;
+    const inA = has(ra, name);
+    const inB = has(rb, name);
     const row: ValueRow = { name, change: !inA ? 'added' : !inB ? 'removed' : same(ra[name], rb[name]) ? 'same' : 'changed' };
     if (inA) row.a = ra[name];
     if (inB) row.b = rb[name];

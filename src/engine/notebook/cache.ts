@@ -2,11 +2,13 @@ import { readFile, readdir, stat, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { CellOptions, NotebookDocument, Params } from './types.ts';
+import type { CellOptions, ExecutedNotebook, NotebookDocument, Params } from './types.ts';
 import { declaredEnvironment, type ProjectConfig } from './config.ts';
 import { codeCells } from './format.ts';
 import { hashValue, sha256 } from '../util/hash.ts';
 import { codeFingerprint, type CodeFingerprint } from '../store/code-fingerprint.ts';
+import { CellSyntaxError, transformCell } from './transform.ts';
+import { cellFilename } from './runner.ts';
 
 /**
  * The notebook cache key (Quarto's freeze, made safe): everything that can change what a
@@ -18,6 +20,8 @@ export const CACHE_FORMAT = 'reprobook.cache/1';
 export interface CacheKey {
   key: string;
   inputs: Record<string, unknown>;
+  /** What the key cannot see (computed imports), for the run to say. */
+  warnings: string[];
 }
 
 /**
@@ -31,16 +35,42 @@ function executionOptions(o: CellOptions): Partial<CellOptions> {
   return rest;
 }
 
-const IMPORT_RE = /(?:\bimport|\bexport)\s+(?:type\s+)?(?:[\w*${}\s,]+?\s+from\s+)?['"]([^'"\n]+)['"]|\bimport\s*\(\s*['"]([^'"\n]+)['"]\s*\)/g;
+/** The modules a notebook's cells load, and what the key cannot see, said per cell. */
+export interface NotebookImports {
+  /** Import specifiers: the entries of the notebook's code fingerprint. */
+  specs: string[];
+  /** One line per computed `import(x)` or `require(x)` of a cell that declares no `depends:`. */
+  warnings: string[];
+}
 
-/** Import specifiers a cell names (static, re-exports, literal dynamic): the entries of its code fingerprint. */
-export function scanImports(code: string): string[] {
-  const out: string[] = [];
-  for (const m of code.matchAll(IMPORT_RE)) {
-    const spec = m[1] ?? m[2];
-    if (spec) out.push(spec);
+/**
+ * The modules the cells load, from the same parse that runs them (transform.ts): static
+ * imports, `import()` and `require()` of a literal, and the cells' `depends:` options. A cell
+ * that does not parse contributes nothing (its source is in the key, and running it fails).
+ */
+export async function notebookImports(doc: NotebookDocument): Promise<NotebookImports> {
+  const specs = new Set<string>();
+  const warnings: string[] = [];
+  for (const cell of codeCells(doc)) {
+    for (const d of cell.options.depends ?? []) specs.add(d);
+    let t;
+    try {
+      t = await transformCell(cell.source, cellFilename(doc, cell));
+    } catch (err) {
+      if (err instanceof CellSyntaxError) continue;
+      throw err;
+    }
+    for (const s of t.imports) specs.add(s);
+    if (cell.options.depends !== undefined) continue;
+    for (const c of t.computed) {
+      warnings.push(`${doc.path}:${cell.line + c.cellLine - 1} (cell ${cell.index + 1}): ${c.call} loads a module the cache key cannot see (its name is computed), so an edit to that module would reuse stale outputs; declare it on the cell: //| depends: ../path/to/module.ts`);
+    }
   }
-  return out;
+  return { specs: [...specs], warnings };
+}
+
+function fingerprintImports(root: string, doc: NotebookDocument, specs: string[]): Promise<CodeFingerprint> {
+  return codeFingerprint(specs, { base: root, fromDir: dirname(join(root, doc.path)) });
 }
 
 /**
@@ -48,8 +78,7 @@ export function scanImports(code: string): string[] {
  * (store/code-fingerprint.ts): local modules transitively, npm packages by version.
  */
 export async function importedSources(root: string, doc: NotebookDocument): Promise<CodeFingerprint> {
-  const specs = [...new Set(codeCells(doc).flatMap((cell) => scanImports(cell.source)))];
-  return codeFingerprint(specs, { base: root, fromDir: dirname(join(root, doc.path)) });
+  return fingerprintImports(root, doc, (await notebookImports(doc)).specs);
 }
 
 /** A glob (`*`, `?`, `**`) relative to the root, as a regular expression over '/'-paths. */
@@ -136,12 +165,13 @@ export interface RunCapabilities {
 }
 
 export async function computeCacheKey(root: string, doc: NotebookDocument, params: Params, config: ProjectConfig, env: Record<string, string | undefined>, capabilities?: RunCapabilities): Promise<CacheKey> {
+  const loads = await notebookImports(doc);
   const inputs: Record<string, unknown> = {
     format: CACHE_FORMAT,
     notebook: doc.path,
     cells: codeCells(doc).map((c) => ({ source: c.source, options: executionOptions(c.options) })),
     params,
-    imports: await importedSources(root, doc),
+    imports: await fingerprintImports(root, doc, loads.specs),
     lockfile: await lockfileDigest(root),
     data: await dataChecksums(root, config.data),
   };
@@ -153,7 +183,17 @@ export async function computeCacheKey(root: string, doc: NotebookDocument, param
     inputs.environment = Object.fromEntries(config.environment.map((n) => [n, seen[n] ?? null]));
   }
   if (capabilities?.addons === false) inputs.addons = false;
-  return { key: hashValue(inputs), inputs };
+  return { key: hashValue(inputs), inputs, warnings: loads.warnings };
+}
+
+/**
+ * The project files a stored run's key covers (the modules its cells import, its data and
+ * `dependsOn` files), relative to the root: what a change to would re-run it (preview watches them).
+ */
+export function keyedFiles(executed: ExecutedNotebook): string[] {
+  const inputs = executed.cacheKeyInputs as { imports?: Partial<CodeFingerprint>; data?: Record<string, string>; dependsOn?: Record<string, string> };
+  return [...Object.keys(inputs.imports?.files ?? {}), ...Object.keys(inputs.data ?? {}), ...Object.keys(inputs.dependsOn ?? {})]
+    .filter((f) => !f.startsWith('<') && !f.startsWith('../'));
 }
 
 /** A cell with `cache: false` makes its notebook re-run every time. */

@@ -25,13 +25,14 @@ export class NotebookFormatError extends UserError {
 }
 
 const CODE_LANGS = new Set(['ts', 'typescript', '{ts}', '{typescript}']);
-const OPTION_KEYS: Record<keyof CellOptions, 'string' | 'boolean' | 'duration'> = {
+const OPTION_KEYS: Record<keyof CellOptions, 'string' | 'boolean' | 'duration' | 'list'> = {
   label: 'string',
   caption: 'string',
   echo: 'boolean',
   output: 'boolean',
   cache: 'boolean',
   timeout: 'duration',
+  depends: 'list',
 };
 const FRONT_MATTER_KEYS = ['title', 'summary', 'parameters', 'profiles', 'timeout'];
 
@@ -153,6 +154,11 @@ function parseCell(body: string[], firstLine: number, index: number, file: strin
     if (OPTION_KEYS[key] === 'boolean') {
       if (typeof value !== 'boolean') throw new NotebookFormatError(file, line, `cell option '${key}' must be true or false, got '${raw}'`, `write '//| ${key}: false'`);
       (options as Record<string, unknown>)[key] = value;
+    } else if (OPTION_KEYS[key] === 'list') {
+      // `a.ts b.ts`, `a.ts, b.ts` or a YAML list `[a.ts, b.ts]`.
+      const items = Array.isArray(value) ? value : String(value ?? '').split(/[\s,]+/);
+      if (!items.every((x) => typeof x === 'string')) throw new NotebookFormatError(file, line, `cell option '${key}' must be a list of module paths, got '${raw}'`, `e.g. '//| ${key}: ../src/model.ts ../src/data.cjs'`);
+      (options as Record<string, unknown>)[key] = (items as string[]).map((x) => x.trim()).filter(Boolean);
     } else if (OPTION_KEYS[key] === 'duration') {
       if (parseDuration(value) === undefined) throw new NotebookFormatError(file, line, `cell option '${key}': '${raw}' is not a duration`, DURATION_HINT);
       (options as Record<string, unknown>)[key] = String(value).trim();

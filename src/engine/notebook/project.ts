@@ -56,6 +56,11 @@ export interface ProjectRunRequest {
    * InterruptedError. A second signal ends the process at once.
    */
   handleSignals?: boolean;
+  /**
+   * Aborting stops the run as a signal would (the running cell, then an InterruptedError); the
+   * reason, a string, says why in the stopped cell's error. A preview aborts a run an edit made stale.
+   */
+  signal?: AbortSignal;
 }
 
 /** A run stopped by a signal; the CLI exits with `exitCode` (128 + the signal's number). */
@@ -65,7 +70,7 @@ export class InterruptedError extends UserError {
     super(`interrupted by ${signal}${where ? `: stopped ${where}` : ''}`,
       'run the same command again: notebooks that finished are cached, and the stopped one resumes from its last stored artifact');
     this.name = 'InterruptedError';
-    this.exitCode = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 0);
+    this.exitCode = signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1;
   }
 }
 
@@ -118,7 +123,8 @@ export function formatCellError(doc: NotebookDocument, e: CellError): string {
 export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
   opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { env: Record<string, string | undefined>; signal?: AbortSignal; prewarm?: boolean; workers?: WorkerSupply; capabilities?: RunCapabilities }): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
-  const { key, inputs } = await computeCacheKey(root, doc, params, config, opts.env, opts.capabilities);
+  const { key, inputs, warnings } = await computeCacheKey(root, doc, params, config, opts.env, opts.capabilities);
+  for (const w of warnings) log(`${doc.name}: ${w}`);
   const { good, unreadable } = await loadExecutedNotebook(root, profile, doc.name);
   for (const u of unreadable) log(`${doc.name}: the stored run ${relative(root, u.path)} is unreadable (${u.reason}); treating it as a cache miss`);
   const base = { name: doc.name, path: doc.path, cacheKey: key, params };
@@ -222,7 +228,11 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   });
   const outcomes: NotebookRunOutcome[] = [];
   const controller = new AbortController();
-  let signalled = null as NodeJS.Signals | null; // (`as`: set by the handler, which narrowing does not follow)
+  let signalled = null as string | null; // (`as`: set by the handler, which narrowing does not follow)
+  const onAbort = () => {
+    signalled ??= String(req.signal!.reason);
+    controller.abort(req.signal!.reason);
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
       writeTerminal(`reprobook: ${signal} again: quitting at once\n`);
@@ -235,6 +245,8 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   const sandbox = req.sandbox ? await startSandbox(root, config, req.sandbox, env, log) : null;
   const signals: NodeJS.Signals[] = req.handleSignals === false ? [] : ['SIGINT', 'SIGTERM'];
   for (const s of signals) process.on(s, onSignal);
+  if (req.signal?.aborted) onAbort();
+  req.signal?.addEventListener('abort', onAbort);
   try {
     for (const [i, doc] of docs.entries()) {
       if (signalled) break;
@@ -252,6 +264,7 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
   } finally {
     for (const s of signals) process.off(s, onSignal);
     sandbox?.host.close();
+    req.signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -27,10 +27,22 @@ export interface TransformedCell {
   declared: string[];
   /** Names of top-level function declarations (copied to the scope at entry). */
   functions: string[];
-  /** Static and dynamic import specifiers with string literals, in order. */
+  /**
+   * The modules the cell loads, as the parser sees them: static imports, `import()`
+   * and `require()` of a string literal. The one import list behind the cache key (cache.ts).
+   */
   imports: string[];
+  /** `import(x)` and `require(x)` whose name is computed: what they load is unknown until they run. */
+  computed: ComputedLoad[];
   /** Map a 1-based line / 0-based column of `body` to a 1-based line of the cell source. */
   mapLine(line: number, column: number): number | null;
+}
+
+export interface ComputedLoad {
+  /** The call as written, shortened: `require(name)`. */
+  call: string;
+  /** 1-based line in the cell source. */
+  cellLine: number;
 }
 
 export class CellSyntaxError extends Error {
@@ -66,6 +78,14 @@ function walk(node: unknown, visit: (n: AnyNode) => void): void {
     if (k === 'loc' || k === 'range') continue;
     if (v && typeof v === 'object') walk(v, visit);
   }
+}
+
+/** The module a load names when it is a string (a literal, or a template without `${}`). */
+function literalSpecifier(arg: AnyNode | undefined): string | undefined {
+  if (!arg) return undefined;
+  if (arg.type === 'Literal' && typeof arg.value === 'string') return arg.value;
+  if (arg.type === 'TemplateLiteral' && arg.expressions.length === 0) return arg.quasis[0].value.cooked ?? undefined;
+  return undefined;
 }
 
 function newlines(s: string): string {
@@ -105,14 +125,22 @@ export async function transformCell(source: string, filename: string): Promise<T
   const declared: string[] = [];
   const functions: string[] = [];
   const imports: string[] = [];
+  const computed: ComputedLoad[] = [];
   const body = program.body as AnyNode[];
 
-  // Dynamic imports anywhere in the cell.
+  const load = (n: AnyNode, arg: AnyNode | undefined) => {
+    const spec = literalSpecifier(arg);
+    if (spec !== undefined) { imports.push(spec); return; }
+    const text = js.slice(n.start, n.end).replace(/\s+/g, ' ');
+    computed.push({ call: text.length > 60 ? `${text.slice(0, 57)}...` : text, cellLine: originalPositionFor(esTrace, n.loc!.start).line ?? 1 });
+  };
+  // Dynamic imports and require() calls anywhere in the cell.
   walk(program, (n) => {
     if (n.type === 'ImportExpression') {
       ms.overwrite(n.start, n.start + 'import'.length, '__import');
-      if (n.source.type === 'Literal' && typeof n.source.value === 'string') imports.push(n.source.value);
+      load(n, n.source);
     }
+    if (n.type === 'CallExpression' && n.callee.type === 'Identifier' && n.callee.name === 'require') load(n, n.arguments[0]);
     if (n.type === 'MetaProperty' && n.meta.name === 'import') ms.overwrite(n.start, n.end, '__importMeta');
   });
 
@@ -214,6 +242,7 @@ export async function transformCell(source: string, filename: string): Promise<T
     declared: [...new Set(declared)],
     functions,
     imports,
+    computed,
     mapLine(line, column) {
       const p1 = lookup(msTrace, line, column);
       const jsLine = p1.line ?? line;

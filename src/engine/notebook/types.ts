@@ -19,6 +19,11 @@ export interface CellOptions {
   cache?: boolean;
   /** This cell's time limit as written (`90`, `10m`, `2h`, `none`): see timeouts.ts. Not in the cache key. */
   timeout?: string;
+  /**
+   * Modules the cell loads under a computed name (`import(name)`, `require(name)`), which no
+   * parser can see: declared here, they enter the cache key like its literal imports (cache.ts).
+   */
+  depends?: string[];
 }
 
 /** `timeout:` in front matter or reprobook.config.yaml, as written (`10m`, `none`): see timeouts.ts. */

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
-import { join, normalize, resolve, sep } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { isIP } from 'node:net';
 import { contentType } from '../util/content-types.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -41,10 +42,30 @@ export interface PreviewServer {
   close(): Promise<void>;
 }
 
+/**
+ * Whether a request was addressed to this server by a name that cannot be rebound: a page on
+ * another site whose domain the attacker re-points at 127.0.0.1 (DNS rebinding) sends its
+ * own domain as Host. Allowed: localhost, the loopback addresses, the bound address, and any
+ * address literal when bound to all interfaces (a LAN preview is reached by IP).
+ */
+export function allowedHost(header: string | undefined, bound: string): boolean {
+  if (!header) return false;
+  const m = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(header.trim().toLowerCase());
+  if (!m) return false;
+  const name = m[1]!.replace(/^\[|\]$/g, '');
+  const b = bound.toLowerCase().replace(/^\[|\]$/g, '');
+  if (['localhost', '127.0.0.1', '::1', b].includes(name)) return true;
+  return (b === '0.0.0.0' || b === '::') && isIP(name) !== 0;
+}
+
 export async function startServer(opts: { siteDir: () => string; host: string; port: number; lastError: () => string | undefined }): Promise<PreviewServer> {
   const clients = new Set<ServerResponse>();
   const send = (res: ServerResponse, event: string, data: Record<string, unknown>) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (!allowedHost(req.headers.host, opts.host)) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('reprobook preview answers only requests addressed to this machine (Host: localhost or 127.0.0.1)');
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://preview');
     if (url.pathname === EVENTS_PATH) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -55,6 +76,12 @@ export async function startServer(opts: { siteDir: () => string; host: string; p
       req.on('close', () => clients.delete(res));
       return;
     }
+    const notBuilt = (what: string) => {
+      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(injectReload(`<!DOCTYPE html><html><body><h1>Not built yet</h1><pre>${(opts.lastError() ?? what).replace(/[<&]/g, (c) => (c === '<' ? '&lt;' : '&amp;'))}</pre></body></html>`));
+    };
+    // Before the site folder exists there is nothing to serve (and never the working directory).
+    if (!opts.siteDir()) return notBuilt('the first build has not started');
     const root = resolve(opts.siteDir());
     let rel: string;
     try {
@@ -75,9 +102,7 @@ export async function startServer(opts: { siteDir: () => string; host: string; p
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(type.startsWith('text/html') ? injectReload(body.toString('utf8')) : body);
     } catch {
-      const err = opts.lastError();
-      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(injectReload(`<!DOCTYPE html><html><body><h1>Not built yet</h1><pre>${(err ?? `${rel} is not in the site`).replace(/[<&]/g, (c) => (c === '<' ? '&lt;' : '&amp;'))}</pre></body></html>`));
+      notBuilt(`${rel} is not in the site`);
     }
   };
   const server = createServer((req, res) => {

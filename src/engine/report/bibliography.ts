@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Cite } from '@citation-js/core';
+import { Cite, plugins } from '@citation-js/core';
 import '@citation-js/plugin-bibtex';
 import '@citation-js/plugin-csl';
 import { UserError } from '../util/errors.ts';
@@ -78,29 +78,38 @@ function parse(text: string, file: string): Cite {
 
 type CslItem = { id: string; keyword?: string; URL?: string; DOI?: string; note?: string };
 
+/**
+ * The entries of `list` formatted as one bibliography, in the style's order (APA: by author,
+ * then year; numbered: as listed). One call for the whole list: `Cite.format` with `entry: id`
+ * hands citation-js every entry of the file for each one it formats, and 3,000 entries took
+ * minutes (the time grew as the square of the count).
+ */
+function formatEntries(list: CslItem[], style: CitationStyle): Array<{ item: CslItem; text: string }> {
+  if (list.length === 0) return [];
+  const byId = new Map(list.map((it) => [it.id, it]));
+  const formatted = plugins.output.format('bibliography', list, {
+    format: 'text', template: CITATION_STYLES[style], lang: 'en-US', asEntryArray: true, nosort: style === 'numbered',
+  }) as Array<[string, string]>;
+  return formatted.map(([id, text]) => ({ item: byId.get(id)!, text: text.trim() }));
+}
+
 export async function loadBibliography(file: string, style: CitationStyle): Promise<Bibliography> {
   const cite = parse(await readFile(file, 'utf8'), file);
-  const items = cite.data as CslItem[];
+  // Cleaned as Cite.format cleans it, once.
+  const items = cite.format('data', { format: 'object' }) as CslItem[];
   const seen = new Set<string>();
   for (const it of items) {
     if (seen.has(it.id)) throw new UserError(`${file}: the key ${it.id} is used by two entries`, 'give each entry its own key');
     seen.add(it.id);
   }
   const template = CITATION_STYLES[style];
-  const fmt = (kind: 'bibliography' | 'citation', id: string) =>
-    (cite.format(kind, { format: 'text', template, lang: 'en-US', entry: id }) as string).trim();
+  // A citation is of its one entry: citation-js is handed that entry alone.
+  const citation = (it: CslItem) => (plugins.output.format('citation', [it], { format: 'text', template, lang: 'en-US' }) as string).trim();
   const isExtra = (it: CslItem) => (it.keyword ?? '').split(/[,;]\s*/).includes('reproduction');
-  const ordered = (list: CslItem[]) => {
-    if (style === 'numbered') return list;
-    // The style's own order (APA: by author, then year).
-    const html = cite.format('bibliography', { format: 'html', template, lang: 'en-US', entry: list.map((i) => i.id) }) as string;
-    const order = [...html.matchAll(/data-csl-entry-id="([^"]+)"/g)].map((m) => m[1]);
-    return [...list].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
-  };
-  const main = ordered(items.filter((i) => !isExtra(i)));
-  const extra = ordered(items.filter(isExtra));
-  const entries = [...main, ...extra].map((it): ReferenceEntry => {
-    let text = fmt('bibliography', it.id).replace(/^\d+\.\s*/, '');
+  const main = formatEntries(items.filter((i) => !isExtra(i)), style);
+  const extra = formatEntries(items.filter(isExtra), style);
+  const entries = [...main, ...extra].map(({ item: it, text: formatted }): ReferenceEntry => {
+    let text = formatted.replace(/^\d+\.\s*/, '');
     // Some styles drop the note, where BibTeX keeps an arXiv id: keep it, it becomes a link.
     const arxiv = /arXiv:\s*\d{4}\.\d{4,5}(?:v\d+)?/.exec(it.note ?? '')?.[0];
     if (arxiv && !text.includes(arxiv)) text = `${text.replace(/\.?$/, '.')} ${arxiv}.`;
@@ -110,7 +119,7 @@ export async function loadBibliography(file: string, style: CitationStyle): Prom
       key: it.id,
       text,
       ...(url && !shown ? { url } : {}),
-      ...(style === 'author-year' ? { cite: fmt('citation', it.id).replace(/^\(|\)$/g, '') } : {}),
+      ...(style === 'author-year' ? { cite: citation(it).replace(/^\(|\)$/g, '') } : {}),
     };
   });
   return { entries, extraFrom: main.length, style };

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { own } from '../util/own.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -135,9 +136,9 @@ function countOf(counts: Record<string, unknown>, name: string): Count | undefin
 
 function firstResult(spec: ClaimSpec, results: Record<string, unknown>, counts: Record<string, unknown>): OurValue | undefined {
   for (const name of spec.results ?? []) {
-    const v = results[name];
+    const v = own(results, name);
     if (typeof v === 'number' && Number.isFinite(v)) {
-      const at = (k: string) => results[`seeds.${name}.${k}`];
+      const at = (k: string) => own(results, `seeds.${name}.${k}`);
       const [mean, min, max, n] = ['mean', 'min', 'max', 'n'].map(at);
       if ([mean, min, max, n].every((x) => typeof x === 'number' && Number.isFinite(x)) && (n as number) > 1) {
         const seedNames = Object.keys(results).filter((r) => r.startsWith(`seeds.${name}.seed`) && /^\d+$/.test(r.slice(`seeds.${name}.seed`.length)));

@@ -2,11 +2,13 @@ import type { ExecutedNotebook } from '../notebook/types.ts';
 import { UserError } from '../util/errors.ts';
 import { escapeHtml } from './format.ts';
 import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, type RenderContext } from './markdown.ts';
-import { renderOutput } from './notebook-page.ts';
+import { renderCellOutputs } from './notebook-page.ts';
 
 /**
  * `{{embed NOTEBOOK#LABEL}}`: the outputs of a notebook's labelled cell, placed in the
- * report (as Quarto's `{{< embed >}}` and MyST's `![](#label)`). The cell's options give the
+ * report (as Quarto's `{{< embed >}}` and MyST's `![](#label)`): exactly what the cell's
+ * notebook page shows under it (its displays, its streams and its last expression's value,
+ * the usual home of a `plot(...)`), and an error when that is nothing. The cell's options give the
  * caption (`caption`) and the label its kind: `fig-` is a numbered figure, `tbl-` a numbered
  * table, anything else is placed as it is (a value, a Markdown paragraph). A mistake in the
  * report (an unknown notebook or label) stops the build; a notebook that did not run shows
@@ -25,6 +27,11 @@ export interface EmbedSite {
   inline: (markdown: string) => string;
   /** Labels already placed on this page: a second placement gets no id (ids are unique). */
   placed: Set<string>;
+  /**
+   * The embeds being rendered now, outermost first: a cell's Markdown output may itself embed,
+   * and one that leads back to a cell being placed would recurse until the stack overflows.
+   */
+  embedding: Array<{ target: string; where: string; arg: string }>;
 }
 
 export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
@@ -47,6 +54,15 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     const labels = nb.notebook.blocks.flatMap((b) => (b.kind === 'code' && b.options.label ? [b.options.label] : []));
     throw new UserError(`${where}: {{embed ${arg}}}: notebook ${notebook} has no cell labelled "${label}"`, `label the cell with //| label: ${label}, or name one of its labels: ${labels.join(', ') || '(none)'}`);
   }
+  const placing = `${notebook}#${label}`;
+  const loop = site.embedding.findIndex((e) => e.target === placing);
+  if (loop >= 0) {
+    const outer = site.embedding[0]!;
+    throw new UserError(
+      `${outer.where}: {{embed ${outer.arg}}}: the output of ${placing} embeds itself (${[...site.embedding.slice(loop).map((e) => e.target), placing].join(' → ')})`,
+      `remove the {{embed}} line from the Markdown that cell ${block.index + 1} of ${notebook} displays`,
+    );
+  }
   const cell = nb.cells.find((c) => c.index === block.index);
   const href = `${site.ctx.rootPrefix}notebooks/${encodeURIComponent(notebook)}.html#${cellAnchor(block.index)}`;
   const source = `<a class="source-link" href="${escapeHtml(href)}">notebook ${escapeHtml(notebook)}, cell ${block.index + 1}</a>`;
@@ -55,7 +71,18 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     site.ctx.warnings.push(`${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} ${cell ? 'failed' : 'did not run'} in this build`);
     body = `<p>${notRunMarker(`${notebook}#${label}: the cell ${cell ? 'failed' : 'did not run'}`)}</p>`;
   } else {
-    body = cell.outputs.filter((o) => o.type === 'display').map((o) => renderOutput(o, site.ctx, { embedded: true })).join('\n');
+    site.embedding.push({ target: placing, where, arg: arg ?? '' });
+    try {
+      body = renderCellOutputs(nb.notebook, block, cell, site.ctx, { embedded: true });
+    } finally {
+      site.embedding.pop();
+    }
+    if (!body.trim()) {
+      throw new UserError(
+        `${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} shows nothing${block.options.output === false ? ' (it has the option output: false)' : ' (no output and no value)'}, so the report would place an empty ${labelKind(label)?.toLowerCase() ?? 'block'}`,
+        'end the cell with the value to show (e.g. a plot(...) or an array of rows), or call display(...) in it; drop //| output: false if it is set',
+      );
+    }
   }
   const first = !site.placed.has(label);
   site.placed.add(label);

@@ -5,6 +5,7 @@ import type StateCore from 'markdown-it/lib/rules_core/state_core.mjs';
 import katex from 'katex';
 import { parse as parseYaml } from 'yaml';
 import { escapeHtml, formatValue, isValueFormat, VALUE_FORMATS, type ValueFormat } from './format.ts';
+import { has, own } from '../util/own.ts';
 
 /**
  * The report's Markdown dialect: CommonMark through markdown-it with raw HTML OFF (so a
@@ -45,6 +46,16 @@ export interface ResultSource {
   cellLabel?: string;
 }
 
+/** Where Markdown being rendered comes from: its local images resolve from its file, and messages name its lines. */
+export interface MarkdownSource {
+  /** The file, relative to the project root ('report/index.md', 'notebooks/a.md'). */
+  file: string;
+  /** The file's line of the Markdown's first line. */
+  line: number;
+  /** Set for a cell's Markdown output ("an output of cell 3"): its lines are not the file's, so messages name `line`. */
+  output?: string;
+}
+
 export interface RenderContext {
   results: Record<string, unknown>;
   sources: Record<string, ResultSource>;
@@ -61,6 +72,13 @@ export interface RenderContext {
   usedResults: Set<string>;
   /** Renders a block directive to trusted HTML; absent on pages without directives. `line` is 1-based in the Markdown source. */
   directive?: (name: string, args: string[], line: number) => string;
+  /** Where the Markdown comes from (for local images and their messages). */
+  source?: MarkdownSource;
+  /**
+   * A local image's path in the site (relative to its root), given its `src` as written and the
+   * file line it is on; throws when the file may not be shown. Absent: local images stay as written.
+   */
+  localFile?: (src: string, source: MarkdownSource, line: number) => string;
 }
 
 export function createContext(partial: Partial<RenderContext> = {}): RenderContext {
@@ -100,16 +118,28 @@ export function parseEmbedTarget(arg: string | undefined): { notebook: string; l
   return m ? { notebook: m[1]!, label: m[2]! } : undefined;
 }
 
+/** The 0-based lines of fenced and indented code blocks, where nothing is a directive, equation or heading. */
+function codeLines(markdown: string): Set<number> {
+  const lines = new Set<number>();
+  for (const t of new MarkdownIt().parse(markdown, {})) {
+    if ((t.type === 'fence' || t.type === 'code_block') && t.map) for (let i = t.map[0]; i < t.map[1]; i++) lines.add(i);
+  }
+  return lines;
+}
+
 /**
  * Numbers figures, tables and display equations in the order they appear, and records the
  * sections that carry an explicit `{#sec-ID}`, so that a reference may come before its target.
+ * Code blocks are skipped, as the renderer shows them: literal text, numbering nothing.
  */
 export function scanNumbering(markdown: string): Numbering {
   const out: Numbering = new Map();
   let fig = 0;
   let tbl = 0;
   let eq = 0;
-  for (const line of markdown.split(/\r?\n/)) {
+  const code = codeLines(markdown);
+  for (const [i, line] of markdown.split(/\r?\n/).entries()) {
+    if (code.has(i)) continue;
     const d = DIRECTIVE_LINE.exec(line.trim());
     if (d) {
       const arg = d[2]!.trim().split(/\s+/)[0] ?? '';
@@ -156,11 +186,11 @@ export function sourceHref(src: ResultSource, rootPrefix: string): string {
 
 /** Renders one published value as a link to the cell that produced it. */
 export function renderResult(ctx: RenderContext, name: string, format: ValueFormat): string {
-  if (!(name in ctx.results)) {
+  if (!has(ctx.results, name)) {
     ctx.warnings.push(`result "${name}" is not in the results file: shown as "not run"`);
     return notRunMarker(`${name}: no notebook published this result in this build`);
   }
-  return resultLink(ctx, name, formatValue(ctx.results[name], format));
+  return resultLink(ctx, name, formatValue(own(ctx.results, name), format));
 }
 
 /**
@@ -172,7 +202,7 @@ export function resultLink(ctx: RenderContext, name: string, shown: string): str
   const first = !ctx.usedResults.has(name);
   ctx.usedResults.add(name);
   const id = first ? ` id="${resultAnchor(name)}"` : '';
-  const src = ctx.sources[name];
+  const src = own(ctx.sources, name);
   if (!src) return `<span class="result"${id} data-result="${escapeHtml(name)}">${text}</span>`;
   const title = `${name}, published by ${src.notebook}, cell ${src.cellIndex + 1}`;
   return `<a class="result"${id} data-result="${escapeHtml(name)}" href="${escapeHtml(sourceHref(src, ctx.rootPrefix))}" title="${escapeHtml(title)}">${text}</a>`;
@@ -189,7 +219,7 @@ function renderPlaceholder(ctx: RenderContext, body: string): string {
     return renderResult(ctx, name, (fmt as ValueFormat | undefined) ?? 'number');
   }
   if (kind === 'meta' && name) {
-    const v = ctx.meta[name];
+    const v = own(ctx.meta, name);
     if (v === undefined) {
       ctx.warnings.push(`placeholder {{meta ${name}}}: nothing named "${name}" (known: ${Object.keys(ctx.meta).join(', ') || 'none'})`);
       return notRunMarker(name);
@@ -355,6 +385,26 @@ function directiveRule(ctx: RenderContext) {
   };
 }
 
+/**
+ * A local image (`![a](figures/x.png)`: no scheme) is the project's file: ctx.localFile checks
+ * and places it, and the page links the copy in the site, never a path outside it.
+ */
+function localImages(ctx: RenderContext) {
+  return (state: StateCore): void => {
+    const { localFile, source } = ctx;
+    if (!localFile || !source) return;
+    for (const block of state.tokens) {
+      for (const t of block.children ?? []) {
+        if (t.type !== 'image') continue;
+        const src = t.attrGet('src') ?? '';
+        if (!src || src.startsWith('#') || /^[a-z][a-z\d+.-]*:/i.test(src)) continue;
+        const line = source.output ? source.line : source.line + (block.map?.[0] ?? 0);
+        t.attrSet('src', ctx.rootPrefix + localFile(src, source, line));
+      }
+    }
+  };
+}
+
 /** Heading ids: an explicit trailing `{#id}` wins, otherwise a slug of the heading's text. */
 function headingIds(state: StateCore): void {
   const seen = new Set<string>();
@@ -386,6 +436,7 @@ export function createMarkdown(ctx: RenderContext): MarkdownIt {
   md.block.ruler.before('fence', 'reprobook_math', blockMathRule(ctx), { alt: ['paragraph'] });
   md.block.ruler.before('paragraph', 'reprobook_directive', directiveRule(ctx));
   md.core.ruler.before('inline', 'reprobook_heading_ids', headingIds);
+  md.core.ruler.after('inline', 'reprobook_local_images', localImages(ctx));
   // Trusted HTML generated by this module (every input string inside it was escaped).
   md.renderer.rules['reprobook_html'] = (tokens, idx) => tokens[idx]!.content;
   return md;

@@ -1,5 +1,5 @@
 import hljs from 'highlight.js';
-import type { CellOutput, CellResult, DisplayItem, ExecutedNotebook, PublishedResult } from '../notebook/types.ts';
+import type { CellOutput, CellResult, CodeCell, DisplayItem, ExecutedNotebook, NotebookDocument, PublishedResult } from '../notebook/types.ts';
 import { escapeHtml, formatValue } from './format.ts';
 import { cellAnchor, renderMarkdown, resultAnchor, type RenderContext } from './markdown.ts';
 import { safePngDataUrl, sanitizeSvg } from './sanitize.ts';
@@ -91,6 +91,18 @@ export function renderOutput(out: CellOutput, ctx: RenderContext, view: OutputVi
   return renderDisplayItem(out.item, ctx, view);
 }
 
+/**
+ * What a cell shows under its code: its outputs in order (streams, displays, its value), or
+ * nothing when the cell says `output: false`. The notebook page and an embed both use it, so
+ * a report places exactly what the cell's page shows.
+ */
+export function renderCellOutputs(doc: NotebookDocument, cell: CodeCell, result: CellResult, ctx: RenderContext, view: OutputView = {}): string {
+  if (cell.options.output === false) return '';
+  // A Markdown output's local images are the notebook's files, named by the cell that showed them.
+  const own = { ...ctx, source: { file: doc.path, line: cell.line, output: `an output of cell ${cell.index + 1}` } };
+  return result.outputs.map((o) => renderOutput(o, own, view)).join('\n');
+}
+
 function renderError(result: CellResult): string {
   const e = result.error!;
   const where = e.fileLine !== undefined ? ` (notebook line ${e.fileLine}${e.cellLine !== undefined ? `, line ${e.cellLine} of the cell` : ''})` : '';
@@ -134,7 +146,7 @@ export function renderNotebookPage(nb: ExecutedNotebook, ctx: RenderContext, use
 
   for (const block of doc.blocks) {
     if (block.kind === 'prose') {
-      parts.push(`<div class="prose">${renderMarkdown(block.markdown, ctx)}</div>`);
+      parts.push(`<div class="prose">${renderMarkdown(block.markdown, { ...ctx, source: { file: doc.path, line: block.line } })}</div>`);
     } else if (block.kind === 'shown') {
       parts.push(`<pre class="code shown"><code class="hljs language-${escapeHtml(block.lang)}">${highlightCode(block.source, block.lang)}</code></pre>`);
     } else {
@@ -144,7 +156,7 @@ export function renderNotebookPage(nb: ExecutedNotebook, ctx: RenderContext, use
       const code = block.options.echo === false ? '' : `<pre class="code"><code class="hljs language-typescript">${highlightCode(block.source, 'ts')}</code></pre>`;
       let outputs = '';
       if (!result) outputs = '<p class="note not-run-cell">Not run (an earlier cell failed or the run stopped).</p>';
-      else if (block.options.output !== false) outputs = result.outputs.map((o) => renderOutput(o, ctx)).join('\n');
+      else outputs = renderCellOutputs(doc, block, result, ctx);
       const error = result?.error ? renderError(result) : '';
       const published = renderPublished(resultsByCell.get(block.index) ?? [], usedInReport, ctx.rootPrefix);
       parts.push(`<section class="cell${result?.error ? ' failed' : ''}" id="${cellAnchor(block.index)}">${head}${code}<div class="outputs">${outputs}${error}</div>${published}</section>`);

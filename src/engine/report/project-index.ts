@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { own } from '../util/own.ts';
 import { basename, join } from 'node:path';
 import type { ExecutedNotebook } from '../notebook/types.ts';
 import { escapeHtml, formatValue } from './format.ts';
@@ -43,11 +44,11 @@ export function renderProjectIndex(o: ProjectIndexInput): string {
   });
   const names = Object.keys(ctx.results).sort();
   const rows = names.map((name) => {
-    const src = ctx.sources[name];
+    const src = own(ctx.sources, name);
     const first = !ctx.usedResults.has(name);
     ctx.usedResults.add(name);
     const id = first ? ` id="${resultAnchor(name)}"` : '';
-    const text = escapeHtml(formatValue(ctx.results[name], 'number'));
+    const text = escapeHtml(formatValue(own(ctx.results, name), 'number'));
     const value = src ? `<a class="result"${id} href="${escapeHtml(sourceHref(src, ''))}">${text}</a>` : `<span class="result"${id}>${text}</span>`;
     const where = src ? `${escapeHtml(src.notebook)}, cell ${src.cellIndex + 1}` : '';
     return `<tr><th scope="row"><code>${escapeHtml(name)}</code></th><td class="num">${value}</td><td>${where}</td></tr>`;

@@ -10,7 +10,14 @@ import { UserError } from '../util/errors.ts';
  * woff2, so only those are inlined (a third of the size).
  */
 
-const MIME: Record<string, string> = { '.woff2': 'font/woff2', '.woff': 'font/woff', '.ttf': 'font/ttf', '.png': 'image/png', '.svg': 'image/svg+xml' };
+const MIME: Record<string, string> = {
+  '.woff2': 'font/woff2', '.woff': 'font/woff', '.ttf': 'font/ttf', '.png': 'image/png', '.svg': 'image/svg+xml',
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp',
+};
+
+async function dataUrl(file: string): Promise<string> {
+  return `data:${MIME[extname(file).toLowerCase()] ?? 'application/octet-stream'};base64,${(await readFile(file)).toString('base64')}`;
+}
 
 function inside(siteDir: string, path: string): string {
   const p = normalize(path);
@@ -23,23 +30,28 @@ async function inlineCss(css: string, cssPath: string, siteDir: string): Promise
   const urls = [...new Set([...woff2Only.matchAll(/url\(\s*["']?([^"')]+)["']?\s*\)/g)].map((m) => m[1]!))].filter((u) => !/^(data:|#)/.test(u));
   let out = woff2Only;
   for (const u of urls) {
-    const file = inside(siteDir, join(dirname(cssPath), u));
-    const mime = MIME[extname(file)] ?? 'application/octet-stream';
-    const data = `data:${mime};base64,${(await readFile(file)).toString('base64')}`;
+    const data = await dataUrl(inside(siteDir, join(dirname(cssPath), u)));
     out = out.split(`url(${u})`).join(`url(${data})`).split(`url("${u}")`).join(`url(${data})`).split(`url('${u}')`).join(`url(${data})`);
   }
   return out;
 }
 
-/** `pageFile`'s HTML with its stylesheets (and what they load) inlined. */
+/** `pageFile`'s HTML with its stylesheets (and what they load) and its images of the site (the report's own figures) inlined. */
 export async function selfContainedPage(siteDir: string, pageFile: string): Promise<string> {
   const html = await readFile(pageFile, 'utf8');
   let out = '';
   let last = 0;
-  for (const m of html.matchAll(/<link rel="stylesheet" href="([^"]+)">/g)) {
-    const cssPath = inside(siteDir, join(dirname(pageFile), m[1]!));
-    const css = await inlineCss(await readFile(cssPath, 'utf8'), cssPath, siteDir);
-    out += html.slice(last, m.index) + `<style>\n${css.replace(/<\/style/gi, '<\\/style')}\n</style>`;
+  for (const m of html.matchAll(/<link rel="stylesheet" href="([^"]+)">|(<img\b[^>]*?\bsrc=")([^"]+)"/g)) {
+    let replacement: string;
+    if (m[1] !== undefined) {
+      const cssPath = inside(siteDir, join(dirname(pageFile), m[1]));
+      const css = await inlineCss(await readFile(cssPath, 'utf8'), cssPath, siteDir);
+      replacement = `<style>\n${css.replace(/<\/style/gi, '<\\/style')}\n</style>`;
+    } else {
+      const src = m[3]!;
+      replacement = /^[a-z][a-z\d+.-]*:/i.test(src) ? m[0] : `${m[2]}${await dataUrl(inside(siteDir, join(dirname(pageFile), decodeURIComponent(src))))}"`;
+    }
+    out += html.slice(last, m.index) + replacement;
     last = m.index! + m[0].length;
   }
   return out + html.slice(last);

@@ -27,12 +27,12 @@ interface Manifest {
 }
 
 /** `inner` is `outer` or lies below it. */
-function within(outer: string, inner: string): boolean {
+export function within(outer: string, inner: string): boolean {
   return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
 }
 
 /** realpath of the longest existing prefix of `p` (the output folder may not exist yet). */
-async function realpathLoose(p: string): Promise<string> {
+export async function realpathLoose(p: string): Promise<string> {
   const abs = resolve(p);
   let head = abs;
   const tail: string[] = [];
@@ -48,6 +48,9 @@ async function realpathLoose(p: string): Promise<string> {
   }
 }
 
+/** The project's folders of sources and state: nothing a command writes may land in them. */
+export const SOURCE_DIRS = ['notebooks', 'report', 'src', '.reprobook'];
+
 /**
  * Refuse an output folder that is, or contains, the project root or one of the folders the
  * project's sources live in: writing a site there would mix generated pages with the files
@@ -56,8 +59,7 @@ async function realpathLoose(p: string): Promise<string> {
 export async function checkOutDir(root: string, out: string, shown: string = out): Promise<void> {
   const realOut = await realpathLoose(out);
   const realRoot = await realpathLoose(root);
-  const protectedDirs = ['', 'notebooks', 'report', 'src', '.reprobook'];
-  for (const d of protectedDirs) {
+  for (const d of ['', ...SOURCE_DIRS]) {
     const p = d ? join(realRoot, d) : realRoot;
     if (within(realOut, p)) {
       const what = d ? `the project's ${d}/ folder (${p})` : `the project root (${p})`;
@@ -69,7 +71,8 @@ export async function checkOutDir(root: string, out: string, shown: string = out
   }
 }
 
-async function readManifest(out: string, warn: (line: string) => void): Promise<string[] | null> {
+/** The files the last build wrote into `out`, as its manifest lists them; null when there is no readable manifest. */
+export async function readManifest(out: string, warn: (line: string) => void): Promise<string[] | null> {
   let text: string;
   try {
     text = await readFile(join(out, MANIFEST_FILE), 'utf8');
@@ -92,7 +95,7 @@ async function writeManifest(out: string, files: Iterable<string>): Promise<void
 }
 
 /** A manifest entry must stay inside the output folder, whatever the file says. */
-function isSafeRelative(rel: string): boolean {
+export function isSafeRelative(rel: string): boolean {
   return rel !== '' && !rel.startsWith('/') && !rel.split('/').some((s) => s === '..' || s === '' || s === '.');
 }
 

@@ -14,14 +14,15 @@ import {
   createContext, createMarkdown, renderReferences, resultLink, scanNumbering, splitFrontMatter,
   notRunMarker, type ReferenceEntry, type RenderContext,
 } from './markdown.ts';
-import { renderEmbed } from './embed.ts';
+import { renderEmbed, type EmbedSite } from './embed.ts';
 import { checkStyle, loadBibliography, type Bibliography } from './bibliography.ts';
 import { diffRuns } from '../diff/diff.ts';
 import { renderDiffPage } from '../diff/site-page.ts';
 import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
 import { collectProvenance, renderProvenance, type Provenance } from './provenance.ts';
 import { renderNotebookPage } from './notebook-page.ts';
-import { checkOutDir, writeOutput, type OutputSource } from './site-output.ts';
+import { checkOutDir, toManifestPath, writeOutput, type OutputSource } from './site-output.ts';
+import { ProjectFiles } from './project-files.ts';
 import { projectTitle, renderProjectIndex } from './project-index.ts';
 
 /**
@@ -69,6 +70,8 @@ export interface SiteBuild {
   /** The results the site reports (results.json). */
   results: ResultsFile;
   builtAt: string;
+  /** The project files the build read (report, style, bibliography, claims, images), relative to the root. */
+  inputs: string[];
 }
 
 export interface ReportInputs {
@@ -204,17 +207,19 @@ function assetPath(spec: string): string {
  * else report/references.bib, else report/references.json; `citation-style:` numbered
  * (default) or author-year.
  */
-async function loadReportBibliography(root: string, reportName: string, src: string): Promise<Bibliography | undefined> {
+async function loadReportBibliography(files: ProjectFiles, reportName: string, src: string): Promise<Bibliography | undefined> {
+  const root = files.root;
   const { data } = splitFrontMatter(src);
   const style = checkStyle(data['citation-style'], reportName);
   const named = data.bibliography;
   if (named !== undefined) {
     const path = typeof named === 'string' ? join(root, 'report', named) : '';
     if (!path || !existsSync(path)) throw new UserError(`${reportName}: bibliography ${JSON.stringify(named)} does not exist in report/`, 'name a .bib or CSL-JSON .json file in report/, or drop the key to use report/references.bib');
-    return loadBibliography(path, style);
+    const line = src.split('\n').findIndex((l) => /^bibliography\s*:/.test(l)) + 1;
+    return loadBibliography(files.inside(path, `${reportName}:${line}`), style);
   }
   for (const f of ['references.bib', 'references.json']) {
-    if (existsSync(join(root, 'report', f))) return loadBibliography(join(root, 'report', f), style);
+    if (existsSync(join(root, 'report', f))) return loadBibliography(files.inside(join(root, 'report', f), `report/${f}`), style);
   }
   if (existsSync(join(root, 'report', 'references.yaml'))) {
     throw new UserError('report/references.yaml is no longer read: the bibliography is BibTeX or CSL-JSON', 'convert it to report/references.bib (one @type{key, …} entry per reference, in the same order)');
@@ -235,13 +240,16 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   for (const nb of executed) if (nb.status === 'error') warnings.push(`notebook ${nb.notebook.name} failed in this run; its page shows the error`);
 
   // The project's own report/, or (without report/paper.md) an index of its own notebooks:
-  // never this repository's paper, references or claims.
-  const own = (name: string) => (existsSync(join(root, 'report', name)) ? join(root, 'report', name) : null);
+  // never this repository's paper, references or claims. Each file is the project's own, not
+  // a link to one elsewhere (project-files.ts).
+  const projectFiles = new ProjectFiles(root);
+  const own = (name: string) => (existsSync(join(root, 'report', name)) ? projectFiles.inside(join(root, 'report', name), `report/${name}`) : null);
   // The report's entry is report/index.md (as a site's), else report/paper.md.
   const paperFile = own('index.md') ?? own('paper.md');
   const hasProjectStyle = own('style.css') !== null;
   const paperSrc = paperFile ? await readFile(paperFile, 'utf8') : '';
-  const bibliography = paperFile ? await loadReportBibliography(root, relative(root, paperFile), paperSrc) : undefined;
+  const reportName = paperFile ? toManifestPath(projectFiles.realRoot, paperFile) : 'report';
+  const bibliography = paperFile ? await loadReportBibliography(projectFiles, reportName, paperSrc) : undefined;
   const references = bibliography?.entries ?? [];
   const paperRefCount = bibliography?.extraFrom ?? 0;
   const claimsFile = paperFile ? own('claims.yaml') : null;
@@ -267,8 +275,12 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   };
 
   // ---- index.html ----
+  // Directive lines count from the Markdown body; messages name lines of the file.
+  const bodyOffset = paperSrc.slice(0, paperSrc.length - paperBody.length).split('\n').length - 1;
+  const localFile = projectFiles.markdownImage.bind(projectFiles);
   const ctx = createContext({
     results, sources: resultsFile.sources, references, numbering: scanNumbering(paperBody), meta, rootPrefix: '', targetPage: '', warnings,
+    source: { file: reportName, line: bodyOffset + 1 }, localFile,
   });
   const md = createMarkdown(ctx);
   const inline = (s: string) => md.renderInline(s);
@@ -277,15 +289,13 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
     const label = n ? `<span class="figure-label">${escapeHtml(n.label)}:</span> ` : '';
     return `<figure class="table-figure" id="${escapeHtml(id)}">\n<figcaption>${label}${caption}</figcaption>\n${table}\n</figure>`;
   };
-  const reportName = paperFile ? relative(root, paperFile) : 'report';
-  // Directive lines count from the Markdown body; messages name lines of the file.
-  const bodyOffset = paperSrc.slice(0, paperSrc.length - paperBody.length).split('\n').length - 1;
   const allNotebooks = (await listNotebooks(root)).map((n) => n.name);
   const placed = new Set<string>();
+  const embedding: EmbedSite['embedding'] = [];
   ctx.directive = (name, args, line) => {
     const id = args[0] ?? '';
     const where = `${reportName}:${line + bodyOffset}`;
-    if (name === 'embed') return renderEmbed(id, { file: reportName, line: line + bodyOffset, executed, notebooks: allNotebooks, ctx, inline, placed });
+    if (name === 'embed') return renderEmbed(id, { file: reportName, line: line + bodyOffset, executed, notebooks: allNotebooks, ctx, inline, placed, embedding });
     if (name === 'provenance') return `<div class="provenance">${renderProvenance(provenance, '')}</div>`;
     if (name === 'references') {
       if (!bibliography) throw new UserError(`${where}: {{references}} but the report has no bibliography`, 'add report/references.bib (BibTeX) or report/references.json (CSL-JSON), or name one with bibliography: in the front matter');
@@ -337,7 +347,7 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
 
   // ---- notebooks/NAME.html ----
   const pages = executed.map((nb) => {
-    const nctx = createContext({ results, sources: resultsFile.sources, references, numbering: ctx.numbering, meta, rootPrefix: '../', targetPage: '../index.html', warnings: [] });
+    const nctx = createContext({ results, sources: resultsFile.sources, references, numbering: ctx.numbering, meta, rootPrefix: '../', targetPage: '../index.html', warnings: [], localFile });
     const page = renderNotebookPage(nb, nctx, usedInReport);
     for (const w of nctx.warnings) warnings.push(`notebook ${nb.notebook.name}: ${w}`);
     return { name: nb.notebook.name, html: pageHtml({ title: `${page.title} · notebook`, rootPrefix: '../', profile, body: `<article class="notebook">\n${page.body}\n</article>`, notebooks: notebookNames, linkPdf: !!opts.linkPdf, projectStyle: hasProjectStyle, linkDiff: !!opts.previous, bodyClass: 'notebook-page' }) };
@@ -361,10 +371,12 @@ export async function buildSite(opts: SiteOptions): Promise<SiteBuild> {
   for (const f of (await readdir(join(katexDist, 'fonts'))).sort()) files.set(`assets/katex/fonts/${f}`, { copyFrom: join(katexDist, 'fonts', f) });
   files.set('assets/hljs.css', { copyFrom: assetPath('highlight.js/styles/github.css') });
   files.set('assets/report.css', { copyFrom: ENGINE_STYLE });
-  if (hasProjectStyle) files.set('assets/project.css', { copyFrom: own('style.css')! });
+  if (hasProjectStyle) files.set('assets/project.css', { content: projectFiles.checkStyle(await readFile(own('style.css')!, 'utf8'), 'report/style.css') });
+  for (const [at, from] of projectFiles.copies) files.set(at, { copyFrom: from });
   await writeOutput(out, files, [...(opts.linkPdf ? ['report.pdf'] : []), ...(opts.selfContained ? ['report.html'] : [])], (w) => warnings.push(w));
   const indexPath = join(out, 'index.html');
   const notebookPages = pages.map((p) => join(out, 'notebooks', `${p.name}.html`));
   const resultsPath = join(out, 'results.json');
-  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title: reportTitle, pdfHeader, results: resultsFile, builtAt };
+  const read = [...projectFiles.read].map((f) => toManifestPath(projectFiles.realRoot, f));
+  return { out, indexPath, resultsPath, notebookPages, warnings, profile, provenance, claims, title: reportTitle, pdfHeader, results: resultsFile, builtAt, inputs: read };
 }

@@ -1,4 +1,5 @@
 import { UserError } from '../util/errors.ts';
+import { setOwn } from '../util/own.ts';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -169,13 +170,13 @@ export async function buildResults(root: string, profile: string | null): Promis
     Object.assign(data, (good.cacheKeyInputs.data ?? {}) as Record<string, string>);
     // A later notebook publishing the same name wins: notebooks run in file-name order.
     for (const r of good.results) {
-      file.results[r.name] = r.value;
-      file.sources[r.name] = {
+      setOwn(file.results, r.name, r.value);
+      setOwn(file.sources, r.name, {
         notebook: r.notebook, cellIndex: r.cellIndex,
         ...(r.cellLabel === undefined ? {} : { cellLabel: r.cellLabel }),
         ...(r.artifacts === undefined ? {} : { artifacts: r.artifacts }),
-      };
-      if (r.count) (file.counts ??= {})[r.name] = r.count;
+      });
+      if (r.count) setOwn((file.counts ??= {}), r.name, r.count);
       else if (file.counts) delete file.counts[r.name];
     }
   }

@@ -59,6 +59,8 @@ export interface LockOptions {
   onWait?: (holder: LockHolder, path: string) => void;
   /** How often to look again while waiting (ms). */
   pollMs?: number;
+  /** Stop waiting when aborted (a preview whose build is superseded): the wait throws. */
+  signal?: AbortSignal;
 }
 
 /** Wait for the project lock and take it; resolves to the function that releases it. */
@@ -88,6 +90,7 @@ export async function acquireProjectLock(root: string, opts: LockOptions): Promi
       waited = true;
       opts.onWait?.(holder!, path);
     }
+    if (opts.signal?.aborted) throw new Error(`stopped waiting for the project lock: ${String(opts.signal.reason)}`);
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
   }
   // A cell may end the process (process.exit) before the build's finally runs.

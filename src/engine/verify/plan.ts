@@ -2,6 +2,7 @@ import type { ResultsFile } from '../notebook/types.ts';
 import { sweepValues, type ClaimSpec } from '../report/claims.ts';
 import { UserError } from '../util/errors.ts';
 import { unionOfChains } from '../store/artifacts.ts';
+import { has, own } from '../util/own.ts';
 
 /**
  * What `reprobook verify` recomputes for a claim or a result, and how close the recomputed
@@ -45,18 +46,18 @@ function namesOfClaim(c: ClaimSpec, published: ResultsFile): string[] {
     return sweepValues(pattern, r).map((x) => pattern.replace('{x}', String(x)));
   }
   // As the claims table does: the first of the claim's results that was published.
-  const first = (c.results ?? []).find((n) => typeof r[n] === 'number');
+  const first = (c.results ?? []).find((n) => typeof own(r, n) === 'number');
   return first ? [first] : [];
 }
 
 export function planVerify(what: string | undefined, opts: { all?: boolean; tolerance?: number }, published: ResultsFile, claims: ClaimSpec[]): VerifyTarget[] {
   const make = (id: string, names: string[], claim: ClaimSpec | undefined): VerifyTarget => {
     const notebooks = [...new Set(names.map((n) => {
-      const src = published.sources[n];
+      const src = own(published.sources, n);
       if (!src) throw new UserError(`result ${n} has no source in the results file`, 'rebuild (reprobook build) so that every result records the notebook cell that published it');
       return src.notebook;
     }))].sort();
-    const artifacts = unionOfChains(names.map((n) => published.sources[n]!.artifacts));
+    const artifacts = unionOfChains(names.map((n) => own(published.sources, n)!.artifacts));
     const t = claim ? claimTolerance(claim) : { tolerance: opts.tolerance ?? 0, text: opts.tolerance ? `±${opts.tolerance} (--tolerance)` : 'exact (no claim; pass --tolerance to allow a difference)' };
     return { id, ...(claim ? { claim } : {}), names, notebooks, artifacts, tolerance: t.tolerance, toleranceText: t.text };
   };
@@ -72,6 +73,6 @@ export function planVerify(what: string | undefined, opts: { all?: boolean; tole
   if (!what) throw new UserError('verify needs a claim id or a result name (or --all)', `claims: ${claims.map((c) => c.id).join(', ') || 'none'}`);
   const claim = claims.find((c) => c.id === what);
   if (claim) return [forClaim(claim)];
-  if (what in published.results) return [make(what, [what], undefined)];
+  if (has(published.results, what)) return [make(what, [what], undefined)];
   throw new UserError(`"${what}" is neither a claim nor a published result`, `claims: ${claims.map((c) => c.id).join(', ') || 'none'}; or a result name from results.json`);
 }

@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { own } from '../util/own.ts';
 import { ArtifactStore, unionOfChains, writeAlternates } from '../store/artifacts.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,8 +90,8 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
  */
 export function compareValues(target: VerifyTarget, published: ResultsFile, recomputed: ResultsFile, check: { chain?: string[]; notRecomputed: string[] } = { notRecomputed: [] }): VerifyOutcome {
   const values = target.names.map((name): ValueCheck => {
-    const p = published.results[name];
-    const r = recomputed.results[name];
+    const p = own(published.results, name);
+    const r = own(recomputed.results, name);
     if (typeof p === 'number' && typeof r === 'number') {
       const difference = r - p;
       return { name, published: p, recomputed: r, difference, holds: Math.abs(difference) <= target.tolerance + 1e-12 };
@@ -107,7 +108,7 @@ export function compareValues(target: VerifyTarget, published: ResultsFile, reco
 
 /** The artifact ids the recomputed values rest on, as the re-run published them. */
 export function recomputedChain(target: VerifyTarget, recomputed: ResultsFile): string[] {
-  return unionOfChains(target.names.map((n) => recomputed.sources[n]?.artifacts ?? []))!;
+  return unionOfChains(target.names.map((n) => own(recomputed.sources, n)?.artifacts ?? []))!;
 }
 
 /** A scratch project: every top-level entry linked except the store, the site and git. */

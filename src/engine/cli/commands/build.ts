@@ -76,6 +76,8 @@ export interface RenderStep {
   /** Run the cells under --sandbox. */
   sandbox?: boolean;
   log: (line: string) => void;
+  /** Stops the run (see runProject); the caller then handles Ctrl-C itself (handleSignals false). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -83,13 +85,15 @@ export interface RenderStep {
  * failing notebook does not stop it: its page shows the error) and render the site. A user
  * mistake (unknown profile or parameter, a bad embed) throws.
  */
-export async function runAndRender(step: RenderStep): Promise<{ site: import('../../report/site.ts').SiteBuild; runError?: Error }> {
+export async function runAndRender(step: RenderStep): Promise<{ site: import('../../report/site.ts').SiteBuild; runError?: Error; executed: import('../../notebook/types.ts').ExecutedNotebook[] }> {
   const { root, out, profile, log } = step;
   let runError: Error | undefined;
+  let executed: import('../../notebook/types.ts').ExecutedNotebook[] = [];
   if (step.run) {
     const { runProject, formatCellError } = await import('../../notebook/project.ts');
     log(`reprobook build: running notebooks (profile ${profile ?? 'default'})`);
-    const ran = await runProject({ root, profile, overrides: step.params, force: !!step.force, ...(step.sandbox ? { sandbox: {} } : {}), log });
+    const ran = await runProject({ root, profile, overrides: step.params, force: !!step.force, ...(step.sandbox ? { sandbox: {} } : {}), log, ...(step.signal ? { signal: step.signal, handleSignals: false } : {}) });
+    executed = ran.outcomes.map((o) => o.executed);
     const failed = ran.outcomes.filter((o) => o.status === 'failed');
     if (failed.length > 0) {
       runError = new Error(failed.map((o) => formatCellError(o.executed.notebook, o.error!).split('\n')[0]).join('; '));
@@ -109,7 +113,7 @@ export async function runAndRender(step: RenderStep): Promise<{ site: import('..
     : undefined;
   const site = await buildSite({ root, profile, out, ...(step.strict ? { strict: true } : {}), linkPdf: step.linkPdf, ...(step.selfContained ? { selfContained: true } : {}), ...(previous ? { previous } : {}) });
   if (step.history) await saveBuild(root, site.results, site.builtAt);
-  return { site, ...(runError ? { runError } : {}) };
+  return { site, executed, ...(runError ? { runError } : {}) };
 }
 
 async function buildLocked(flags: BuildFlags, root: string, out: string, params: Record<string, string>): Promise<void> {

@@ -11,10 +11,11 @@ export function register(program: Command): void {
     .action(async (opts: { root: string; site?: string; out?: string }) => {
       const { resolve, join, relative } = await import('node:path');
       const { writeFile } = await import('node:fs/promises');
-      const { buildBundle } = await import('../../report/bundle.ts');
+      const { buildBundle, checkBundleOut } = await import('../../report/bundle.ts');
       const root = resolve(opts.root);
       const siteDir = opts.site ? resolve(opts.site) : join(root, '_site');
       const out = opts.out ? resolve(opts.out) : join(root, 'report-bundle.zip');
+      await checkBundleOut(root, out, opts.out ?? out);
       const { zip, files } = await buildBundle(root, siteDir);
       await writeFile(out, zip);
       process.stdout.write(`bundle: ${relative(process.cwd(), out) || out} (${files.length} files, ${Math.round(zip.length / 1024)} KiB)\n`);

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
-import { repeatable, SANDBOX_FLAG, SANDBOX_HELP } from '../options.ts';
+import { parsePort, repeatable, SANDBOX_FLAG, SANDBOX_HELP } from '../options.ts';
 
 /**
  * `reprobook preview`: a local server with the site, rebuilt and reloaded in the browser on
- * every change; localhost only unless --host says otherwise. Ctrl-C stops it cleanly.
+ * every change to an input; localhost only unless --host says otherwise. Each build takes the
+ * project lock, as `build` does, so the two never run one notebook at once. Ctrl-C stops it
+ * cleanly at any time, the first build included.
  */
 export function register(program: Command): void {
   program
@@ -17,33 +19,43 @@ export function register(program: Command): void {
     .option(SANDBOX_FLAG, SANDBOX_HELP)
     .action(async (opts: { root: string; profile?: string; param: string[]; port: string; host: string; sandbox?: boolean }) => {
       const { resolve } = await import('node:path');
-      const { UserError } = await import('../../util/errors.ts');
       const { parseOverrides } = await import('../../notebook/params.ts');
       const { commandProfile } = await import('../../notebook/config.ts');
+      const { keyedFiles } = await import('../../notebook/cache.ts');
+      const { acquireProjectLock } = await import('../../util/project-lock.ts');
       const { runAndRender } = await import('./build.ts');
       const { startPreview } = await import('../../preview/session.ts');
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port ${opts.port} is not a port number`, 'use a number from 1 to 65535, e.g. --port 3000 (0 picks a free one)');
+      const port = parsePort(opts.port);
       const root = resolve(opts.root);
       const params = parseOverrides(opts.param);
       const profile = await commandProfile(root, opts.profile);
       const log = (line: string) => process.stderr.write(`${line}\n`);
+      // Ctrl-C belongs to the preview, not to the run inside it: it stops everything.
+      const stop = new AbortController();
+      const onSignal = () => {
+        if (stop.signal.aborted) process.exit(130);
+        log('preview: stopping');
+        stop.abort('Ctrl-C');
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const session = await startPreview({
-        root, host: opts.host, port, log,
-        build: async (out) => {
-          const { site, runError } = await runAndRender({ root, out, profile, params, run: true, linkPdf: false, history: false, ...(opts.sandbox ? { sandbox: true } : {}), log });
-          return { warnings: site.warnings, ...(runError ? { runError } : {}) };
+        root, host: opts.host, port, log, stop: stop.signal,
+        build: async (out, signal) => {
+          const release = await acquireProjectLock(root, {
+            command: 'preview', signal,
+            onWait: (h, path) => log(`preview: waiting for another build of this project (pid ${h.pid} on ${h.host}, since ${h.startedAt}); if none is running, delete ${path}`),
+          });
+          try {
+            const { site, runError, executed } = await runAndRender({ root, out, profile, params, run: true, linkPdf: false, history: false, ...(opts.sandbox ? { sandbox: true } : {}), log, signal });
+            return { warnings: site.warnings, inputs: [...site.inputs, ...executed.flatMap(keyedFiles)], ...(runError ? { runError } : {}) };
+          } finally {
+            await release();
+          }
         },
       });
-      process.stdout.write(`preview: ${session.url} (Ctrl-C to stop)\n`);
-      let closing = false;
-      const stop = () => {
-        if (closing) process.exit(130);
-        closing = true;
-        log('preview: stopping');
-        session.close().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      if (!stop.signal.aborted) process.stdout.write(`preview: ${session.url} (Ctrl-C to stop)\n`);
+      await session.closed;
+      process.exit(0);
     });
 }
