@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { judgeClaim, sweepValues, judgeClaims, loadClaims, parseClaims, wilsonInterval, type ClaimSpec } from '../src/engine/report/claims.ts';
+import { judgeClaim, sweepValues, judgeClaims, loadClaims, parseClaims, wilsonInterval, type ClaimSpec } from '../src/engine/results/claims.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 
 const approx: ClaimSpec = {

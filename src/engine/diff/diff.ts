@@ -1,6 +1,6 @@
 import type { ResultsFile } from '../notebook/types.ts';
 import { has } from '../util/own.ts';
-import { judgeClaims, type ClaimSpec, type Verdict } from '../report/claims.ts';
+import { judgeClaims, type ClaimSpec, type Verdict } from '../results/claims.ts';
 
 /**
  * Two runs side by side: per result name, both values and the change, and per claim, both

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { ResultsFile } from '../notebook/types.ts';
+import { readResultsFile, type ResultsFile } from '../results/file.ts';
 import { resultsPath } from '../store/executed.ts';
 import { UserError } from '../util/errors.ts';
 import { isSimpleName } from '../util/names.ts';
@@ -22,27 +22,11 @@ export interface LoadedRun {
   file: ResultsFile;
 }
 
-function checkResultsFile(value: unknown, what: string): ResultsFile {
-  const v = value as Partial<ResultsFile> | null;
-  if (!v || typeof v !== 'object' || !v.results || typeof v.results !== 'object' || Array.isArray(v.results)) {
-    throw new UserError(`${what} is not a results file: it has no "results" object`, 'pass a results.json written by reprobook (e.g. _site/results.json), a profile name, or PROFILE~N');
-  }
-  return v as ResultsFile;
-}
-
-async function readResultsFile(path: string, what: string): Promise<ResultsFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new UserError(`cannot read ${what}: ${(err as Error).message}`, 'check the path');
-  }
-  try {
-    return checkResultsFile(JSON.parse(text), what);
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    throw new UserError(`${what} is not valid JSON: ${(err as Error).message}`, 'pass a results.json written by reprobook');
-  }
+/** A results file that must exist (the user named it). */
+async function mustRead(path: string, what: string): Promise<ResultsFile> {
+  const file = await readResultsFile(path, what);
+  if (!file) throw new UserError(`${what} does not exist (${path})`, 'pass the path of a results.json, a profile name, or PROFILE~N');
+  return file;
 }
 
 async function knownProfiles(root: string): Promise<string[]> {
@@ -68,7 +52,7 @@ export async function loadRun(root: string, arg: string, cwd: string = process.c
   if (arg.endsWith('.json') || arg.includes('/')) {
     const path = resolve(cwd, arg);
     if (!existsSync(path)) throw new UserError(`results file ${arg} does not exist`, 'pass the path of a results.json, a profile name, or PROFILE~N');
-    return { label: arg, file: await readResultsFile(path, `results file ${arg}`) };
+    return { label: arg, file: await mustRead(path, `results file ${arg}`) };
   }
   const m = /^([^~]+)(?:~(\d+))?$/.exec(arg);
   const name = m?.[1] ?? '';
@@ -80,12 +64,12 @@ export async function loadRun(root: string, arg: string, cwd: string = process.c
   if (m[2] === undefined) {
     const path = resultsPath(root, profile);
     if (!existsSync(path)) throw new UserError(`no run of profile "${name}" in ${join(root, '.reprobook')}`, `run \`reprobook build --profile ${name}\` first; ${await known()}`);
-    return { label: name, file: await readResultsFile(path, `the results of profile ${name}`) };
+    return { label: name, file: await mustRead(path, `the results of profile ${name}`) };
   }
   const n = Number(m[2]);
   const saved = await listSaved(root, profile);
   if (n < 1 || n > saved.length) {
     throw new UserError(`${arg}: profile "${name}" has ${saved.length} saved build${saved.length === 1 ? '' : 's'}`, saved.length ? `use ${name}~1 (the last build) to ${name}~${saved.length}` : `build it first (\`reprobook build --profile ${name}\`); ${await known()}`);
   }
-  return { label: arg, file: await readResultsFile(saved[n - 1]!, `saved build ${arg}`) };
+  return { label: arg, file: await mustRead(saved[n - 1]!, `saved build ${arg}`) };
 }

@@ -1,4 +1,4 @@
-import { formatPointDifference, formatValue } from '../report/format.ts';
+import { formatPointDifference, formatValue } from '../results/values.ts';
 import type { RunDiff, RunLabel, ValueRow } from './diff.ts';
 
 /** A run diff as a terminal table (what changed, then every verdict that moved) or JSON. */

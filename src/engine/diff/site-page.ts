@@ -1,4 +1,4 @@
-import { escapeHtml } from '../report/format.ts';
+import { escapeHtml } from '../report/html.ts';
 import type { RunDiff } from './diff.ts';
 import { describeLabel, formatDelta, showValue } from './render.ts';
 

@@ -1,6 +1,6 @@
 import type { ExecutedNotebook } from '../notebook/types.ts';
 import { UserError } from '../util/errors.ts';
-import { escapeHtml } from './format.ts';
+import { escapeHtml } from './html.ts';
 import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, type RenderContext } from './markdown.ts';
 import { renderCellOutputs } from './notebook-page.ts';
 

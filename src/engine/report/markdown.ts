@@ -4,7 +4,8 @@ import type StateBlock from 'markdown-it/lib/rules_block/state_block.mjs';
 import type StateCore from 'markdown-it/lib/rules_core/state_core.mjs';
 import katex from 'katex';
 import { parse as parseYaml } from 'yaml';
-import { escapeHtml, formatValue, isValueFormat, VALUE_FORMATS, type ValueFormat } from './format.ts';
+import { escapeHtml } from './html.ts';
+import { formatValue, isValueFormat, VALUE_FORMATS, type ValueFormat } from '../results/values.ts';
 import { has, own } from '../util/own.ts';
 
 /**

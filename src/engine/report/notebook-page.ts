@@ -1,6 +1,7 @@
 import hljs from 'highlight.js';
 import type { CellOutput, CellResult, CodeCell, DisplayItem, ExecutedNotebook, NotebookDocument, PublishedResult } from '../notebook/types.ts';
-import { escapeHtml, formatValue } from './format.ts';
+import { escapeHtml } from './html.ts';
+import { formatValue } from '../results/values.ts';
 import { cellAnchor, renderMarkdown, resultAnchor, type RenderContext } from './markdown.ts';
 import { safePngDataUrl, sanitizeSvg } from './sanitize.ts';
 import { formatDuration } from './provenance.ts';

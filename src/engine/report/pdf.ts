@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { UserError } from '../util/errors.ts';
-import { escapeHtml } from './format.ts';
+import { escapeHtml } from './html.ts';
 
 /**
  * report.pdf: Chromium prints index.html with the print CSS (A4, margins, figures kept

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { own } from '../util/own.ts';
 import { basename, join } from 'node:path';
 import type { ExecutedNotebook } from '../notebook/types.ts';
-import { escapeHtml, formatValue } from './format.ts';
+import { escapeHtml } from './html.ts';
+import { formatValue } from '../results/values.ts';
 import { resultAnchor, sourceHref, type RenderContext } from './markdown.ts';
 import { renderProvenance, type Provenance } from './provenance.ts';
 

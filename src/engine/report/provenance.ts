@@ -1,5 +1,5 @@
 import type { ExecutedNotebook, ParamValue, ResultsFile } from '../notebook/types.ts';
-import { escapeHtml } from './format.ts';
+import { escapeHtml } from './html.ts';
 
 /**
  * Where the numbers came from: the code (commit, dirty tree), the runtime (Node, packages,

@@ -9,7 +9,8 @@ import {
   buildResults, listNotebooks, loadExecuted, loadResults, profileDir as storeProfileDir, resultsPath as storeResultsPath, type UnreadableRecord,
 } from '../store/executed.ts';
 import { UserError } from '../util/errors.ts';
-import { escapeHtml, formatValue } from './format.ts';
+import { escapeHtml } from './html.ts';
+import { formatValue } from '../results/values.ts';
 import {
   createContext, createMarkdown, renderReferences, resultLink, scanNumbering, splitFrontMatter,
   notRunMarker, type ReferenceEntry, type RenderContext,
@@ -18,7 +19,7 @@ import { renderEmbed, type EmbedSite } from './embed.ts';
 import { checkStyle, loadBibliography, type Bibliography } from './bibliography.ts';
 import { diffRuns } from '../diff/diff.ts';
 import { renderDiffPage } from '../diff/site-page.ts';
-import { judgeClaims, loadClaims, type ClaimRow } from './claims.ts';
+import { judgeClaims, loadClaims, type ClaimRow } from '../results/claims.ts';
 import { collectProvenance, renderProvenance, type Provenance } from './provenance.ts';
 import { renderNotebookPage } from './notebook-page.ts';
 import { checkOutDir, toManifestPath, writeOutput, type OutputSource } from './site-output.ts';

@@ -1,4 +1,5 @@
 import { UserError } from '../util/errors.ts';
+import { readResultsFile } from '../results/file.ts';
 import { setOwn } from '../util/own.ts';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,15 +54,6 @@ export async function listNotebooks(root: string): Promise<NotebookFile[]> {
     return [];
   }
   return names.sort().map((n) => ({ name: n.slice(0, -3), path: `notebooks/${n}`, file: join(root, 'notebooks', n) }));
-}
-
-async function readJson<T>(path: string): Promise<T | null> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new UserError(`cannot read ${path}: ${(err as Error).message}`, 're-run the notebooks (`reprobook run`) to rewrite it');
-  }
 }
 
 /** A stored run that could not be read; it counts as absent (a cache miss). */
@@ -208,5 +200,5 @@ export async function collectResults(root: string, profile: string | null): Prom
 }
 
 export async function loadResults(root: string, profile: string | null): Promise<ResultsFile | null> {
-  return readJson<ResultsFile>(resultsPath(root, profile));
+  return readResultsFile(resultsPath(root, profile), `the results of profile ${profileDir(profile)} (${resultsPath(root, profile)})`);
 }

@@ -1,5 +1,5 @@
 import type { ResultsFile } from '../notebook/types.ts';
-import { sweepValues, type ClaimSpec } from '../report/claims.ts';
+import { sweepValues, type ClaimSpec } from '../results/claims.ts';
 import { UserError } from '../util/errors.ts';
 import { unionOfChains } from '../store/artifacts.ts';
 import { has, own } from '../util/own.ts';

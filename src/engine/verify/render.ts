@@ -1,4 +1,4 @@
-import { formatValue } from '../report/format.ts';
+import { formatValue } from '../results/values.ts';
 import type { RunProvenance, VerifyRun } from './run.ts';
 
 /** The verify outcome for a terminal: one block per claim or result, then both provenances. */

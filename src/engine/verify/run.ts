@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProject } from '../notebook/project.ts';
 import type { Params, ResultsFile, RunEnvironment } from '../notebook/types.ts';
-import { judgeClaim, type Verdict } from '../report/claims.ts';
+import { judgeClaim, type Verdict } from '../results/claims.ts';
 import { gitState } from '../notebook/environment.ts';
 import { UserError } from '../util/errors.ts';
 import type { VerifyTarget } from './plan.ts';

@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const { loadRun } = await import('../../diff/load.ts');
       const { diffRuns } = await import('../../diff/diff.ts');
       const { renderDiffJson, renderDiffText } = await import('../../diff/render.ts');
-      const { loadProjectClaims } = await import('../../report/claims.ts');
+      const { loadProjectClaims } = await import('../../results/claims.ts');
       const { UserError } = await import('../../util/errors.ts');
       const root = resolve(opts.root);
       let [argA, argB] = [a, b];

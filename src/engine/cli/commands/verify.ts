@@ -25,7 +25,7 @@ export function register(program: Command): void {
       const { UserError } = await import('../../util/errors.ts');
       const { commandProfile } = await import('../../notebook/config.ts');
       const { loadResults } = await import('../../store/executed.ts');
-      const { loadProjectClaims } = await import('../../report/claims.ts');
+      const { loadProjectClaims } = await import('../../results/claims.ts');
       const { planVerify } = await import('../../verify/plan.ts');
       const { verify } = await import('../../verify/run.ts');
       const { renderVerify } = await import('../../verify/render.ts');

@@ -1,17 +1,7 @@
 /**
- * Small pure helpers shared by the report's renderers: HTML escaping and the formatting
- * of published values. Every string that comes from a notebook or a results file passes
- * through `escapeHtml` before it reaches a page.
+ * How a published value reads as text (the report, diff and verify all print values through
+ * here): plain text, which an HTML caller escapes.
  */
-
-export function escapeHtml(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 /**
  * How a placeholder shows a value: `percent` reads a fraction in [0, 1]; `points` reads a

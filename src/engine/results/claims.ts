@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../util/errors.ts';
-import { formatPointDifference, formatValue } from './format.ts';
+import { formatPointDifference, formatValue } from './values.ts';
 
 /**
  * A paper's quantitative claims against our results. Each claim states how the paper
