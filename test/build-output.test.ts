@@ -10,6 +10,7 @@ import { MANIFEST_FILE } from '../src/engine/report/site-output.ts';
 import { acquireProjectLock, projectLockPath } from '../src/engine/util/project-lock.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 import { makeFixtureRoot } from './fixtures/report/fixture-root.ts';
+import { formatWarning } from '../src/engine/report/warnings.ts';
 
 /**
  * Issue 12, items 1 and 8: a build writes only into a folder of its own, deletes only what
@@ -79,7 +80,7 @@ test('a rebuild deletes only the files its manifest lists, and never overwrites 
     // caller's back) and still replaces only a site reprobook generated there.
     await writeFile(join(out, MANIFEST_FILE), '{"format": 1, "fil');
     const cut = await buildSite({ root, profile: 'smoke', out });
-    assert.ok(cut.warnings.some((w) => w.includes(`${join(out, MANIFEST_FILE)} is unreadable`)), cut.warnings.join('\n'));
+    assert.ok(cut.warnings.map(formatWarning).some((w) => w.includes(`${join(out, MANIFEST_FILE)} is unreadable`)), cut.warnings.map(formatWarning).join('\n'));
     assert.equal(await readFile(join(out, 'notes.md'), 'utf8'), 'mine');
 
     const fresh = join(root, 'elsewhere');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { runProject } from '../src/engine/notebook/project.ts';
 import { executedPath } from '../src/engine/store/executed.ts';
 import { buildSite } from '../src/engine/report/site.ts';
+import { formatWarning } from '../src/engine/report/warnings.ts';
 
 /**
  * Issue 12, item 9: `truncate -s 100 .reprobook/executed/default/a.json` made build, run and
@@ -48,7 +49,7 @@ test('build --no-run with an unreadable record leaves that notebook out with a w
     await truncate(executedPath(root, null, 'a'), 100);
     const site = await buildSite({ root, profile: null, out: join(root, '_site') });
     assert.deepEqual(site.notebookPages, []);
-    assert.ok(site.warnings.some((w) => /a\.json is unreadable .* run it again/.test(w)), site.warnings.join('\n'));
+    assert.ok(site.warnings.map(formatWarning).some((w) => /a\.json is unreadable .* run it again/.test(w)), site.warnings.map(formatWarning).join('\n'));
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
 import { createContext, renderMarkdown, scanNumbering, splitFrontMatter, type RenderContext } from '../src/engine/report/markdown.ts';
+import { formatWarning } from '../src/engine/report/warnings.ts';
 
 const refs = [
   { key: 'biggio2013', text: 'B. Biggio. Evasion.' },
@@ -45,8 +46,8 @@ test('a placeholder naming a missing result shows "not run" and warns', () => {
   assert.equal(doc.querySelectorAll('.not-run').length, 4);
   assert.match(doc.body.textContent!, /Profile smoke/);
   assert.equal(ctx.warnings.length, 4);
-  assert.match(ctx.warnings[0]!, /"pgd\.T100\.successRate" is not in the results file/);
-  assert.match(ctx.warnings[1]!, /unknown format "fancy"/);
+  assert.match(formatWarning(ctx.warnings[0]!), /"pgd\.T100\.successRate" is not in the results file/);
+  assert.match(formatWarning(ctx.warnings[1]!), /unknown format "fancy"/);
 });
 
 test('cross-references are numbered in document order and may come before their target', () => {
@@ -83,7 +84,7 @@ test('cross-references are numbered in document order and may come before their 
   assert.deepEqual(ctx.warnings, []);
   const missing = ctxFor('See @fig-nowhere.');
   assert.match(renderMarkdown('See @fig-nowhere.', missing), /xref-missing/);
-  assert.match(missing.warnings[0]!, /@fig-nowhere has no target/);
+  assert.match(formatWarning(missing.warnings[0]!), /@fig-nowhere has no target/);
 });
 
 test('citations link to the reference list by number; unknown keys warn', () => {
@@ -92,7 +93,7 @@ test('citations link to the reference list by number; unknown keys warn', () => 
   const cites = [...doc.querySelectorAll('a.cite')].map((a) => [a.textContent, a.getAttribute('href')]);
   assert.deepEqual(cites, [['2', '#ref-goodfellow2015'], ['1', '#ref-biggio2013'], ['2', '#ref-goodfellow2015']]);
   assert.match(doc.body.textContent!, /As shown \[2\] and \[1, 2\]/);
-  assert.match(ctx.warnings[0]!, /\[@nobody\] is not in the bibliography/);
+  assert.match(formatWarning(ctx.warnings[0]!), /\[@nobody\] is not in the bibliography/);
   assert.equal(doc.querySelector('a[href="https://example.org"]')!.textContent, 'normal link', 'ordinary links still work');
 });
 
@@ -104,7 +105,7 @@ test('inline math is typeset; dollar amounts are left alone', () => {
   assert.match(doc.body.textContent!, /costs \$5 and \$6 here/);
   const bad = ctxFor('');
   renderMarkdown('Broken $\\frac{1}$ math.', bad);
-  assert.match(bad.warnings[0]!, /does not typeset/);
+  assert.match(formatWarning(bad.warnings[0]!), /does not typeset/);
 });
 
 test('raw HTML in prose is shown as text, never as markup', () => {
@@ -146,5 +147,5 @@ test('a directive, equation or heading inside a code block is text: it takes no 
   const ctx = ctxFor(src, { directive: () => '<div id="fig-real"></div>' });
   const doc = dom(renderMarkdown(src, ctx));
   assert.match(doc.querySelector('pre')!.textContent!, /\{\{embed a#fig-fake\}\}/, 'the fenced directive stays literal');
-  assert.deepEqual(ctx.warnings.map((w) => /@fig-\w+/.exec(w)?.[0]), ['@fig-fake'], 'the dangling reference warns (so --strict fails)');
+  assert.deepEqual(ctx.warnings.map((w) => /@fig-\w+/.exec(formatWarning(w))?.[0]), ['@fig-fake'], 'the dangling reference warns (so --strict fails)');
 });

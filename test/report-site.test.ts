@@ -11,6 +11,7 @@ import { buildSite, sectionize } from '../src/engine/report/site.ts';
 import { findChrome, launchChrome } from '../src/engine/report/pdf.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 import { FIXTURE_DIR, makeFixtureRoot } from './fixtures/report/fixture-root.ts';
+import { formatWarning } from '../src/engine/report/warnings.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const parse = (html: string) => new JSDOM(html).window.document;
@@ -91,7 +92,7 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
     // 06-beyond failed before its figure and table cells finished: placed as "not run", with a warning.
     assert.match(doc.querySelector('#fig-beyond')!.textContent!, /^\s*not run\s*Figure 2: Attacks per temperature\./);
     assert.match(doc.querySelector('#tbl-beyond figcaption')!.textContent!, /^Table 1: Per-temperature results\./);
-    assert.ok(site.warnings.some((w) => /report\/paper\.md:\d+: \{\{embed 06-beyond#tbl-beyond\}\}: cell 3 of 06-beyond did not run/.test(w)), site.warnings.join('\n'));
+    assert.ok(site.warnings.map(formatWarning).some((w) => /report\/paper\.md:\d+: \{\{embed 06-beyond#tbl-beyond\}\}: cell 3 of 06-beyond did not run/.test(w)), site.warnings.map(formatWarning).join('\n'));
     assert.equal(doc.querySelectorAll('ol.references')[0]!.querySelectorAll('li').length, 9, "the paper's list [1]–[9]");
     const cites = [...doc.querySelectorAll('a.cite')];
     assert.ok(cites.some((a) => Number(a.textContent) > 9), 'works beyond the paper\'s list are cited too');
@@ -104,8 +105,8 @@ test('the site from the fixture: pages, results.json, assets, inert outputs, res
     assert.equal(acc.textContent, '99.12%');
     assert.equal(acc.getAttribute('href'), 'notebooks/02-baseline.html#cell-1');
     assert.ok(doc.querySelectorAll('.paper-section .not-run').length >= 4, 'missing results are visibly not run');
-    assert.ok(site.warnings.some((w) => w.includes('pgd.T100.successRate')));
-    assert.ok(site.warnings.some((w) => w.includes('06-beyond failed')));
+    assert.ok(site.warnings.map(formatWarning).some((w) => w.includes('pgd.T100.successRate')));
+    assert.ok(site.warnings.map(formatWarning).some((w) => w.includes('06-beyond failed')));
     // Claims table: verdicts and the profile in the caption.
     const claims = doc.getElementById('tbl-claims')!;
     assert.match(claims.querySelector('figcaption')!.textContent!, /profile smoke/);
@@ -167,7 +168,7 @@ test('without a results file the results are assembled from the executed noteboo
     const written = JSON.parse(await readFile(site.resultsPath, 'utf8'));
     assert.equal(written.results['fgsm.T10.successRate'], 0.12);
     assert.deepEqual(written.sources['baseline.accuracy'], { notebook: '02-baseline', cellIndex: 0, cellLabel: 'train' });
-    assert.ok(site.warnings.some((w) => w.includes('assembled from the executed notebooks')));
+    assert.ok(site.warnings.map(formatWarning).some((w) => w.includes('assembled from the executed notebooks')));
     await assert.rejects(buildSite({ root, profile: 'paper', out: join(root, 'p') }), /nothing to build.*executed\/paper/);
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -252,7 +253,7 @@ test('reprobook build --no-run: HTML always; without a browser it says how to ge
     const ok = cli(['--no-pdf', '--out', join(root, 'a')]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /site: .*index\.html \(profile smoke, 3 notebook pages/);
-    assert.match(ok.stderr, /warning: result "pgd\.T100\.successRate"/);
+    assert.match(ok.stderr, /warning: report\/paper\.md:\d+: result "pgd\.T100\.successRate"/);
     const noBrowser = cli(['--out', join(root, 'b')], { CHROME_PATH: join(root, 'no-such-chrome') });
     assert.equal(noBrowser.status, 1);
     assert.match(noBrowser.stderr, /CHROME_PATH points to/);

@@ -22,6 +22,8 @@ export interface EmbedSite {
   /** The executed notebooks of this build, and the names of all the project's notebooks. */
   executed: ExecutedNotebook[];
   notebooks: string[];
+  /** The executed notebooks of the other runs the report cites (`{{embed PROFILE:NOTEBOOK#LABEL}}`), by profile. */
+  cited?: Map<string, ExecutedNotebook[]>;
   ctx: RenderContext;
   /** Report Markdown rendered inline (captions may cite and cross-reference). */
   inline: (markdown: string) => string;
@@ -41,12 +43,21 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     throw new UserError(`${where}: {{embed ${arg ?? ''}}} must name a notebook and a cell label, as {{embed NOTEBOOK#LABEL}}`, 'e.g. {{embed 02-results#fig-curve}}, where the cell has the option //| label: fig-curve');
   }
   const { notebook, label } = target;
-  const nb = site.executed.find((e) => e.notebook.name === notebook);
+  const warnHere = (rule: string, message: string) => site.ctx.warnings.push({ file: site.file, line: site.line, rule, message: `{{embed ${arg}}}: ${message}` });
+  // Another profile's run (its frozen record when this machine has not run it), or this build's.
+  const other = target.profile !== undefined && target.profile !== site.ctx.profile ? target.profile : undefined;
+  const run = other ? site.ctx.runs.get(other) : undefined;
+  const executed = other ? site.cited?.get(other) : site.executed;
+  if (other && (!run || !executed)) {
+    warnHere('missing-profile', `profile ${other} has no run here and no frozen record`);
+    return `<p>${notRunMarker(`${arg}: profile ${other} has not run`)}</p>`;
+  }
+  const nb = executed!.find((e) => e.notebook.name === notebook);
   if (!nb) {
     if (!site.notebooks.includes(notebook)) {
       throw new UserError(`${where}: {{embed ${arg}}}: there is no notebook "${notebook}"`, `name one of: ${site.notebooks.join(', ') || '(the project has no notebooks)'}`);
     }
-    site.ctx.warnings.push(`${where}: {{embed ${arg}}}: notebook ${notebook} has not run in this build`);
+    warnHere('notebook-not-run', `notebook ${notebook} has not run in ${other ? `the run of profile ${other}` : 'this build'}`);
     return `<p>${notRunMarker(`${notebook}#${label}: the notebook has not run`)}</p>`;
   }
   const block = nb.notebook.blocks.find((b) => b.kind === 'code' && b.options.label === label);
@@ -64,16 +75,27 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     );
   }
   const cell = nb.cells.find((c) => c.index === block.index);
-  const href = `${site.ctx.rootPrefix}notebooks/${encodeURIComponent(notebook)}.html#${cellAnchor(block.index)}`;
-  const source = `<a class="source-link" href="${escapeHtml(href)}">notebook ${escapeHtml(notebook)}, cell ${block.index + 1}</a>`;
+  const href = `${site.ctx.rootPrefix}${run ? run.pagesAt : site.ctx.pagesAt}notebooks/${encodeURIComponent(notebook)}.html#${cellAnchor(block.index)}`;
+  let source = `<a class="source-link" href="${escapeHtml(href)}">${run ? `profile ${escapeHtml(run.profile)}, ` : ''}notebook ${escapeHtml(notebook)}, cell ${block.index + 1}</a>`;
+  if (run) {
+    site.ctx.usedRuns.add(run.profile);
+    if (run.frozen) source += ` <span class="run-mark frozen" title="frozen ${escapeHtml(run.frozen.frozenAt.slice(0, 10))}">❄</span>`;
+    if (run.stale.has(notebook)) {
+      const at = run.frozen ? `frozen at ${run.frozen.commit?.slice(0, 12) ?? 'no commit'}` : `run of profile ${run.profile}`;
+      warnHere('stale-value', `its outputs are from the ${at}, and notebook ${notebook}'s code, parameters or data have changed since`);
+      source += ` <span class="stale-value">(${escapeHtml(at)}, code changed since)</span>`;
+    }
+  }
   let body: string;
   if (!cell || cell.error) {
-    site.ctx.warnings.push(`${where}: {{embed ${arg}}}: cell ${block.index + 1} of ${notebook} ${cell ? 'failed' : 'did not run'} in this build`);
+    warnHere('cell-not-run', `cell ${block.index + 1} of ${notebook} ${cell ? 'failed' : 'did not run'} in ${other ? `the run of profile ${other}` : 'this build'}`);
     body = `<p>${notRunMarker(`${notebook}#${label}: the cell ${cell ? 'failed' : 'did not run'}`)}</p>`;
   } else {
     site.embedding.push({ target: placing, where, arg: arg ?? '' });
     try {
-      body = renderCellOutputs(nb.notebook, block, cell, site.ctx, { embedded: true });
+      // The cell's Markdown outputs cite its own run's values.
+      const cellCtx = run ? { ...site.ctx, results: run.results, sources: run.sources, counts: run.counts, profile: run.profile, pagesAt: run.pagesAt } : site.ctx;
+      body = renderCellOutputs(nb.notebook, block, cell, cellCtx, { embedded: true });
     } finally {
       site.embedding.pop();
     }
@@ -86,7 +108,7 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
   }
   const first = !site.placed.has(label);
   site.placed.add(label);
-  if (!first) site.ctx.warnings.push(`${where}: {{embed ${arg}}}: ${label} is placed twice; the second has no id, so references go to the first`);
+  if (!first) warnHere('placed-twice', `${label} is placed twice; the second has no id, so references go to the first`);
   const id = first ? ` id="${escapeHtml(label)}"` : '';
   const kind = labelKind(label);
   const numbered = kind ? site.ctx.numbering.get(label) : undefined;

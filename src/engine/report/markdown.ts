@@ -7,13 +7,17 @@ import { parse as parseYaml } from 'yaml';
 import { escapeHtml } from './html.ts';
 import { formatValue, isValueFormat, VALUE_FORMATS, type ValueFormat } from '../results/values.ts';
 import { has, own } from '../util/own.ts';
+import { wilsonInterval, type Count } from '../results/claims.ts';
+import type { ReportWarning } from './warnings.ts';
 
 /**
  * The report's Markdown dialect: CommonMark through markdown-it with raw HTML OFF (so a
  * `<script>` in prose is shown as text, never run), plus
- *   - placeholders   `{{result NAME [FORMAT]}}`, `{{meta KEY}}`: values from the results file,
- *                    never typed in; a missing one shows "not run" and adds a warning;
- *   - directives     a line `{{embed NOTEBOOK#LABEL}}` places the outputs of a notebook's
+ *   - placeholders   `{{result NAME [FORMAT] [ci]}}`, `{{meta KEY}}`: values from the results
+ *                    file, never typed in; a missing one shows "not run" and adds a warning.
+ *                    `PROFILE:NAME` cites another profile's run (its frozen record when this
+ *                    machine has not run it); `ci` adds a rate's 95% Wilson interval;
+ *   - directives     a line `{{embed [PROFILE:]NOTEBOOK#LABEL}}` places the outputs of a notebook's
  *                    labelled cell (numbered as a figure for `fig-` labels, a table for
  *                    `tbl-`, captioned by the cell's `caption` option); `{{claims tbl-ID}}`,
  *                    `{{provenance}}`, `{{references}}`: HTML the report generates;
@@ -57,9 +61,36 @@ export interface MarkdownSource {
   output?: string;
 }
 
+/**
+ * A run other than the page's own that a page may cite (`{{result PROFILE:NAME}}`): another
+ * profile's, from this machine's store or from its frozen record.
+ */
+export interface CitedRunView {
+  profile: string;
+  results: Record<string, unknown>;
+  sources: Record<string, ResultSource>;
+  counts: Record<string, Count>;
+  /** Where its notebook pages are, from the site root ('profiles/<profile>/'). */
+  pagesAt: string;
+  /** Set for a frozen record: when and at which commit it was frozen. */
+  frozen?: { commit: string | null; frozenAt: string };
+  /** Its notebooks whose code, parameters or data have changed since the run (their values are stale). */
+  stale: Set<string>;
+}
+
 export interface RenderContext {
   results: Record<string, unknown>;
   sources: Record<string, ResultSource>;
+  /** The counts behind the page's own rates (results.json `counts`), for `ci`. */
+  counts: Record<string, Count>;
+  /** The page's own profile (`{{result PROFILE:NAME}}` with it is the page's own value). */
+  profile: string | null;
+  /** The other runs the page may cite, by profile. */
+  runs: Map<string, CitedRunView>;
+  /** Profiles of `runs` the page cited: its note says where their values come from. */
+  usedRuns: Set<string>;
+  /** Where the page's own notebook pages are, from the site root ('' for the build's own run). */
+  pagesAt: string;
   references: ReferenceEntry[];
   numbering: Numbering;
   /** Named strings for `{{meta KEY}}` (e.g. the profile). */
@@ -68,13 +99,15 @@ export interface RenderContext {
   rootPrefix: string;
   /** Page on which the ids of cross-ref targets live ('' = this page). */
   targetPage: string;
-  warnings: string[];
+  warnings: ReportWarning[];
   /** Result names shown on this page (the notebook pages link back to their first use). */
   usedResults: Set<string>;
   /** Renders a block directive to trusted HTML; absent on pages without directives. `line` is 1-based in the Markdown source. */
   directive?: (name: string, args: string[], line: number) => string;
   /** Where the Markdown comes from (for local images and their messages). */
   source?: MarkdownSource;
+  /** The 0-based line, within the Markdown being rendered, of the block now rendering (set by the renderer). */
+  blockLine?: number;
   /**
    * A local image's path in the site (relative to its root), given its `src` as written and the
    * file line it is on; throws when the file may not be shown. Absent: local images stay as written.
@@ -86,6 +119,11 @@ export function createContext(partial: Partial<RenderContext> = {}): RenderConte
   return {
     results: {},
     sources: {},
+    counts: {},
+    profile: null,
+    runs: new Map(),
+    usedRuns: new Set(),
+    pagesAt: '',
     references: [],
     numbering: new Map(),
     meta: {},
@@ -113,10 +151,10 @@ export function labelKind(label: string): 'Figure' | 'Table' | undefined {
   return label.startsWith('fig-') ? 'Figure' : label.startsWith('tbl-') ? 'Table' : undefined;
 }
 
-/** `{{embed NOTEBOOK#LABEL}}`'s argument, split; undefined when it is not of that shape. */
-export function parseEmbedTarget(arg: string | undefined): { notebook: string; label: string } | undefined {
-  const m = /^([^#\s]+)#([A-Za-z][\w-]*)$/.exec(arg ?? '');
-  return m ? { notebook: m[1]!, label: m[2]! } : undefined;
+/** `{{embed [PROFILE:]NOTEBOOK#LABEL}}`'s argument, split; undefined when it is not of that shape. */
+export function parseEmbedTarget(arg: string | undefined): { profile?: string; notebook: string; label: string } | undefined {
+  const m = /^(?:([A-Za-z][\w-]*):)?([^#\s:]+)#([A-Za-z][\w-]*)$/.exec(arg ?? '');
+  return m ? { ...(m[1] ? { profile: m[1] } : {}), notebook: m[2]!, label: m[3]! } : undefined;
 }
 
 /** The 0-based lines of fenced and indented code blocks, where nothing is a directive, equation or heading. */
@@ -167,6 +205,14 @@ export function scanNumbering(markdown: string): Numbering {
   return out;
 }
 
+/** Record a warning at the line being rendered (its file's line, when the context knows the file). */
+export function warn(ctx: RenderContext, rule: string, message: string): void {
+  const src = ctx.source;
+  if (!src) { ctx.warnings.push({ rule, message }); return; }
+  const line = src.output ? src.line : src.line + (ctx.blockLine ?? 0);
+  ctx.warnings.push({ file: src.file, line, rule, message: src.output ? `${message} (in ${src.output})` : message });
+}
+
 export function notRunMarker(what: string): string {
   return `<span class="not-run" title="${escapeHtml(what)}">not run</span>`;
 }
@@ -181,53 +227,100 @@ export function cellAnchor(cellIndex: number): string {
   return `cell-${cellIndex + 1}`;
 }
 
-export function sourceHref(src: ResultSource, rootPrefix: string): string {
-  return `${rootPrefix}notebooks/${encodeURIComponent(src.notebook)}.html#${cellAnchor(src.cellIndex)}`;
+/** The cell that published a value, on its notebook page (`pagesAt`: where that run's pages are, from the site root). */
+export function sourceHref(src: ResultSource, rootPrefix: string, pagesAt = ''): string {
+  return `${rootPrefix}${pagesAt}notebooks/${encodeURIComponent(src.notebook)}.html#${cellAnchor(src.cellIndex)}`;
 }
 
-/** Renders one published value as a link to the cell that produced it. */
-export function renderResult(ctx: RenderContext, name: string, format: ValueFormat): string {
-  if (!has(ctx.results, name)) {
-    ctx.warnings.push(`result "${name}" is not in the results file: shown as "not run"`);
-    return notRunMarker(`${name}: no notebook published this result in this build`);
+/** A result reference as written: `NAME` (the page's own run) or `PROFILE:NAME`. */
+export function parseResultRef(ref: string): { profile?: string; name: string } {
+  const m = /^([A-Za-z][\w-]*):(.+)$/.exec(ref);
+  return m ? { profile: m[1]!, name: m[2]! } : { name: ref };
+}
+
+/** The run a reference names: the page's own (undefined) or another profile's; null when that profile is not available. */
+function runOf(ctx: RenderContext, profile: string | undefined): CitedRunView | undefined | null {
+  if (profile === undefined || profile === ctx.profile) return undefined;
+  return ctx.runs.get(profile) ?? null;
+}
+
+/** ` [lo–hi]`: the 95% Wilson interval of a rate published with its count, in the value's format. */
+function intervalText(count: Count | undefined, format: ValueFormat): string {
+  if (!count) return '';
+  const { lo, hi } = wilsonInterval(count);
+  return ` [${formatValue(lo, format)}–${formatValue(hi, format)}]`;
+}
+
+/** Renders one published value as a link to the cell that produced it (`ref`: NAME or PROFILE:NAME). */
+export function renderResult(ctx: RenderContext, ref: string, format: ValueFormat, opts: { ci?: boolean } = {}): string {
+  const { profile, name } = parseResultRef(ref);
+  const run = runOf(ctx, profile);
+  if (run === null) {
+    warn(ctx, 'missing-profile', `result "${ref}": profile ${profile} has no run here and no frozen record: shown as "not run"`);
+    return notRunMarker(`${ref}: profile ${profile} has not run (reprobook build --profile ${profile}, then reprobook freeze --profile ${profile})`);
   }
-  return resultLink(ctx, name, formatValue(own(ctx.results, name), format));
+  const results = run ? run.results : ctx.results;
+  if (!has(results, name)) {
+    warn(ctx, 'missing-result', `result "${ref}" is not in ${run ? `the run of profile ${run.profile}` : 'the results file'}: shown as "not run"`);
+    return notRunMarker(`${ref}: no notebook published this result in ${run ? `the run of profile ${run.profile}` : 'this build'}`);
+  }
+  const counts = run ? run.counts : ctx.counts;
+  const shown = formatValue(own(results, name), format) + (opts.ci ? intervalText(own(counts, name), format) : '');
+  return resultLink(ctx, ref, shown);
 }
 
 /**
  * The one way a value appears in the report: `text` linked to the cell that published
- * `name`, with the anchor of its first use (a notebook page links back to it).
+ * `ref` (NAME, or PROFILE:NAME for another profile's run), with the anchor of its first use
+ * (a notebook page links back to it). A value of another profile's frozen run is marked as
+ * such, and as stale when the code behind it has changed since.
  */
-export function resultLink(ctx: RenderContext, name: string, shown: string): string {
+export function resultLink(ctx: RenderContext, ref: string, shown: string): string {
+  const { profile, name } = parseResultRef(ref);
+  const run = runOf(ctx, profile) ?? undefined;
   const text = escapeHtml(shown);
-  const first = !ctx.usedResults.has(name);
-  ctx.usedResults.add(name);
-  const id = first ? ` id="${resultAnchor(name)}"` : '';
-  const src = own(ctx.sources, name);
-  if (!src) return `<span class="result"${id} data-result="${escapeHtml(name)}">${text}</span>`;
-  const title = `${name}, published by ${src.notebook}, cell ${src.cellIndex + 1}`;
-  return `<a class="result"${id} data-result="${escapeHtml(name)}" href="${escapeHtml(sourceHref(src, ctx.rootPrefix))}" title="${escapeHtml(title)}">${text}</a>`;
+  const first = !ctx.usedResults.has(ref);
+  ctx.usedResults.add(ref);
+  const id = first && !run ? ` id="${resultAnchor(name)}"` : '';
+  const src = own(run ? run.sources : ctx.sources, name);
+  let mark = '';
+  if (run) {
+    ctx.usedRuns.add(run.profile);
+    const when = run.frozen ? `frozen ${run.frozen.frozenAt.slice(0, 10)} at ${run.frozen.commit?.slice(0, 12) ?? 'no commit'}` : 'this machine\'s run';
+    mark = `<span class="run-mark${run.frozen ? ' frozen' : ''}" title="profile ${escapeHtml(run.profile)}, ${escapeHtml(when)}">${run.frozen ? '❄' : '†'}</span>`;
+    if (src && run.stale.has(src.notebook)) {
+      const at = run.frozen ? `frozen at ${run.frozen.commit?.slice(0, 12) ?? 'no commit'}` : `run of profile ${run.profile}`;
+      warn(ctx, 'stale-value', `result "${ref}" is from the ${at}, and the code, parameters or data of notebook ${src.notebook} have changed since`);
+      mark += ` <span class="stale-value">(${escapeHtml(at)}, code changed since)</span>`;
+    }
+  }
+  if (!src) return `<span class="result"${id} data-result="${escapeHtml(ref)}">${text}</span>${mark}`;
+  const title = `${name}, published by ${run ? `profile ${run.profile}'s ` : ''}${src.notebook}, cell ${src.cellIndex + 1}`;
+  return `<a class="result"${id} data-result="${escapeHtml(ref)}" href="${escapeHtml(sourceHref(src, ctx.rootPrefix, run ? run.pagesAt : ctx.pagesAt))}" title="${escapeHtml(title)}">${text}</a>${mark}`;
 }
 
 function renderPlaceholder(ctx: RenderContext, body: string): string {
   const parts = body.trim().split(/\s+/);
-  const [kind, name, fmt] = parts;
+  const [kind, name, ...options] = parts;
   if (kind === 'result' && name) {
-    if (fmt !== undefined && !isValueFormat(fmt)) {
-      ctx.warnings.push(`placeholder {{${body.trim()}}}: unknown format "${fmt}" (use one of ${VALUE_FORMATS.join(', ')})`);
-      return notRunMarker(`bad format ${fmt}`);
+    const ci = options.includes('ci');
+    const formats = options.filter((o) => o !== 'ci');
+    const fmt = formats[0];
+    if (formats.length > 1 || (fmt !== undefined && !isValueFormat(fmt))) {
+      warn(ctx, 'bad-format', `placeholder {{${body.trim()}}}: unknown format "${formats.join(' ')}" (use one of ${VALUE_FORMATS.join(', ')}, and optionally ci)`);
+      return notRunMarker(`bad format ${formats.join(' ')}`);
     }
-    return renderResult(ctx, name, (fmt as ValueFormat | undefined) ?? 'number');
+    return renderResult(ctx, name, (fmt as ValueFormat | undefined) ?? 'number', { ci });
   }
   if (kind === 'meta' && name) {
     const v = own(ctx.meta, name);
     if (v === undefined) {
-      ctx.warnings.push(`placeholder {{meta ${name}}}: nothing named "${name}" (known: ${Object.keys(ctx.meta).join(', ') || 'none'})`);
+      warn(ctx, 'unknown-meta', `placeholder {{meta ${name}}}: nothing named "${name}" (known: ${Object.keys(ctx.meta).join(', ') || 'none'})`);
       return notRunMarker(name);
     }
     return escapeHtml(v);
   }
-  ctx.warnings.push(`placeholder {{${body.trim()}}} is not understood (use {{result NAME [FORMAT]}} or {{meta KEY}})`);
+  warn(ctx, 'bad-placeholder', `placeholder {{${body.trim()}}} is not understood (use {{result NAME [FORMAT] [ci]}} or {{meta KEY}})`);
   return notRunMarker(body.trim());
 }
 
@@ -235,7 +328,7 @@ function renderMath(ctx: RenderContext, tex: string, displayMode: boolean): stri
   try {
     return katex.renderToString(tex, { displayMode, throwOnError: true, output: 'htmlAndMathml', strict: 'ignore' });
   } catch (err) {
-    ctx.warnings.push(`math "${tex}" does not typeset: ${(err as Error).message}`);
+    warn(ctx, 'math', `math "${tex}" does not typeset: ${(err as Error).message}`);
     return `<code class="math-error">${escapeHtml(tex)}</code>`;
   }
 }
@@ -243,7 +336,7 @@ function renderMath(ctx: RenderContext, tex: string, displayMode: boolean): stri
 function renderCrossRef(ctx: RenderContext, id: string): string {
   const target = ctx.numbering.get(id);
   if (!target) {
-    ctx.warnings.push(`cross-reference @${id} has no target (place it with {{embed NOTEBOOK#${id}}}, $$…$$ {#${id}} or a heading {#${id}})`);
+    warn(ctx, 'missing-crossref', `cross-reference @${id} has no target (place it with {{embed NOTEBOOK#${id}}}, $$…$$ {#${id}} or a heading {#${id}})`);
     return `<span class="xref-missing">@${escapeHtml(id)}?</span>`;
   }
   return `<a class="xref" href="${escapeHtml(ctx.targetPage)}#${escapeHtml(id)}">${escapeHtml(target.label)}</a>`;
@@ -254,7 +347,7 @@ function renderCitation(ctx: RenderContext, keys: string[]): string {
   const parts = keys.map((key) => {
     const i = ctx.references.findIndex((r) => r.key === key);
     if (i < 0) {
-      ctx.warnings.push(`citation [@${key}] is not in the bibliography`);
+      warn(ctx, 'unknown-citation', `citation [@${key}] is not in the bibliography`);
       return `<span class="xref-missing">@${escapeHtml(key)}?</span>`;
     }
     const shown = ctx.references[i]!.cite;
@@ -377,7 +470,7 @@ function directiveRule(ctx: RenderContext) {
     if (ctx.directive) {
       token.content = ctx.directive(m[1]!, args, startLine + 1) + '\n';
     } else {
-      ctx.warnings.push(`directive {{${m[1]}}} is not available on this page`);
+      warn(ctx, 'directive-unavailable', `directive {{${m[1]}}} is not available on this page`);
       token.content = `<p>${notRunMarker(m[1]!)}</p>\n`;
     }
     token.map = [startLine, startLine + 1];
@@ -431,8 +524,23 @@ function headingIds(state: StateCore): void {
   }
 }
 
+/**
+ * The core 'inline' step, with the line of each block recorded in the context first, so that
+ * a warning raised inside a paragraph names its line.
+ */
+function inlineWithLines(ctx: RenderContext) {
+  return (state: StateCore): void => {
+    for (const token of state.tokens) {
+      if (token.type !== 'inline') continue;
+      ctx.blockLine = token.map?.[0] ?? ctx.blockLine;
+      state.md.inline.parse(token.content, state.md, state.env, token.children ?? (token.children = []));
+    }
+  };
+}
+
 export function createMarkdown(ctx: RenderContext): MarkdownIt {
   const md = new MarkdownIt({ html: false, linkify: false, typographer: true });
+  md.core.ruler.at('inline', inlineWithLines(ctx));
   md.inline.ruler.before('link', 'reprobook_inline', inlineRule(ctx));
   md.block.ruler.before('fence', 'reprobook_math', blockMathRule(ctx), { alt: ['paragraph'] });
   md.block.ruler.before('paragraph', 'reprobook_directive', directiveRule(ctx));

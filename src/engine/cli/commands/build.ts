@@ -111,7 +111,20 @@ export async function runAndRender(step: RenderStep): Promise<{ site: import('..
       return undefined;
     })
     : undefined;
-  const site = await buildSite({ root, profile, out, ...(step.strict ? { strict: true } : {}), linkPdf: step.linkPdf, ...(step.selfContained ? { selfContained: true } : {}), ...(previous ? { previous } : {}) });
+  // The build adds diff.html itself: the report knows no diff (results -> report, results -> diff).
+  const { diffRuns } = await import('../../diff/diff.ts');
+  const { renderDiffPage } = await import('../../diff/site-page.ts');
+  const { pageHtml } = await import('../../report/render-site.ts');
+  const extra = previous
+    ? (s: import('../../report/render-site.ts').RenderedSite) => new Map([['diff.html', {
+      content: pageHtml({
+        title: 'Changes since the previous build', rootPrefix: '', profile: s.profile, notebooks: s.notebookPages.map((p) => p.replace(/^notebooks\/|\.html$/g, '')),
+        linkPdf: step.linkPdf, linkDiff: true, bodyClass: 'diff', projectStyle: s.files.has('assets/project.css'),
+        body: renderDiffPage(diffRuns(previous, { label: 'this build', file: s.results }, s.claims.map((c) => c.spec))),
+      }),
+    }]])
+    : undefined;
+  const site = await buildSite({ root, profile, out, ...(step.strict ? { strict: true } : {}), linkPdf: step.linkPdf, ...(step.selfContained ? { selfContained: true } : {}), ...(extra ? { extra } : {}) });
   if (step.history) await saveBuild(root, site.results, site.builtAt);
   return { site, executed, ...(runError ? { runError } : {}) };
 }
@@ -127,7 +140,8 @@ async function buildLocked(flags: BuildFlags, root: string, out: string, params:
     ...(flags.selfContained ? { selfContained: true } : {}),
     ...(flags.sandbox ? { sandbox: true } : {}),
   });
-  for (const w of site.warnings) process.stderr.write(`warning: ${w}\n`);
+  const { formatWarning } = await import('../../report/warnings.ts');
+  for (const w of site.warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
   const rel = (p: string) => {
     const r = relative(process.cwd(), p);
     return r && !r.startsWith('..') ? r : p;

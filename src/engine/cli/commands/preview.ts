@@ -24,6 +24,7 @@ export function register(program: Command): void {
       const { keyedFiles } = await import('../../notebook/cache.ts');
       const { acquireProjectLock } = await import('../../util/project-lock.ts');
       const { runAndRender } = await import('./build.ts');
+      const { formatWarning } = await import('../../report/warnings.ts');
       const { startPreview } = await import('../../preview/session.ts');
       const port = parsePort(opts.port);
       const root = resolve(opts.root);
@@ -48,7 +49,7 @@ export function register(program: Command): void {
           });
           try {
             const { site, runError, executed } = await runAndRender({ root, out, profile, params, run: true, linkPdf: false, history: false, ...(opts.sandbox ? { sandbox: true } : {}), log, signal });
-            return { warnings: site.warnings, inputs: [...site.inputs, ...executed.flatMap(keyedFiles)], ...(runError ? { runError } : {}) };
+            return { warnings: site.warnings.map(formatWarning), inputs: [...site.inputs, ...executed.flatMap(keyedFiles)], ...(runError ? { runError } : {}) };
           } finally {
             await release();
           }
