@@ -468,6 +468,8 @@ function directiveRule(ctx: RenderContext) {
     const args = m[2]!.trim() ? m[2]!.trim().split(/\s+/) : [];
     const token = state.push('reprobook_html', '', 0);
     if (ctx.directive) {
+      // Block rules run before the inline pass: what the directive warns about is on its line.
+      ctx.blockLine = startLine;
       token.content = ctx.directive(m[1]!, args, startLine + 1) + '\n';
     } else {
       warn(ctx, 'directive-unavailable', `directive {{${m[1]}}} is not available on this page`);
