@@ -57,7 +57,8 @@ function table(columns: Column[], temperatures: number[]): string {
   return [
     line(['Network', ...columns.map((c) => c.label)]),
     line(['---', ...columns.map(() => '---:')]),
-    ...rows.map((r) => line([r === 'baseline' ? 'baseline' : `T = ${r}`, ...columns.map((c) => `{{result ${c.name(r)} ${c.format}}}`)])),
+    // Every rate with its 95% Wilson interval (of the count its notebook published beside it).
+    ...rows.map((r) => line([r === 'baseline' ? 'baseline' : `T = ${r}`, ...columns.map((c) => `{{result ${c.name(r)} ${c.format}${c.format === 'percent' ? ' ci' : ''}}}`)])),
   ].join('\n');
 }
 
