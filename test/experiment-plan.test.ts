@@ -212,3 +212,15 @@ test('checkpoints: the main seed\'s baseline at chosen epochs, read from its own
   assert.throws(() => experimentParams({ epochs: 5, checkpointEpochs: [10] }), /checkpointEpochs/);
   assert.throws(() => experimentParams({ checkpointEpochs: [0] }), /whole numbers >= 1/);
 });
+
+test('JSMA runs on more digits on the headline rows (the baseline, the highest temperature) when jsmaHeadlineSamples says so', () => {
+  const p = experimentParams({ temperatures: [1, 50, 100], seeds: 1, jsmaSamples: 20, jsmaHeadlineSamples: 100 });
+  const units = planUnits(p, env, { attacks: ['jsma'] });
+  const count = (id: string) => (units.find((u) => u.id === id)!.inputs as unknown as { samples: { count: number } }).samples.count;
+  assert.equal(count('baseline/jsma'), 100);
+  assert.equal(count('T100/student/jsma'), 100);
+  assert.equal(count('T50/student/jsma'), 20);
+  assert.equal(count('T1/student/jsma'), 100, 'T = 1 is the baseline\'s row');
+  const same = planUnits(experimentParams({ temperatures: [1, 100], seeds: 1, jsmaSamples: 20 }), env, { attacks: ['jsma'] });
+  assert.equal((same.find((u) => u.id === 'baseline/jsma')!.inputs as unknown as { samples: { count: number } }).samples.count, 20, 'without it, every row has jsmaSamples');
+});

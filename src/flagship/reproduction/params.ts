@@ -50,6 +50,8 @@ export interface ExperimentParams {
   jsmaGamma: number;
   /** JSMA on the first N test images, each towards its 9 other classes. */
   jsmaSamples: number;
+  /** JSMA digits on the headline rows (the baseline and the highest temperature), when more than jsmaSamples. */
+  jsmaHeadlineSamples: number;
   pgdSamples: number;
   pgdSteps: number;
   pgdStepSize: number;
@@ -80,6 +82,7 @@ export const PAPER_EXPERIMENT: Readonly<ExperimentParams> = Object.freeze({
   fgsmSamples: 10000,
   jsmaGamma: 0.145,
   jsmaSamples: 1000,
+  jsmaHeadlineSamples: 0,
   pgdSamples: 10000,
   pgdSteps: 40,
   pgdStepSize: 0.01,
@@ -92,7 +95,7 @@ const KINDS: Record<keyof ExperimentParams, Kind> = {
   seed: 'int', trainSize: 'size', validationSize: 'int', epochs: 'int', batchSize: 'int',
   learningRate: 'number', momentum: 'number', nesterov: 'boolean', optimizer: ['sgd', 'adam'], learningRateSchedule: ['constant', 'linear'],
   dropout: 'number', warmStartEpochs: 'int', seeds: 'int', temperatures: 'numbers', checkpointEpochs: 'wholes',
-  fgsmEps: 'number', fgsmSamples: 'int', jsmaGamma: 'number', jsmaSamples: 'int',
+  fgsmEps: 'number', fgsmSamples: 'int', jsmaGamma: 'number', jsmaSamples: 'int', jsmaHeadlineSamples: 'int',
   pgdSamples: 'int', pgdSteps: 'int', pgdStepSize: 'number', backend: 'string', workers: 'int',
 };
 
@@ -144,7 +147,7 @@ export function experimentParams(params: Params): ExperimentParams {
   if (p.seeds < 1) bad('seeds', p.seeds, 'a whole number >= 1');
   const late = p.checkpointEpochs.filter((e) => e > p.epochs);
   if (late.length > 0) bad('checkpointEpochs', p.checkpointEpochs, `a list of epochs within the ${p.epochs} the networks train`);
-  for (const name of ['fgsmSamples', 'jsmaSamples', 'pgdSamples'] as const) {
+  for (const name of ['fgsmSamples', 'jsmaSamples', 'jsmaHeadlineSamples', 'pgdSamples'] as const) {
     if (p[name] > 10000) bad(name, p[name], 'at most 10000 (the MNIST test set)');
   }
   return p;

@@ -131,8 +131,9 @@ function attackSpec(p: ExperimentParams, attack: AttackUnitName, T: number): Att
   }
 }
 
-function sampleCount(p: ExperimentParams, attack: AttackUnitName): number {
-  if (attack === 'jsma') return p.jsmaSamples;
+/** Test digits an attack runs on; the headline rows (the baseline, the highest temperature) may have more JSMA digits. */
+function sampleCount(p: ExperimentParams, attack: AttackUnitName, headline: boolean): number {
+  if (attack === 'jsma') return headline ? Math.max(p.jsmaSamples, p.jsmaHeadlineSamples) : p.jsmaSamples;
   if (attack === 'pgd') return p.pgdSamples;
   return p.fgsmSamples;
 }
@@ -182,16 +183,18 @@ export function planUnits(p: ExperimentParams, env: GridEnvironment, select: Uni
     // Replicates only repeat the paper's attack on the headline rows.
     const attacks = r === 0 ? select.attacks ?? [] : (select.attacks ?? []).filter((a) => a === 'fgsm');
     for (const attack of attacks) {
-      const count = sampleCount(p, attack);
-      if (count === 0) continue;
+      const count = sampleCount(p, attack, false);
       const perSample = attack === 'jsma' ? 9 * 30 : attack === 'pgd' ? p.pgdSteps : 1;
       const unitCost = (count * perSample) / 2000;
       for (const t of targets) {
         if (attack === 'fgsm-temperature' && t.T === 1) continue;
+        const count = sampleCount(p, attack, t.T === 1 || t.T === headlineTemperature(p));
+        if (count === 0) continue;
+        const unitCost = (count * perSample) / 2000;
         const inputs: AttackUnitInputs = { attack, spec: attackSpec(p, attack, t.T), model: t.inputs, samples: { start: 0, count }, env };
         units.push({ id: attackId(t.model, attack), kind: 'attack', inputs: asJson(inputs), deps: [t.model], group: groupOf(t.T, prefix), cost: unitCost });
       }
-      if (attack !== 'fgsm' || r > 0) continue;
+      if (attack !== 'fgsm' || r > 0 || count === 0) continue;
       for (const e of checkpoints) {
         const inputs: AttackUnitInputs = { attack, spec: attackSpec(p, attack, 1), model: { ...baseline, checkpointEpoch: e }, samples: { start: 0, count }, env };
         units.push({ id: attackId(checkpointId(e, prefix), attack), kind: 'attack', inputs: asJson(inputs), deps: [checkpointId(e, prefix)], group: groupOf(1, prefix), cost: unitCost });
