@@ -188,7 +188,7 @@ export function planUnits(p: ExperimentParams, env: GridEnvironment, select: Uni
       const unitCost = (count * perSample) / 2000;
       for (const t of targets) {
         if (attack === 'fgsm-temperature' && t.T === 1) continue;
-        const count = sampleCount(p, attack, t.T === 1 || t.T === headlineTemperature(p));
+        const count = sampleCount(p, attack, t.model === `${prefix}${BASELINE}` || t.T === headlineTemperature(p));
         if (count === 0) continue;
         const unitCost = (count * perSample) / 2000;
         const inputs: AttackUnitInputs = { attack, spec: attackSpec(p, attack, t.T), model: t.inputs, samples: { start: 0, count }, env };
