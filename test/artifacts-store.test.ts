@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactStore } from '../src/engine/store/artifacts.ts';
-import { jsonProblem } from '../src/engine/notebook/json-value.ts';
+import { jsonProblem } from '../src/engine/util/json-value.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 
 /**

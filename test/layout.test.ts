@@ -7,7 +7,7 @@ import { codeFingerprint } from '../src/engine/store/code-fingerprint.ts';
 /**
  * The line between the two worlds of src/: the engine (notebooks, store, grid, report, CLI)
  * knows no project, the flagship (src/flagship) is a project built on it. The engine reaches
- * a project only through the module its config names as `plugin:` (src/engine/plugin.ts).
+ * a project only through the module its config names as `plugin:` (src/engine/core/plugin.ts).
  */
 const REPO = join(import.meta.dirname, '..');
 

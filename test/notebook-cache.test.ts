@@ -10,7 +10,7 @@ import { importedSources, globToRegExp } from '../src/engine/notebook/cache.ts';
 import { parseNotebook } from '../src/engine/notebook/format.ts';
 import { toIpynb } from '../src/engine/notebook/ipynb.ts';
 import { UserError } from '../src/engine/util/errors.ts';
-import type { ExecutedNotebook } from '../src/engine/notebook/types.ts';
+import type { ExecutedNotebook } from '../src/engine/core/records.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'notebooks');
 

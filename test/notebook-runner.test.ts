@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { parseNotebook, parseNotebookSource } from '../src/engine/notebook/format.ts';
 import { executeCells } from '../src/engine/notebook/runner.ts';
-import type { CellOutput, CellResult, DisplayItem } from '../src/engine/notebook/types.ts';
+import type { CellOutput, CellResult, DisplayItem } from '../src/engine/core/records.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'notebooks');
 

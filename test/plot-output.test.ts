@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
 import { parseNotebookSource } from '../src/engine/notebook/format.ts';
 import { executeCells } from '../src/engine/notebook/runner.ts';
-import type { DisplayItem } from '../src/engine/notebook/types.ts';
+import type { DisplayItem } from '../src/engine/core/records.ts';
 import { renderDisplayItem } from '../src/engine/report/notebook-page.ts';
 import { sanitizeSvg } from '../src/engine/report/sanitize.ts';
 import type { RenderContext } from '../src/engine/report/markdown.ts';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { buildIn, projectCopy, REPO_ROOT } from '../src/flagship/bench/project-copy.ts';
-import type { ResultsFile } from '../src/engine/notebook/types.ts';
+import type { ResultsFile } from '../src/engine/core/records.ts';
 import { needs } from './helpers/requirements.ts';
 
 const browserNeeds = await needs('chromium');

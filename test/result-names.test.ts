@@ -9,7 +9,7 @@ import { planVerify } from '../src/engine/verify/plan.ts';
 import { diffRuns } from '../src/engine/diff/diff.ts';
 import { runProject } from '../src/engine/notebook/project.ts';
 import { UserError } from '../src/engine/util/errors.ts';
-import type { ResultsFile } from '../src/engine/notebook/types.ts';
+import type { ResultsFile } from '../src/engine/core/records.ts';
 
 /**
  * Issue 22, item 6: result and meta names are looked up as the file's own entries, never as

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ProjectPlugin } from '../engine/plugin.ts';
+import type { ProjectPlugin } from '../engine/core/plugin.ts';
 
 /**
  * The distillation reproduction as a project on the engine (reprobook.config.yaml names

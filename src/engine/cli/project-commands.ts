@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadProjectConfig } from '../notebook/config.ts';
-import { loadPlugin, pluginPath } from '../plugin.ts';
+import { loadPlugin, pluginPath } from '../core/plugin.ts';
 
 /**
  * The project's root as the command line names it (`--root DIR` or `--root=DIR`, else the

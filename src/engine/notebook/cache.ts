@@ -2,7 +2,7 @@ import { readFile, readdir, stat, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { CellOptions, ExecutedNotebook, NotebookDocument, Params } from './types.ts';
+import type { CellOptions, ExecutedNotebook, NotebookDocument, Params } from '../core/records.ts';
 import { declaredEnvironment, type ProjectConfig } from './config.ts';
 import { codeCells } from './format.ts';
 import { hashValue, sha256 } from '../util/hash.ts';

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CellOutput } from './types.ts';
+import type { CellOutput } from '../core/records.ts';
 
 /**
  * Capture of stdout/stderr per cell. process.stdout/stderr.write are patched once; a write

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocument, LineCounter } from 'yaml';
-import type { Params, TimeoutSettings } from './types.ts';
+import type { Params, TimeoutSettings } from '../core/records.ts';
 import { NotebookFormatError, validateParams, yamlKeyLine } from './format.ts';
 import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
 import { validateTimeoutSettings } from './timeouts.ts';
@@ -22,7 +22,7 @@ import { validateSandboxDeclaration, type SandboxDeclaration } from '../sandbox/
  *     - native/build/Release/*.node
  *   environment:          # environment variables whose values enter every notebook's cache key
  *     - MY_BACKEND
- *   plugin: src/my-project/plugin.ts   # the project's own commands and environment facts (../plugin.ts)
+ *   plugin: src/my-project/plugin.ts   # the project's own commands and environment facts (../core/plugin.ts)
  *   timeout:              # time limits (timeouts.ts); a notebook's front matter overrides them
  *     cell: 30m           # each cell (default 1h; 'none': no limit)
  *     notebook: 2h        # the whole notebook (default none)
@@ -51,7 +51,7 @@ export interface ProjectConfig {
    * the only variables cells see (declaredEnvironment).
    */
   environment: string[];
-  /** The project plugin module (src/engine/plugin.ts), relative to the root, as written. */
+  /** The project plugin module (src/engine/core/plugin.ts), relative to the root, as written. */
   plugin?: string;
   /** Time limits for every notebook, as written (not in cache keys); absent when not set. */
   timeout?: TimeoutSettings;

@@ -1,5 +1,5 @@
 import { PNG } from 'pngjs';
-import type { DisplayItem } from './types.ts';
+import type { DisplayItem } from '../core/records.ts';
 
 /**
  * Rich display: choose a DisplayItem from a value's type. Raw data is stored; the report

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { parseDocument, isMap, isScalar, isSeq, LineCounter } from 'yaml';
-import type { CellOptions, CodeCell, NotebookBlock, NotebookDocument, NotebookFrontMatter, ParamValue, Params } from './types.ts';
+import type { CellOptions, CodeCell, NotebookBlock, NotebookDocument, NotebookFrontMatter, ParamValue, Params } from '../core/records.ts';
 import { UserError } from '../util/errors.ts';
 import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
 import { DURATION_HINT, parseDuration, validateTimeoutSettings } from './timeouts.ts';

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { CellOutput, DisplayItem, ExecutedNotebook } from './types.ts';
+import type { CellOutput, DisplayItem, ExecutedNotebook } from '../core/records.ts';
 import { itemToText } from './display.ts';
 import { profileDir } from '../store/executed.ts';
 

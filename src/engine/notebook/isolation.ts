@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult, RunEnvironment } from './types.ts';
+import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult, RunEnvironment } from '../core/records.ts';
 import { executedRecord, executeNotebook, type ExecuteOptions, type ExecutionResult } from './runner.ts';
 import type { RecordedArtifactEvent } from './runtime.ts';
-import { getEnvironment, type ProjectFacts } from './environment.ts';
+import { getEnvironment, type ProjectFacts } from '../core/environment.ts';
 import { codeCells } from './format.ts';
 import { terminalStream } from './capture.ts';
 import { formatDuration, type Limit, type NotebookLimits } from './timeouts.ts';

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { executeCells } from './runner.ts';
-import { loadPlugin } from '../plugin.ts';
+import { loadPlugin } from '../core/plugin.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 import type { WorkerInput, WorkerMessage } from './isolation.ts';
 

@@ -1,4 +1,4 @@
-import type { NotebookDocument, ParamValue, Params } from './types.ts';
+import type { NotebookDocument, ParamValue, Params } from '../core/records.ts';
 import type { ProjectConfig } from './config.ts';
 import { UserError } from '../util/errors.ts';
 import { checkProfileName } from '../util/names.ts';

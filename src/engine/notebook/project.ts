@@ -1,13 +1,13 @@
 import { resolve, relative, sep, basename, extname } from 'node:path';
 import { existsSync } from 'node:fs';
-import type { CellError, ExecutedNotebook, NotebookDocument, Params, ResultsFile } from './types.ts';
+import type { CellError, ExecutedNotebook, NotebookDocument, Params, ResultsFile } from '../core/records.ts';
 import { declaredEnvironment, loadProjectConfig, type ProjectConfig } from './config.ts';
 import { parseNotebook } from './format.ts';
 import { resolveParams, validateRequest } from './params.ts';
 import { alwaysRuns, computeCacheKey, type RunCapabilities } from './cache.ts';
 import { executeNotebookIsolated, type WorkerSupply } from './isolation.ts';
 import { checkLinks, sandboxPolicy, type SandboxRequest } from '../sandbox/policy.ts';
-import { pluginPath } from '../plugin.ts';
+import { pluginPath } from '../core/plugin.ts';
 import { resolveLimits } from './timeouts.ts';
 import { clearFailed, collectResults, listNotebooks, loadExecutedNotebook, storeLateFailureSync, writeExecuted, type NotebookFile } from '../store/executed.ts';
 import { UserError } from '../util/errors.ts';

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { codeHash } from '../store/code-fingerprint.ts';
-import type { CodeCell, DisplayItem, NotebookDocument, Params, PublishedResult, CellOutput } from './types.ts';
+import type { CodeCell, DisplayItem, NotebookDocument, Params, PublishedResult, CellOutput } from '../core/records.ts';
 import { ArtifactStore, describeCorrupt, unionOfChains, type ArtifactEvent } from '../store/artifacts.ts';
 import { asItem, encodePng, markdown, md, toDisplayItem, toJsonSafe, toTable, type PixelImage } from './display.ts';
 import { createProgress, type ProgressReporter } from '../util/progress.ts';

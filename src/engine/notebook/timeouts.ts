@@ -1,4 +1,4 @@
-import type { CodeCell, NotebookDocument, TimeoutSettings } from './types.ts';
+import type { CodeCell, NotebookDocument, TimeoutSettings } from '../core/records.ts';
 
 /**
  * Time limits on cells and notebooks. A limit is written as a number of seconds, or as `90s`,

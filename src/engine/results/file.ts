@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import type { ResultsFile } from '../notebook/types.ts';
+import type { ResultsFile } from '../core/records.ts';
 import { UserError } from '../util/errors.ts';
 
-export type { ResultsFile, ResultSource } from '../notebook/types.ts';
+export type { ResultsFile, ResultSource } from '../core/records.ts';
 
 /**
  * The one reader of a results file (`.reprobook/results/<profile>.json`, a site's

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson, sha256 } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
-import { jsonProblem } from '../notebook/json-value.ts';
+import { jsonProblem } from '../util/json-value.ts';
 import { processAlive } from '../util/process-alive.ts';
 
 /**

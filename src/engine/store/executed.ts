@@ -6,8 +6,8 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import lockfile from 'proper-lockfile';
-import type { ExecutedNotebook, ResultsFile } from '../notebook/types.ts';
-import { getEnvironment } from '../notebook/environment.ts';
+import type { ExecutedNotebook, ResultsFile } from '../core/records.ts';
+import { getEnvironment } from '../core/environment.ts';
 import { checkProfileName } from '../util/names.ts';
 
 /**

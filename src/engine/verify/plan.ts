@@ -1,4 +1,4 @@
-import type { ResultsFile } from '../notebook/types.ts';
+import type { ResultsFile } from '../core/records.ts';
 import { sweepValues, type ClaimSpec } from '../results/claims.ts';
 import { UserError } from '../util/errors.ts';
 import { unionOfChains } from '../store/artifacts.ts';

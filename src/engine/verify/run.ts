@@ -4,9 +4,9 @@ import { ArtifactStore, unionOfChains, writeAlternates } from '../store/artifact
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProject } from '../notebook/project.ts';
-import type { Params, ResultsFile, RunEnvironment } from '../notebook/types.ts';
+import type { Params, ResultsFile, RunEnvironment } from '../core/records.ts';
 import { judgeClaim, type Verdict } from '../results/claims.ts';
-import { gitState } from '../notebook/environment.ts';
+import { gitState } from '../core/environment.ts';
 import { UserError } from '../util/errors.ts';
 import type { VerifyTarget } from './plan.ts';
 

@@ -1,5 +1,5 @@
 import { UserError } from '../../engine/util/errors.ts';
-import type { Params } from '../../engine/notebook/types.ts';
+import type { Params } from '../../engine/core/records.ts';
 import { PAPER_TRAIN_CONFIG, type LearningRateSchedule, type TrainConfig, type TrainOptimizer } from '../ml/training.ts';
 
 /**

@@ -85,10 +85,10 @@ export interface RenderStep {
  * failing notebook does not stop it: its page shows the error) and render the site. A user
  * mistake (unknown profile or parameter, a bad embed) throws.
  */
-export async function runAndRender(step: RenderStep): Promise<{ site: import('../../report/site.ts').SiteBuild; runError?: Error; executed: import('../../notebook/types.ts').ExecutedNotebook[] }> {
+export async function runAndRender(step: RenderStep): Promise<{ site: import('../../report/site.ts').SiteBuild; runError?: Error; executed: import('../../core/records.ts').ExecutedNotebook[] }> {
   const { root, out, profile, log } = step;
   let runError: Error | undefined;
-  let executed: import('../../notebook/types.ts').ExecutedNotebook[] = [];
+  let executed: import('../../core/records.ts').ExecutedNotebook[] = [];
   if (step.run) {
     const { runProject, formatCellError } = await import('../../notebook/project.ts');
     log(`reprobook build: running notebooks (profile ${profile ?? 'default'})`);

@@ -2,8 +2,8 @@ import { access } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import type { RunEnvironment } from './notebook/types.ts';
-import { UserError } from './util/errors.ts';
+import type { RunEnvironment } from './records.ts';
+import { UserError } from '../util/errors.ts';
 
 /**
  * What a project adds to the engine, named by `plugin:` in reprobook.config.yaml: the
