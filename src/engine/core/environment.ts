@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { RunEnvironment } from './records.ts';
+import { installedVersion } from '../util/packages.ts';
 
 /** What a project's plugin adds to a run's environment (its `environment()`). */
 export type ProjectFacts = Partial<Pick<RunEnvironment, 'backend'>>;
@@ -25,22 +26,15 @@ export function getEnvironment(root: string, projectFacts: ProjectFacts = {}): R
   return env;
 }
 
+/** The version of each of the project's dependencies, as Node finds it from the root. */
 function installedPackages(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let pkg: { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  let pkg: { dependencies?: Record<string, string> };
   try {
     pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   } catch {
-    return out;
+    return {};
   }
-  for (const name of Object.keys(pkg.dependencies ?? {}).sort()) {
-    try {
-      out[name] = (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-    } catch {
-      out[name] = 'not installed';
-    }
-  }
-  return out;
+  return Object.fromEntries(Object.keys(pkg.dependencies ?? {}).sort().map((name) => [name, installedVersion(name, root)]));
 }
 
 export function gitState(root: string): { commit: string; dirty: boolean } | undefined {

@@ -1,6 +1,5 @@
 import vm from 'node:vm';
 import { dirname, join, resolve, isAbsolute, relative } from 'node:path';
-import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult } from '../core/records.ts';
 import { codeCells } from './format.ts';
@@ -10,6 +9,7 @@ import { outsideCapture, withCapture, writeTerminal } from './capture.ts';
 import { Runtime, type RecordedArtifactEvent } from './runtime.ts';
 import { getEnvironment } from '../core/environment.ts';
 import { resolveImport } from '../util/esbuild-ops.ts';
+import { findPackage, packageName } from '../util/packages.ts';
 import { denialMessage, findDenial } from '../sandbox/denial.ts';
 import { forgetCell, runInCell, StalledCellError, whenStalled, type CellScope } from './cell-guard.ts';
 import type { ProgressReporter } from '../util/progress.ts';
@@ -88,16 +88,8 @@ const ownRoot = resolve(dirname(new URL(import.meta.url).pathname), '..', '..', 
  * same resolution and keeps one module instance (tfjs must not load twice).
  */
 async function resolvePackage(root: string, spec: string): Promise<string> {
-  const pkgName = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-  let dir = resolve(root);
-  let found: string | null = null;
-  for (;;) {
-    if (existsSync(join(dir, 'node_modules', pkgName))) { found = dir; break; }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  if (found === null || resolve(found) === ownRoot) return spec;
+  const found = findPackage(packageName(spec), root);
+  if (found === null || found.base === ownRoot) return spec;
   const resolved = await resolveImport(spec, root);
   return resolved ? pathToFileURL(resolved).href : spec;
 }

@@ -3,6 +3,7 @@ import { isBuiltin } from 'node:module';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { hashValue, sha256 } from '../util/hash.ts';
 import { importGraph, type ImportGraph } from '../util/esbuild-ops.ts';
+import { installedVersion, packageName } from '../util/packages.ts';
 
 /**
  * The one code fingerprint behind every cache key that depends on code: a notebook's
@@ -34,22 +35,6 @@ export interface FingerprintOptions {
 /** A comment line that starts with the tag (so that prose mentioning it, like this file's, is not one). */
 const EXTRA_RE = /^[ \t]*(?:\*|\/\/)[ \t]*@fingerprint((?:[ \t]+[^\s*]+)+)/gm;
 
-function packageName(specifier: string): string {
-  const parts = specifier.split('/');
-  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-}
-
-async function installedVersion(name: string, fromDir: string): Promise<string> {
-  for (let dir = fromDir; ; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(await readFile(resolve(dir, 'node_modules', name, 'package.json'), 'utf8')) as { version?: string };
-      return pkg.version ?? 'unknown';
-    } catch {
-      if (dirname(dir) === dir) return 'not-installed';
-    }
-  }
-}
-
 function isLocal(spec: string): boolean {
   return spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/') || spec.startsWith('file:');
 }
@@ -62,7 +47,7 @@ export async function codeFingerprint(entries: string[], opts: FingerprintOption
   const packages: Record<string, string> = {};
   const fromDir = opts.fromDir ?? base;
   const specs = entries.map((e) => (e.startsWith('file:') ? new URL(e).pathname : e));
-  for (const s of specs) if (!isAbsolute(s) && !isLocal(s)) packages[packageName(s)] ??= await installedVersion(packageName(s), fromDir);
+  for (const s of specs) if (!isAbsolute(s) && !isLocal(s)) packages[packageName(s)] ??= installedVersion(packageName(s), fromDir);
   const local = specs.filter((s) => isAbsolute(s) || isLocal(s));
   if (local.length === 0) return { files, packages };
   let graph: ImportGraph;
@@ -97,7 +82,7 @@ export async function codeFingerprint(entries: string[], opts: FingerprintOption
     for (const imp of input.imports) {
       if (!imp.external || isBuiltin(imp.path) || isLocal(imp.path)) continue;
       const name = packageName(imp.path);
-      packages[name] ??= await installedVersion(name, dirname(abs));
+      packages[name] ??= installedVersion(name, dirname(abs));
     }
   }
   const sorted = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
