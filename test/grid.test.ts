@@ -352,6 +352,24 @@ test('a worker that dies, or a handler that returns no JSON, fails the run namin
   );
 });
 
+/**
+ * Issue 23, item 3: one rule for JSON in the store. The grid stored a unit's NaN as null (so a
+ * result read one way when computed and another when reused, had the grid not read it back)
+ * where memoJson refused it; both now go through storableJson and refuse it, naming the part.
+ */
+test('a unit result that JSON would change is refused as memoJson refuses it, and nothing is stored', async (t) => {
+  const { store } = await scratch(t);
+  const unit: GridUnit = { id: 'rates', kind: 'nan', inputs: {} };
+  for (const workers of [1, 2]) {
+    await assert.rejects(runGrid([unit], quiet({ storeRoot: store, workers })), (e: unknown) =>
+      e instanceof GridRunError && /grid unit "rates" \(kind nan\) failed: the result of execute\(\) cannot be stored as JSON unchanged: value\.rates\[1\] is NaN/.test(e.message));
+  }
+  const keys = unitKeys(planGrid([unit]), await handlerCodeHash(HANDLER));
+  assert.equal(await new ArtifactStore(store).get(keys.get('rates')!), null, 'nothing stored');
+  await assert.rejects(new ArtifactStore(store).memoJson({ kind: 'rates', inputs: {} }, async () => ({ rates: [0.5, NaN] })),
+    /memoJson\(kind 'rates'\): the value cannot be stored as JSON unchanged: value\.rates\[1\] is NaN/);
+});
+
 for (const workers of [1, 2]) {
   test(`aborting a run stops it: no new unit starts, a running worker is stopped (workers=${workers})`, async (t) => {
     const { store, logFile } = await scratch(t);

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArtifactStore, artifactId, describeCorrupt, type ArtifactKey } from '../store/artifacts.ts';
+import { ArtifactStore, artifactId, describeCorrupt, storableJson, type ArtifactKey } from '../store/artifacts.ts';
 import type { ProgressReporter, ProgressTask } from '../util/progress.ts';
 import type { GridHandler, GridUnit, JsonValue, UnitContext, UnitMessage } from './types.ts';
 
@@ -129,11 +129,8 @@ export async function executeUnit(run: UnitRun): Promise<UnitOutcome> {
       resultId: artifactId(run.key),
     };
     const value = await handler.execute(run.unit, ctx);
-    const text = JSON.stringify(value);
-    if (text === undefined) {
-      throw new Error(`execute() returned ${typeof value}; a unit's result must be a JSON value (return null for "nothing")`);
-    }
-    await writeFile(join(dir, RESULT_FILE), text);
+    if (value === undefined) throw new Error('execute() returned undefined; a unit\'s result must be a JSON value (return null for "nothing")');
+    await writeFile(join(dir, RESULT_FILE), storableJson(value, 'the result of execute()'));
     await writeFile(join(dir, USES_FILE), JSON.stringify([...used].sort()));
   });
   // Read back what was stored even on a fresh run: results are then identical to cached

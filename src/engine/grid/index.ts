@@ -53,8 +53,9 @@
  * - The result must depend only on `unit.inputs`, `ctx.deps` and the code. Seed every
  *   random source from the inputs; never read the clock, Math.random, or global state that
  *   another unit could have changed (a worker runs many units one after the other).
- * - Return small JSON (ids, metrics). It goes through JSON: NaN becomes null, and the
- *   returned value is what a cached run returns too. Store large things (weights, arrays)
+ * - Return small JSON (ids, metrics). It must survive JSON unchanged, by the store's one rule
+ *   (storableJson, as for memoJson): NaN, a typed array or a Map fails the unit, naming the
+ *   part. The value read back from the store is what this run and a cached one return. Store large things (weights, arrays)
  *   yourself with `ctx.store.getOrCreate({ kind, inputs }, writeDir)` under a key built
  *   from the same inputs (and e.g. `ctx.resultId`), and return the entry id.
  * - Do not write anywhere else: the store is the only shared state.

@@ -344,21 +344,29 @@ export class ArtifactStore {
   /**
    * Memoise a JSON value under `key`. The value returned is always the stored JSON read
    * back, on a miss as on a hit, so that a run that computes it and a run that reuses it
-   * see the same thing; a value JSON would change (NaN, a typed array, a Map, a Date…) is
-   * refused before anything is stored.
+   * see the same thing; a value JSON would change is refused (storableJson).
    */
   async memoJson<T>(key: ArtifactKey, compute: () => Promise<T>): Promise<T> {
     const entry = await this.getOrCreate(key, async (dir) => {
-      const value = await compute();
-      const problem = jsonProblem(value);
-      if (problem !== null) {
-        throw new UserError(
-          `artifacts.memoJson(kind '${key.kind}'): the value cannot be stored as JSON unchanged: ${problem}`,
-          'return plain JSON (objects, arrays, strings, finite numbers, booleans, null): Array.from(typedArray), Object.fromEntries(map), null or a string for NaN; store binary data with artifacts.getOrCreate',
-        );
-      }
-      await writeFile(join(dir, 'value.json'), JSON.stringify(value));
+      await writeFile(join(dir, 'value.json'), storableJson(await compute(), `artifacts.memoJson(kind '${key.kind}'): the value`));
     });
     return JSON.parse(await readFile(join(entry.dir, 'value.json'), 'utf8')) as T;
   }
+}
+
+/**
+ * The one rule for a JSON value kept in the store (memoJson's values, the grid's unit results):
+ * a value JSON would change (NaN, a typed array, a Map, a Date…) is refused before anything is
+ * stored, naming its first offending part, since it would be one thing on the run that computed
+ * it and another on every run that reads it back. `what` starts the message. Returns the text.
+ */
+export function storableJson(value: unknown, what: string): string {
+  const problem = jsonProblem(value);
+  if (problem !== null) {
+    throw new UserError(
+      `${what} cannot be stored as JSON unchanged: ${problem}`,
+      'return plain JSON (objects, arrays, strings, finite numbers, booleans, null): Array.from(typedArray), Object.fromEntries(map), null or a string for NaN; store binary data with getOrCreate',
+    );
+  }
+  return JSON.stringify(value);
 }
