@@ -8,7 +8,7 @@ import { codeCells } from './format.ts';
 import { hashValue, sha256 } from '../util/hash.ts';
 import { codeFingerprint, type CodeFingerprint } from '../store/code-fingerprint.ts';
 import { CellSyntaxError, transformCell } from './transform.ts';
-import { cellFilename } from './runner.ts';
+import { cellFilename } from './stack-map.ts';
 
 /**
  * The notebook cache key (Quarto's freeze, made safe): everything that can change what a

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult, RunEnvironment } from '../core/records.ts';
-import { executedRecord, executeNotebook, type ExecuteOptions, type ExecutionResult } from './runner.ts';
+import { executeNotebook, type ExecuteOptions, type ExecutionResult } from './runner.ts';
+import { executedRecord } from './executed-record.ts';
 import type { RecordedArtifactEvent } from './runtime.ts';
 import { getEnvironment, type ProjectFacts } from '../core/environment.ts';
 import { codeCells } from './format.ts';
@@ -279,13 +280,10 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
     });
   });
 
-  const executed = executedRecord(doc, opts, { status: 'error', cells: finished, results: published, startedAt, wallTimeMs: 0 });
+  let run: { status: ExecutedNotebook['status']; cells: CellResult[]; results: PublishedResult[]; environment: RunEnvironment };
   if (outcome.kind === 'done') {
     const r = outcome.result;
-    executed.status = r.status;
-    executed.cells = r.cells;
-    executed.results = r.results;
-    executed.environment = outcome.environment;
+    run = { status: r.status, cells: r.cells, results: r.results, environment: outcome.environment };
     artifactEvents = r.artifactEvents;
   } else {
     const { cell, error } = outcome;
@@ -296,8 +294,9 @@ export async function executeNotebookIsolated(doc: NotebookDocument, opts: Isola
       finished.push(result);
       opts.onCell?.({ cell, phase: 'end', result });
     }
+    run = { status: 'error', cells: finished, results: published, environment: getEnvironment(opts.root) };
   }
-  executed.wallTimeMs = Math.round(performance.now() - t0);
+  const executed = executedRecord(doc, opts, { ...run, startedAt, wallTimeMs: Math.round(performance.now() - t0) });
   if (artifactEvents.length) executed.artifactEvents = artifactEvents;
   return executed;
 }
