@@ -5,7 +5,7 @@ import { declaredEnvironment, loadProjectConfig, type ProjectConfig } from './co
 import { parseNotebook } from './format.ts';
 import { resolveParams, validateRequest } from './params.ts';
 import { alwaysRuns, computeCacheKey, type RunCapabilities } from './cache.ts';
-import { executeNotebookIsolated, type WorkerSupply } from './isolation.ts';
+import { executeNotebookIsolated, WorkerSupply, type WorkerInput } from './isolation.ts';
 import { checkLinks, sandboxPolicy, type SandboxRequest } from '../sandbox/policy.ts';
 import { pluginPath } from '../core/plugin.ts';
 import { resolveLimits } from './timeouts.ts';
@@ -251,7 +251,7 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
     for (const [i, doc] of docs.entries()) {
       if (signalled) break;
       outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, {
-        ...req, env, signal: controller.signal, prewarm: i < docs.length - 1, ...(sandbox ? { workers: sandbox.host.workers, capabilities: { addons: sandbox.policy.addons } } : {}),
+        ...req, env, signal: controller.signal, prewarm: i < docs.length - 1, ...(sandbox ? { workers: sandbox.workers, capabilities: { addons: sandbox.policy.addons } } : {}),
       }));
     }
     // Also when interrupted: the results file then holds every run that finished.
@@ -263,6 +263,7 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
     return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed') };
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    sandbox?.workers.dropSpare();
     sandbox?.host.close();
     req.signal?.removeEventListener('abort', onAbort);
   }
@@ -274,5 +275,6 @@ async function startSandbox(root: string, config: ProjectConfig, request: Sandbo
   const policy = sandboxPolicy(root, config.sandbox, request);
   await checkLinks(policy, root);
   log(`sandbox: cells may read ${policy.read.join(', ')}; write ${policy.write.join(', ')}; ${policy.addons ? 'load native addons (declared: they run outside every check)' : 'no native addons'}; no processes, no network`);
-  return { policy, host: await SandboxHost.start(policy, { cwd: root, env: declaredEnvironment(config, env) }) };
+  const host = await SandboxHost.start<WorkerInput>(policy, { cwd: root, env: declaredEnvironment(config, env) });
+  return { policy, host, workers: new WorkerSupply((input) => host.launch(input)) };
 }

@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { WorkerSupply, type NotebookThread, type WorkerInput, type WorkerMessage } from '../notebook/isolation.ts';
 import { startBridge, type Bridge } from './bridge.ts';
 import { isInside, permissionFlags, type SandboxPolicy } from './policy.ts';
 import { mkdir } from 'node:fs/promises';
@@ -10,8 +9,9 @@ import { mkdir } from 'node:fs/promises';
  * `--sandbox`: the notebooks' workers run in a process of their own, started with Node's
  * permission flags for the policy (policy.ts), since Node grants permissions per process,
  * not per thread. Its main thread (child/host.mjs) starts the same notebook workers as a run
- * without the sandbox, at this process's request; a RemoteThread here stands for each, so
- * that isolation.ts runs, times and stops them as it does its own threads. The process
+ * without the sandbox, at this process's request; a RemoteThread here stands for each, with a
+ * Worker's methods and events, so that notebook/isolation.ts runs, times and stops them as it
+ * does its own threads. What they say is relayed unread (`Input`): the sandbox knows no notebook. The process
  * starts with the first notebook that runs (a cached build starts none), and its environment
  * is the project's declared variables only (what the cells see, and its native code too).
  */
@@ -21,17 +21,17 @@ const GUARD = new URL('./child/guard.mjs', import.meta.url);
 
 type HostEvent =
   | { event: 'ready' }
-  | { id: number; event: 'message'; message: WorkerMessage }
+  | { id: number; event: 'message'; message: unknown }
   | { id: number; event: 'error'; error: { name: string; message: string; stack: string; code?: string; permission?: string; resource?: string } }
   | { id: number; event: 'exit'; code: number };
 
-class RemoteThread extends EventEmitter implements NotebookThread {
+class RemoteThread<Input> extends EventEmitter {
   live = true;
   referenced = true;
-  constructor(private readonly host: SandboxHost, readonly id: number) {
+  constructor(private readonly host: SandboxHost<Input>, readonly id: number) {
     super();
   }
-  postMessage(input: WorkerInput): void {
+  postMessage(input: Input): void {
     this.host.send({ op: 'post', id: this.id, message: input });
   }
   terminate(): Promise<unknown> {
@@ -50,24 +50,21 @@ class RemoteThread extends EventEmitter implements NotebookThread {
   }
 }
 
-export class SandboxHost {
-  readonly workers: WorkerSupply;
+export class SandboxHost<Input> {
   private child: ChildProcess | null = null;
   /** Requests made before the process said it listens (child/host.mjs's 'ready'). */
   private queue: object[] | null = null;
-  private readonly threads = new Map<number, RemoteThread>();
+  private readonly threads = new Map<number, RemoteThread<Input>>();
   private nextId = 1;
   private closing = false;
 
-  private constructor(private readonly policy: SandboxPolicy, private readonly bridge: Bridge, private readonly cwd: string, private readonly env: Record<string, string>) {
-    this.workers = new WorkerSupply((input) => this.launch(input));
-  }
+  private constructor(private readonly policy: SandboxPolicy, private readonly bridge: Bridge, private readonly cwd: string, private readonly env: Record<string, string>) {}
 
   /** `env`: the sandboxed process's whole environment (the declared variables); `cwd`: its folder (the project root). */
-  static async start(policy: SandboxPolicy, opts: { cwd: string; env: Record<string, string> }): Promise<SandboxHost> {
+  static async start<Input>(policy: SandboxPolicy, opts: { cwd: string; env: Record<string, string> }): Promise<SandboxHost<Input>> {
     // The places cells write exist before the process starts: Node grants an existing folder as one (policy.ts, grant).
     for (const dir of policy.write) if (isInside(dir, policy.projectRead)) await mkdir(dir, { recursive: true });
-    return new SandboxHost(policy, await startBridge(policy), opts.cwd, opts.env);
+    return new SandboxHost<Input>(policy, await startBridge(policy), opts.cwd, opts.env);
   }
 
   private process(): ChildProcess {
@@ -106,15 +103,16 @@ export class SandboxHost {
     return child;
   }
 
-  private launch(input: WorkerInput | null): RemoteThread {
-    const t = new RemoteThread(this, this.nextId++);
+  /** A notebook worker in the sandboxed process; `null`: a spare, which gets its input later by postMessage. */
+  launch(input: Input | null): RemoteThread<Input> {
+    const t = new RemoteThread<Input>(this, this.nextId++);
     this.threads.set(t.id, t);
     this.send({ op: 'start', id: t.id, input });
     this.holdOpen();
     return t;
   }
 
-  private ended(t: RemoteThread, code: number): void {
+  private ended(t: RemoteThread<Input>, code: number): void {
     if (!t.live) return;
     t.live = false;
     this.threads.delete(t.id);
@@ -123,7 +121,7 @@ export class SandboxHost {
     if (this.closing && this.threads.size === 0) void this.shutdown();
   }
 
-  send(message: { op: 'start' | 'post' | 'terminate'; id: number; input?: WorkerInput | null; message?: WorkerInput }): void {
+  send(message: { op: 'start' | 'post' | 'terminate'; id: number; input?: Input | null; message?: Input }): void {
     const child = this.process();
     if (this.queue) this.queue.push(message);
     else if (child.connected) child.send(message);
@@ -137,10 +135,9 @@ export class SandboxHost {
     if (busy) { child.ref(); child.channel?.ref(); } else { child.unref(); child.channel?.unref(); }
   }
 
-  /** The run is over: the process ends once its last worker has (a finished notebook's lingers for LINGER_MS). */
+  /** The run is over (its spare worker stopped first): the process ends once its last worker has (a finished notebook's lingers a while). */
   close(): void {
     this.closing = true;
-    this.workers.dropSpare();
     if (this.threads.size === 0) void this.shutdown();
   }
 
