@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactStore, artifactId, describeCorrupt, storableJson, type ArtifactKey } from '../store/artifacts.ts';
 import type { ProgressReporter, ProgressTask } from '../util/progress.ts';
-import type { GridHandler, GridUnit, JsonValue, UnitContext, UnitMessage } from './types.ts';
+import type { GridHandler, GridUnit, JsonValue, UnitContext, UnitMessage } from './unit.ts';
 
 /**
  * Running one unit, the same way in a worker thread and inline: load the handler (init

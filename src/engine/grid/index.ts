@@ -14,7 +14,7 @@
  *   });
  *   report.results['T10/student']      // every unit's JSON result, by id
  *
- * A unit is plain JSON: `{ id, kind, inputs, deps?, group?, cost? }` (see types.ts). Units
+ * A unit is plain JSON: `{ id, kind, inputs, deps?, group?, cost? }` (see unit.ts). Units
  * run after their deps, independent ones in parallel, longest remaining chain first. Each
  * unit's result is memoised in the store under a key made of its kind, its inputs, the
  * handler's code hash (the handler file and every project module it imports, plus the
@@ -69,9 +69,9 @@
  * - Throw an Error with a clear message on failure; the run reports it with the unit id.
  */
 
-export { runGrid, resolveWorkerCount, GridRunError, type RunGridOptions } from './pool.ts';
+export { runGrid, resolveWorkerCount, GridRunError, type RunGridOptions } from './run-grid.ts';
 export { parseShard, formatShard, assignShards } from './shard.ts';
-export { planGrid, unitKeys, criticalPath, keyChains, chainOf, type GridPlan } from './units.ts';
+export { planGrid, unitKeys, criticalPath, keyChains, chainOf, type GridPlan } from './graph.ts';
 export { handlerCodeHash, handlerFingerprint } from './code-hash.ts';
 export type {
   GridEvent,
@@ -82,4 +82,4 @@ export type {
   ShardSpec,
   UnitContext,
   UnitMessage,
-} from './types.ts';
+} from './unit.ts';

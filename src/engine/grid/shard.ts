@@ -1,5 +1,6 @@
 import { UserError } from '../util/errors.ts';
-import type { GridUnit, ShardSpec } from './types.ts';
+import type { GridUnit, ShardSpec } from './unit.ts';
+import type { GridPlan } from './graph.ts';
 
 /**
  * `--shard i/n`: which units this machine runs. The assignment depends only on the unit
@@ -48,4 +49,39 @@ export function assignShards(units: GridUnit[], count: number): Map<string, numb
     shardOfGroup.set(g, best + 1);
   }
   return new Map(units.map((u) => [u.id, shardOfGroup.get(u.group ?? u.id)!]));
+}
+
+/** What one machine does with a grid: its own units and, of other shards', those it reads from the store. */
+export interface ShardShare {
+  /** Units this run computes (or finds stored): the shard's, and the `everyShard` prerequisites they need. */
+  mine: Set<string>;
+  /** `mine` and their direct deps: every unit whose result this run needs. */
+  needed: Set<string>;
+  /** The shard (1-based) a unit belongs to; every unit is shard 1 of 1 in an unsharded run. */
+  shardOf(unitId: string): number;
+}
+
+/**
+ * Which units a run of `shard` computes and which it reads (pure planning, from the unit list
+ * only): its assigned units, plus, transitively, every `everyShard` prerequisite of them,
+ * which any shard computes when the store does not hold it yet.
+ */
+export function shardShare(plan: GridPlan, shard: ShardSpec | undefined): ShardShare {
+  const units = [...plan.byId.values()];
+  const assigned = shard ? assignShards(units, shard.count) : undefined;
+  const shardOf = (id: string) => assigned?.get(id) ?? 1;
+  const mine = new Set(units.filter((u) => !shard || shardOf(u.id) === shard.index).map((u) => u.id));
+  for (const id of [...mine]) {
+    const stack = [...(plan.byId.get(id)!.deps ?? [])];
+    while (stack.length > 0) {
+      const d = plan.byId.get(stack.pop()!)!;
+      if (d.everyShard && !mine.has(d.id)) {
+        mine.add(d.id);
+        stack.push(...(d.deps ?? []));
+      }
+    }
+  }
+  const needed = new Set(mine);
+  for (const id of mine) for (const d of plan.byId.get(id)!.deps ?? []) needed.add(d);
+  return { mine, needed, shardOf };
 }

@@ -22,7 +22,7 @@ export function register(program: Command): void {
       const { profileParams } = await import('../reproduction/profile.ts');
       const { runExperimentGrid } = await import('../reproduction/run.ts');
       const { resolveWorkerCount } = await import('../../engine/grid/index.ts');
-      const { resolveShard } = await import('../../engine/grid/scheduler-shard.ts');
+      const { resolveShard } = await import('../../engine/grid/cluster-shard.ts');
       const { createProgress, terminalLines } = await import('../../engine/util/progress.ts');
       const root = resolve(opts.root);
       const { profile, params } = await profileParams(root, opts.profile, opts.param);

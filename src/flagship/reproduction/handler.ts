@@ -1,5 +1,5 @@
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { GridUnit, JsonValue, UnitContext } from '../../engine/grid/types.ts';
+import type { GridUnit, JsonValue, UnitContext } from '../../engine/grid/unit.ts';
 import type { ArtifactStore } from '../../engine/store/artifacts.ts';
 import type { AttackUnitInputs, TrainUnitInputs } from './plan.ts';
 import type { TrainResult } from '../ml/training.ts';

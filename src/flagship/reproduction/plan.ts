@@ -1,4 +1,4 @@
-import type { GridUnit, JsonValue } from '../../engine/grid/types.ts';
+import type { GridUnit, JsonValue } from '../../engine/grid/unit.ts';
 import { distillConfig } from '../ml/distillation.ts';
 import { deriveSeed } from '../ml/random.ts';
 import type { AttackSpec } from '../ml/attacks/evaluate.ts';

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import type { GridReport, JsonValue, ShardSpec } from '../../engine/grid/types.ts';
-import { chainOf } from '../../engine/grid/units.ts';
+import type { GridReport, JsonValue, ShardSpec } from '../../engine/grid/unit.ts';
+import { chainOf } from '../../engine/grid/graph.ts';
 import type { ProgressReporter } from '../../engine/util/progress.ts';
 import { FGSM_VARIANTS, type AttackSummary, type FgsmVariant } from '../ml/attacks/types.ts';
 import type { SaturationReport } from '../ml/attacks/saturation.ts';

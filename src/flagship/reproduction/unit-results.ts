@@ -1,4 +1,4 @@
-import type { JsonValue } from '../../engine/grid/types.ts';
+import type { JsonValue } from '../../engine/grid/unit.ts';
 import type { AttackSummary, FgsmVariant } from '../ml/attacks/types.ts';
 import type { SaturationReport } from '../ml/attacks/saturation.ts';
 import type { EpochRecord } from '../ml/training.ts';

@@ -1,7 +1,7 @@
 import { artifactId, unionOfChains, type ArtifactKey } from '../store/artifacts.ts';
 import { canonicalJson } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
-import type { GridUnit } from './types.ts';
+import type { GridUnit } from './unit.ts';
 
 /**
  * The grid as a graph: validation, topological order, result keys and priorities.

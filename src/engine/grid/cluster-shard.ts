@@ -1,6 +1,6 @@
 import { UserError } from '../util/errors.ts';
 import { parseShard } from './shard.ts';
-import type { ShardSpec } from './types.ts';
+import type { ShardSpec } from './unit.ts';
 
 /**
  * Which shard this process is, from the flag or from the scheduler that started it, so that

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveShard } from '../src/engine/grid/scheduler-shard.ts';
+import { resolveShard } from '../src/engine/grid/cluster-shard.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 
 /** Issue 14, item 6: the shard a task runs, read from Slurm's or Kubernetes' variables. */

@@ -1,4 +1,4 @@
-import type { ArtifactStore } from '../store/artifacts.ts';
+import type { ArtifactEvent, ArtifactStore } from '../store/artifacts.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 
 /**
@@ -34,6 +34,8 @@ export interface GridUnit {
    */
   everyShard?: boolean;
 }
+
+export type CorruptArtifact = Extract<ArtifactEvent, { type: 'corrupt' }>;
 
 /** 1-based: `--shard 2/4` is { index: 2, count: 4 }. */
 export interface ShardSpec {
@@ -73,14 +75,21 @@ export interface GridHandler {
   execute(unit: GridUnit, ctx: UnitContext): Promise<JsonValue>;
 }
 
+/**
+ * What a run reports as it goes, to its listeners: the caller's `onEvent`, the log and the
+ * progress line (listeners.ts) hear the same events.
+ */
 export type GridEvent =
   | { type: 'start'; unitId: string; kind: string }
   | { type: 'ran'; unitId: string; ms: number }
-  | { type: 'cached'; unitId: string }
-  /** Result of a unit of another shard, read from the store. */
-  | { type: 'external'; unitId: string }
+  /** Found in the store; `meanwhile`: stored by another run after this one looked and before it ran the unit. */
+  | { type: 'cached'; unitId: string; meanwhile?: true }
+  /** Result of a unit of another shard (`shard`), read from the store. */
+  | { type: 'external'; unitId: string; shard: number }
   | { type: 'skipped'; unitId: string; reason: string }
   | { type: 'failed'; unitId: string; message: string }
+  /** A stored result this run looked up was corrupt: moved aside, and the unit recomputed. */
+  | { type: 'corrupt'; artifact: CorruptArtifact }
   | UnitMessage;
 
 export interface GridReport {
