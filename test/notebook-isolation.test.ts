@@ -116,6 +116,41 @@ test('a cell or notebook over its time limit is stopped, even a busy one, named 
   }
 });
 
+/**
+ * Issue 23, item 5: library code leaves the process alone. runProject installed SIGINT and
+ * SIGTERM handlers that could call process.exit, and set process.exitCode for a late failure;
+ * the CLI owns both now (cli/run-control.ts), and runProject takes an AbortSignal and reports.
+ */
+test('runProject installs no signal handler and sets no exit code: an abort stops the running cell and the result says so; a late failure is reported to the caller', async () => {
+  const root = await project({
+    a: { cells: ['setTimeout(() => {\n  throw new Error("late");\n}, 50);\npublish("a.done", 1);'] },
+    b: { cells: ['publish("b.before", 1);', 'import { writeFileSync } from "node:fs";\nwriteFileSync(`${notebook.root}/busy`, "");\nwhile (true) {}'] },
+  });
+  const listeners = () => [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+  const before = { listeners: listeners(), exitCode: process.exitCode };
+  const controller = new AbortController();
+  const late: string[] = [];
+  try {
+    const running = runProject({ root, quietArtifacts: true, signal: controller.signal, onLateFailure: (name) => late.push(name) });
+    // b's cell spins until stopped, and a's timer fails 50 ms after a finished: wait for both.
+    for (let i = 0; i < 600 && !(existsSync(join(root, 'busy')) && late.length > 0); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(existsSync(join(root, 'busy')), 'the busy cell started');
+    assert.deepEqual(late, ['a'], 'the late failure of a reached the caller');
+    assert.deepEqual(listeners(), before.listeners, 'no signal handler while it runs');
+    controller.abort('SIGTERM');
+    const r = await running;
+    assert.deepEqual(r.interrupted, { by: 'SIGTERM', where: 'notebooks/b.md cell 2 (its run is stored as failed)' });
+    assert.equal(r.ok, false);
+    assert.equal(r.outcomes[1]?.error?.message, 'stopped by SIGTERM while cell 2 was running');
+    assert.deepEqual(r.results.results, {}, 'a failed late, so results.json does not keep what it published');
+    assert.equal(r.outcomes[0]?.status, 'failed');
+    assert.deepEqual(listeners(), before.listeners);
+    assert.equal(process.exitCode, before.exitCode, 'the exit code is the caller\'s');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
   test(`${signal} stops a busy cell within seconds, names it, stores the run as failed and exits ${code}`, async () => {
     const root = await project({

@@ -29,7 +29,7 @@ async function project(notebooks: Record<string, string[]>, config = ''): Promis
   return root;
 }
 
-const run = (root: string, req: Partial<ProjectRunRequest> = {}) => runProject({ root, quietArtifacts: true, handleSignals: false, ...req });
+const run = (root: string, req: Partial<ProjectRunRequest> = {}) => runProject({ root, quietArtifacts: true, ...req });
 
 test('cells see the declared variables, which are in the cache key, and no others: an undeclared one is undefined and changing it never re-runs', async () => {
   const root = await project({

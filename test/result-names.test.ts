@@ -41,7 +41,7 @@ test('a notebook may publish toString or __proto__: the results file keeps them 
   try {
     await mkdir(join(root, 'notebooks'));
     await writeFile(join(root, 'notebooks', 'a.md'), "---\ntitle: A\n---\n\n```ts\npublish('toString', 6);\npublish('__proto__', { evil: true });\n```\n");
-    const r = await runProject({ root, quietArtifacts: true, handleSignals: false });
+    const r = await runProject({ root, quietArtifacts: true });
     assert.ok(r.ok);
     assert.equal(Object.getPrototypeOf(r.results.results), Object.prototype, 'the results object itself is untouched');
     assert.ok(Object.hasOwn(r.results.results, '__proto__') && Object.hasOwn(r.results.results, 'toString'));

@@ -47,11 +47,11 @@ async function buildCase(name: string): Promise<{ out: string; warnings: string[
   const log = () => {};
   // The cross-profile case cites a frozen run of `long`, as a fresh clone would: run, freeze, forget.
   if (name === 'cross-profile') {
-    await runProject({ root, profile: 'long', log, handleSignals: false, quietArtifacts: true });
+    await runProject({ root, profile: 'long', log, quietArtifacts: true });
     await freezeProfile(root, 'long');
     await rm(join(root, '.reprobook'), { recursive: true, force: true });
   }
-  const { profile } = await runProject({ root, log, handleSignals: false, quietArtifacts: true });
+  const { profile } = await runProject({ root, log, quietArtifacts: true });
   const out = join(root, '_site');
   const site = await buildSite({ root, profile, out, builtAt: '2026-01-01T00:00:00.000Z' });
   return { out, warnings: site.warnings.map(formatWarning), cleanup: () => rm(root, { recursive: true, force: true }) };

@@ -11,7 +11,6 @@ import { pluginPath } from '../core/plugin.ts';
 import { resolveLimits } from './timeouts.ts';
 import { clearFailed, collectResults, listNotebooks, loadExecutedNotebook, storeLateFailureSync, writeExecuted, type NotebookFile } from '../store/executed.ts';
 import { UserError } from '../util/errors.ts';
-import { writeTerminal } from './capture.ts';
 import type { ProgressReporter } from '../util/progress.ts';
 
 /**
@@ -51,19 +50,21 @@ export interface ProjectRunRequest {
   progress?: ProgressReporter;
   quietArtifacts?: boolean;
   /**
-   * Stop on SIGINT (Ctrl-C) and SIGTERM (default true): the running cell is stopped, its
-   * notebook stored as failed, the results file rewritten, and runProject throws an
-   * InterruptedError. A second signal ends the process at once.
-   */
-  handleSignals?: boolean;
-  /**
-   * Aborting stops the run as a signal would (the running cell, then an InterruptedError); the
-   * reason, a string, says why in the stopped cell's error. A preview aborts a run an edit made stale.
+   * Aborting stops the run: the running cell is stopped, its notebook stored as failed, the
+   * results file rewritten from the runs that finished, and the result says `interrupted`. The
+   * reason, a string, says by what in the stopped cell's error: the CLI aborts with the signal's
+   * name on Ctrl-C or SIGTERM (cli/run-control.ts), a preview when an edit made the run stale.
    */
   signal?: AbortSignal;
+  /**
+   * A notebook failed after it was reported as run (a cell's timer or promise raised an error
+   * late): its outcome and stored record are already updated. The CLI exits non-zero for it;
+   * runProject itself never touches the process.
+   */
+  onLateFailure?: (notebook: string) => void;
 }
 
-/** A run stopped by a signal; the CLI exits with `exitCode` (128 + the signal's number). */
+/** A run that was stopped (ProjectRunResult.interrupted), as a command reports it; the CLI exits with `exitCode` (128 + the signal's number). */
 export class InterruptedError extends UserError {
   readonly exitCode: number;
   constructor(readonly signal: string, where: string | null) {
@@ -89,7 +90,15 @@ export interface ProjectRunResult {
   profile: string | null;
   outcomes: NotebookRunOutcome[];
   results: ResultsFile;
+  /** Every notebook ran or was cached. */
   ok: boolean;
+  /** The run was stopped (`signal`): by what (the abort's reason), and the cell it stopped, if one was running. */
+  interrupted: { by: string; where: string | null } | null;
+}
+
+/** A stopped run as the error a command fails with (exit code 130 for Ctrl-C, 143 for SIGTERM); nothing when it finished. */
+export function throwIfInterrupted(result: Pick<ProjectRunResult, 'interrupted'>): void {
+  if (result.interrupted) throw new InterruptedError(result.interrupted.by, result.interrupted.where);
 }
 
 /** Select notebooks by name or path; an unknown one is a UserError listing the valid names. */
@@ -121,7 +130,7 @@ export function formatCellError(doc: NotebookDocument, e: CellError): string {
 }
 
 export async function runOneNotebook(root: string, doc: NotebookDocument, profile: string | null, params: Params, config: ProjectConfig,
-  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts'> & { env: Record<string, string | undefined>; signal?: AbortSignal; prewarm?: boolean; workers?: WorkerSupply; capabilities?: RunCapabilities }): Promise<NotebookRunOutcome> {
+  opts: Pick<ProjectRunRequest, 'force' | 'log' | 'progress' | 'quietArtifacts' | 'onLateFailure'> & { env: Record<string, string | undefined>; signal?: AbortSignal; prewarm?: boolean; workers?: WorkerSupply; capabilities?: RunCapabilities }): Promise<NotebookRunOutcome> {
   const log = opts.log ?? (() => {});
   const { key, inputs, warnings } = await computeCacheKey(root, doc, params, config, opts.env, opts.capabilities);
   for (const w of warnings) log(`${doc.name}: ${w}`);
@@ -141,7 +150,7 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
   log(`${doc.name}: running (key ${short(key)})`);
   const total = doc.blocks.filter((b) => b.kind === 'code').length;
   // A cell's timer or promise may fail after the notebook finished, even after it was stored
-  // as ok: fail it then (outcome and store), and make the process exit non-zero.
+  // as ok: fail it then (outcome and store), and tell the caller (the CLI exits non-zero).
   let stored: { executed: ExecutedNotebook; outcome: NotebookRunOutcome } | null = null;
   const late: CellError[] = [];
   const failLate = (error: CellError) => {
@@ -161,7 +170,7 @@ export async function runOneNotebook(root: string, doc: NotebookDocument, profil
     if (lateSeen) return;
     lateSeen = true;
     log(`${doc.name}: FAILED after it finished, at ${formatCellError(doc, error)}`);
-    process.exitCode ||= 1;
+    opts.onLateFailure?.(doc.name);
     if (stored) failLate(error);
     else late.push(error);
   };
@@ -227,45 +236,24 @@ export async function runProject(req: ProjectRunRequest): Promise<ProjectRunResu
     return resolved;
   });
   const outcomes: NotebookRunOutcome[] = [];
-  const controller = new AbortController();
-  let signalled = null as string | null; // (`as`: set by the handler, which narrowing does not follow)
-  const onAbort = () => {
-    signalled ??= String(req.signal!.reason);
-    controller.abort(req.signal!.reason);
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
-      writeTerminal(`reprobook: ${signal} again: quitting at once\n`);
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    }
-    signalled = signal;
-    log(`${signal}: stopping the running cell (${signal === 'SIGINT' ? 'Ctrl-C' : 'send it'} again to quit at once)`);
-    controller.abort(signal);
-  };
   const sandbox = req.sandbox ? await startSandbox(root, config, req.sandbox, env, log) : null;
-  const signals: NodeJS.Signals[] = req.handleSignals === false ? [] : ['SIGINT', 'SIGTERM'];
-  for (const s of signals) process.on(s, onSignal);
-  if (req.signal?.aborted) onAbort();
-  req.signal?.addEventListener('abort', onAbort);
   try {
     for (const [i, doc] of docs.entries()) {
-      if (signalled) break;
+      if (req.signal?.aborted) break;
       outcomes.push(await runOneNotebook(root, doc, profile, params[i]!, config, {
-        ...req, env, signal: controller.signal, prewarm: i < docs.length - 1, ...(sandbox ? { workers: sandbox.workers, capabilities: { addons: sandbox.policy.addons } } : {}),
+        ...req, env, prewarm: i < docs.length - 1, ...(sandbox ? { workers: sandbox.workers, capabilities: { addons: sandbox.policy.addons } } : {}),
       }));
     }
     // Also when interrupted: the results file then holds every run that finished.
     const results = await collectResults(root, profile);
-    if (signalled) {
-      const stopped = outcomes.find((o) => o.error?.name === 'Interrupted');
-      throw new InterruptedError(signalled, stopped ? `${stopped.path} cell ${stopped.error!.cellIndex + 1} (its run is stored as failed)` : null);
-    }
-    return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed') };
+    const stopped = outcomes.find((o) => o.error?.name === 'Interrupted');
+    const interrupted = req.signal?.aborted
+      ? { by: String(req.signal.reason), where: stopped ? `${stopped.path} cell ${stopped.error!.cellIndex + 1} (its run is stored as failed)` : null }
+      : null;
+    return { profile, outcomes, results, ok: outcomes.every((o) => o.status !== 'failed'), interrupted };
   } finally {
-    for (const s of signals) process.off(s, onSignal);
     sandbox?.workers.dropSpare();
     sandbox?.host.close();
-    req.signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -3,7 +3,7 @@ import { own } from '../util/own.ts';
 import { ArtifactStore, unionOfChains, writeAlternates } from '../store/artifacts.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProject } from '../notebook/project.ts';
+import { runProject, throwIfInterrupted, type ProjectRunRequest } from '../notebook/project.ts';
 import type { Params, ResultsFile, RunEnvironment } from '../core/records.ts';
 import { judgeClaim, type Verdict } from '../results/claims.ts';
 import { gitState } from '../core/environment.ts';
@@ -126,7 +126,11 @@ export function publishedParams(published: ResultsFile): Record<string, Params> 
   return Object.fromEntries((published.provenance?.notebooks ?? []).map((nb) => [nb.name, nb.params ?? {}]));
 }
 
-export async function verify(root: string, published: ResultsFile, targets: VerifyTarget[], opts: { log?: (line: string) => void; keep?: boolean; sandbox?: boolean } = {}): Promise<VerifyRun> {
+/**
+ * `signal` stops the recomputation (the verify then fails with an InterruptedError); `onLateFailure`
+ * hears of a notebook that fails after it ran (runProject's), so that the CLI exits non-zero.
+ */
+export async function verify(root: string, published: ResultsFile, targets: VerifyTarget[], opts: { log?: (line: string) => void; keep?: boolean; sandbox?: boolean } & Pick<ProjectRunRequest, 'signal' | 'onLateFailure'> = {}): Promise<VerifyRun> {
   const notebooks = [...new Set(targets.flatMap((t) => t.notebooks))].sort();
   const chain = unionOfChains(targets.map((t) => t.artifacts));
   const scratch = await scratchProject(root);
@@ -140,7 +144,9 @@ export async function verify(root: string, published: ResultsFile, targets: Veri
     }
     const ran = await runProject({ root: scratch, notebooks, profile: published.profile, recordedParams: publishedParams(published), force: true, ...(opts.log ? { log: opts.log } : {}),
       // The scratch copy's files are links into the project, and its store reads the project's: both are the project's to read.
-      ...(opts.sandbox ? { sandbox: { alsoRead: [root] } } : {}) });
+      ...(opts.sandbox ? { sandbox: { alsoRead: [root] } } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onLateFailure ? { onLateFailure: opts.onLateFailure } : {}) });
+    throwIfInterrupted(ran);
     const failed = ran.outcomes.filter((o) => o.status === 'failed');
     if (failed.length) throw new UserError(`the recomputation failed in ${failed.map((o) => o.name).join(', ')}: ${failed[0]!.error?.message ?? 'see above'}`, 'fix the notebook (reprobook run shows the same error), then verify again');
     const parameterMismatch = ran.outcomes

@@ -76,7 +76,7 @@ export interface RenderStep {
   /** Run the cells under --sandbox. */
   sandbox?: boolean;
   log: (line: string) => void;
-  /** Stops the run (see runProject); the caller then handles Ctrl-C itself (handleSignals false). */
+  /** Stops the run (see runProject); the caller then owns Ctrl-C (preview), else this step handles it (run-control.ts). */
   signal?: AbortSignal;
 }
 
@@ -90,9 +90,11 @@ export async function runAndRender(step: RenderStep): Promise<{ site: import('..
   let runError: Error | undefined;
   let executed: import('../../core/records.ts').ExecutedNotebook[] = [];
   if (step.run) {
-    const { runProject, formatCellError } = await import('../../notebook/project.ts');
+    const { runProject, formatCellError, throwIfInterrupted } = await import('../../notebook/project.ts');
+    const { withRunControl } = await import('../run-control.ts');
     log(`reprobook build: running notebooks (profile ${profile ?? 'default'})`);
-    const ran = await runProject({ root, profile, overrides: step.params, force: !!step.force, ...(step.sandbox ? { sandbox: {} } : {}), log, ...(step.signal ? { signal: step.signal, handleSignals: false } : {}) });
+    const ran = await withRunControl(log, (control) => runProject({ root, profile, overrides: step.params, force: !!step.force, ...(step.sandbox ? { sandbox: {} } : {}), log, ...control }), step.signal);
+    throwIfInterrupted(ran);
     executed = ran.outcomes.map((o) => o.executed);
     const failed = ran.outcomes.filter((o) => o.status === 'failed');
     if (failed.length > 0) {

@@ -17,14 +17,15 @@ export function register(program: Command): void {
     .option('--ipynb', 'also export the executed notebooks as Jupyter .ipynb files', false)
     .option(SANDBOX_FLAG, SANDBOX_HELP)
     .action(async (notebooks: string[], opts: { root: string; profile?: string; param: string[]; force: boolean; ipynb: boolean; sandbox?: boolean }) => {
-      const { runProject } = await import('../../notebook/project.ts');
+      const { runProject, throwIfInterrupted } = await import('../../notebook/project.ts');
+      const { withRunControl } = await import('../run-control.ts');
       const { parseOverrides } = await import('../../notebook/params.ts');
       const { writeIpynb } = await import('../../notebook/ipynb.ts');
       const { resultsPath } = await import('../../store/executed.ts');
       const { relative, resolve } = await import('node:path');
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const root = resolve(opts.root);
-      const result = await runProject({
+      const result = await withRunControl(log, (control) => runProject({
         root,
         notebooks,
         profile: opts.profile,
@@ -32,7 +33,9 @@ export function register(program: Command): void {
         force: opts.force,
         ...(opts.sandbox ? { sandbox: {} } : {}),
         log,
-      });
+        ...control,
+      }));
+      throwIfInterrupted(result);
       if (opts.ipynb) {
         for (const o of result.outcomes) log(`${o.name}: wrote ${relative(process.cwd(), await writeIpynb(root, o.executed))}`);
       }

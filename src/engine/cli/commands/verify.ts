@@ -42,7 +42,9 @@ export function register(program: Command): void {
       if (!local && frozen) process.stderr.write(`verify: checking the frozen run of ${profile} (frozen ${frozen.record.frozenAt} at ${frozen.record.commit ?? 'no commit'})\n`);
       const claims = await loadProjectClaims(root);
       const targets = planVerify(what, { ...(opts.all ? { all: true } : {}), ...(tolerance !== undefined ? { tolerance } : {}) }, published, claims);
-      const run = await verify(root, published, targets, { log: (l) => process.stderr.write(`${l}\n`), ...(opts.keep ? { keep: true } : {}), ...(opts.sandbox ? { sandbox: true } : {}) });
+      const { withRunControl } = await import('../run-control.ts');
+      const log = (l: string) => process.stderr.write(`${l}\n`);
+      const run = await withRunControl(log, (control) => verify(root, published, targets, { log, ...(opts.keep ? { keep: true } : {}), ...(opts.sandbox ? { sandbox: true } : {}), ...control }));
       process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : renderVerify(run));
       if (run.outcomes.some((o) => !o.holds)) process.exitCode = 1;
       setTimeout(() => process.exit(), 2000).unref();
