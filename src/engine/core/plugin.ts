@@ -4,11 +4,13 @@ import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import type { RunEnvironment } from './records.ts';
 import { UserError } from '../util/errors.ts';
+import { isVariableName } from '../util/names.ts';
 
 /**
  * What a project adds to the engine, named by `plugin:` in reprobook.config.yaml: the
- * engine knows no project's code, so a project's own subcommands and what it can say about
- * where its cells ran reach the engine through this module, and only through it.
+ * engine knows no project's code, so a project's own subcommands, what it can say about
+ * where its cells ran, and the variables its code reads reach the engine through this module,
+ * and only through it.
  *
  * Keep the module cheap to import (the CLI imports it on every command): load heavy
  * dependencies inside the functions.
@@ -22,6 +24,13 @@ export interface ProjectPlugin {
    * executed notebook (provenance), never part of its cache key.
    */
   environment?(): Partial<Pick<RunEnvironment, 'backend'>> | Promise<Partial<Pick<RunEnvironment, 'backend'>>>;
+  /**
+   * The environment variables that change what the project's code computes (which backend,
+   * which data folder): their values enter every notebook's cache key, and they are the only
+   * ones cells see. The project's code knows which it reads, so it says so here; they join the
+   * config's `environment:` list, which serves a project without a plugin.
+   */
+  environmentVariables?: readonly string[];
 }
 
 /** The plugin's absolute path, from the config's `plugin:` (relative to the root). */
@@ -49,6 +58,10 @@ export function loadPlugin(path: string, root?: string): Promise<ProjectPlugin> 
         if (plugin[k] !== undefined && typeof plugin[k] !== 'function') {
           throw new UserError(`the project plugin ${shown} exports '${k}' that is not a function`, 'export function commands(program) and/or function environment()');
         }
+      }
+      const vars = plugin.environmentVariables;
+      if (vars !== undefined && !(Array.isArray(vars) && vars.every(isVariableName))) {
+        throw new UserError(`the project plugin ${shown} exports environmentVariables that is not a list of variable names`, "export const environmentVariables = ['MY_BACKEND', 'MY_DATA']");
       }
       return plugin;
     })();

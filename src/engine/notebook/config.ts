@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parseDocument, LineCounter } from 'yaml';
 import type { Params, TimeoutSettings } from '../core/records.ts';
 import { NotebookFormatError, validateParams, yamlKeyLine } from './format.ts';
-import { isSimpleName, SIMPLE_NAME_HINT } from '../util/names.ts';
+import { isSimpleName, isVariableName, SIMPLE_NAME_HINT } from '../util/names.ts';
+import { loadPlugin, pluginPath } from '../core/plugin.ts';
 import { validateTimeoutSettings } from './timeouts.ts';
 import { validateSandboxDeclaration, type SandboxDeclaration } from '../sandbox/policy.ts';
 
@@ -21,7 +22,7 @@ import { validateSandboxDeclaration, type SandboxDeclaration } from '../sandbox/
  *   dependsOn:            # other files that change results (built code, say): in the key, not listed as data
  *     - native/build/Release/*.node
  *   environment:          # environment variables whose values enter every notebook's cache key
- *     - MY_BACKEND
+ *     - MY_BACKEND        # (a plugin declares those its code reads: environmentVariables)
  *   plugin: src/my-project/plugin.ts   # the project's own commands and environment facts (../core/plugin.ts)
  *   timeout:              # time limits (timeouts.ts); a notebook's front matter overrides them
  *     cell: 30m           # each cell (default 1h; 'none': no limit)
@@ -48,7 +49,8 @@ export interface ProjectConfig {
   dependsOn: string[];
   /**
    * Names of environment variables whose values enter cache keys (unset is a value too), and
-   * the only variables cells see (declaredEnvironment).
+   * the only variables cells see (declaredEnvironment): the config's `environment:` and, from
+   * loadProjectConfig, those the plugin declares (its `environmentVariables`).
    */
   environment: string[];
   /** The project plugin module (src/engine/core/plugin.ts), relative to the root, as written. */
@@ -81,6 +83,7 @@ export function declaredEnvironment(config: Pick<ProjectConfig, 'environment'>, 
   return out;
 }
 
+/** The project's config, with the environment variables its plugin declares added to `environment`. */
 export async function loadProjectConfig(root: string): Promise<ProjectConfig> {
   let text: string;
   try {
@@ -88,7 +91,10 @@ export async function loadProjectConfig(root: string): Promise<ProjectConfig> {
   } catch {
     return { parameters: {}, profiles: {}, defaultProfile: null, data: [], dependsOn: [], environment: [] };
   }
-  return parseProjectConfig(text, CONFIG_FILE);
+  const config = parseProjectConfig(text, CONFIG_FILE);
+  const plugin = pluginPath(root, config.plugin);
+  const declared = plugin ? (await loadPlugin(plugin, root)).environmentVariables ?? [] : [];
+  return { ...config, environment: [...new Set([...config.environment, ...declared])] };
 }
 
 export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectConfig {
@@ -140,7 +146,7 @@ export function parseProjectConfig(text: string, file = CONFIG_FILE): ProjectCon
   const dependsOn = stringList('dependsOn', 'file globs relative to the project root');
   const environment = stringList('environment', 'environment variable names');
   for (const name of environment) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new NotebookFormatError(file, lineOf(['environment']), `'${name}' is not an environment variable name`);
+    if (!isVariableName(name)) throw new NotebookFormatError(file, lineOf(['environment']), `'${name}' is not an environment variable name`);
   }
   const timeout = validateTimeoutSettings(data.timeout, (k, msg, hint) => {
     throw new NotebookFormatError(file, lineOf(k ? ['timeout', k] : ['timeout']), msg, hint);

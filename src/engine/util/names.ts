@@ -18,3 +18,8 @@ export function checkProfileName(name: string, what = 'profile'): string {
   if (!isSimpleName(name)) throw new UserError(`${what} name ${JSON.stringify(name)} is not a simple name`, SIMPLE_NAME_HINT);
   return name;
 }
+
+/** An environment variable's name, as a config or a plugin declares one (letters, digits, '_'; not a digit first). */
+export function isVariableName(name: unknown): name is string {
+  return typeof name === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
