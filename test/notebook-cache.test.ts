@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { runProject, type ProjectRunRequest } from '../src/engine/notebook/project.ts';
 import { executedPath, loadExecuted, loadResults, resultsPath } from '../src/engine/store/executed.ts';
 import { importedSources, globToRegExp } from '../src/engine/notebook/cache.ts';
-import { parseNotebook } from '../src/engine/notebook/format.ts';
+import { parseNotebook } from '../src/engine/notebook/markdown-format.ts';
 import { toIpynb } from '../src/engine/notebook/ipynb.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 import type { ExecutedNotebook } from '../src/engine/core/records.ts';

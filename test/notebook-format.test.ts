@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { parseNotebook, parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/format.ts';
+import { parseNotebook, parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/markdown-format.ts';
 import { parseProjectConfig } from '../src/engine/notebook/config.ts';
 import { parseParamValue, resolveParams, validateRequest, parseOverrides } from '../src/engine/notebook/params.ts';
 import { UserError } from '../src/engine/util/errors.ts';

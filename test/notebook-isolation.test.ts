@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProject } from '../src/engine/notebook/project.ts';
 import { loadExecutedNotebook, loadResults } from '../src/engine/store/executed.ts';
-import { parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/format.ts';
+import { parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/markdown-format.ts';
 import { parseProjectConfig } from '../src/engine/notebook/config.ts';
 import { parseDuration, resolveLimits } from '../src/engine/notebook/timeouts.ts';
 

@@ -4,7 +4,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { parseNotebook, parseNotebookSource } from '../src/engine/notebook/format.ts';
+import { parseNotebook, parseNotebookSource } from '../src/engine/notebook/markdown-format.ts';
 import { executeCells } from '../src/engine/notebook/runner.ts';
 import type { CellOutput, CellResult, DisplayItem } from '../src/engine/core/records.ts';
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright-core';
 import { Runtime } from '../src/engine/notebook/runtime.ts';
-import { parseNotebookSource } from '../src/engine/notebook/format.ts';
+import { parseNotebookSource } from '../src/engine/notebook/markdown-format.ts';
 import { toDisplayItem } from '../src/engine/notebook/display.ts';
 import { renderDisplayItem } from '../src/engine/report/notebook-page.ts';
 import type { RenderContext } from '../src/engine/report/markdown.ts';

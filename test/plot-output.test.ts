@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
-import { parseNotebookSource } from '../src/engine/notebook/format.ts';
+import { parseNotebookSource } from '../src/engine/notebook/markdown-format.ts';
 import { executeCells } from '../src/engine/notebook/runner.ts';
 import type { DisplayItem } from '../src/engine/core/records.ts';
 import { renderDisplayItem } from '../src/engine/report/notebook-page.ts';

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/format.ts';
+import { parseNotebookSource, NotebookFormatError } from '../src/engine/notebook/markdown-format.ts';
 import { parseProjectConfig } from '../src/engine/notebook/config.ts';
 import { runProject } from '../src/engine/notebook/project.ts';
 import { executedPath, resultsPath } from '../src/engine/store/executed.ts';

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { CellOptions, ExecutedNotebook, NotebookDocument, Params } from '../core/records.ts';
 import { declaredEnvironment, type ProjectConfig } from './config.ts';
-import { codeCells } from './format.ts';
+import { codeCells } from './markdown-format.ts';
 import { hashValue, sha256 } from '../util/hash.ts';
 import { codeFingerprint, type CodeFingerprint } from '../store/code-fingerprint.ts';
 import { CellSyntaxError, transformCell } from './transform.ts';

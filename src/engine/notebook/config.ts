@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocument, LineCounter } from 'yaml';
 import type { Params, TimeoutSettings } from '../core/records.ts';
-import { NotebookFormatError, validateParams, yamlKeyLine } from './format.ts';
+import { NotebookFormatError, validateParams, yamlKeyLine } from './markdown-format.ts';
 import { isSimpleName, isVariableName, SIMPLE_NAME_HINT } from '../util/names.ts';
 import { loadPlugin, pluginPath } from '../core/plugin.ts';
 import { validateTimeoutSettings } from './timeouts.ts';

@@ -4,7 +4,7 @@ import { executeNotebook, type ExecuteOptions, type ExecutionResult } from './ru
 import { executedRecord } from './executed-record.ts';
 import type { RecordedArtifactEvent } from './runtime.ts';
 import { getEnvironment, type ProjectFacts } from '../core/environment.ts';
-import { codeCells } from './format.ts';
+import { codeCells } from './markdown-format.ts';
 import { terminalStream } from './capture.ts';
 import { formatDuration, type Limit, type NotebookLimits } from './timeouts.ts';
 import { createProgress, type ProgressTask } from '../util/progress.ts';

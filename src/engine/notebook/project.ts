@@ -2,7 +2,7 @@ import { resolve, relative, sep, basename, extname } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { CellError, ExecutedNotebook, NotebookDocument, Params, ResultsFile } from '../core/records.ts';
 import { declaredEnvironment, loadProjectConfig, type ProjectConfig } from './config.ts';
-import { parseNotebook } from './format.ts';
+import { parseNotebook } from './markdown-format.ts';
 import { resolveParams, validateRequest } from './params.ts';
 import { alwaysRuns, computeCacheKey, type RunCapabilities } from './cache.ts';
 import { executeNotebookIsolated, WorkerSupply, type WorkerInput } from './isolation.ts';

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CellError, CellResult, CodeCell, ExecutedNotebook, NotebookDocument, Params, PublishedResult } from '../core/records.ts';
 import { getEnvironment } from '../core/environment.ts';
-import { codeCells } from './format.ts';
+import { codeCells } from './markdown-format.ts';
 import { transformCell } from './transform.ts';
 import { toDisplayItem } from './display.ts';
 import { outsideCapture, withCapture, writeTerminal } from './capture.ts';
