@@ -14,6 +14,7 @@ import { needs } from './helpers/requirements.ts';
 
 // Asked before any test is registered: with REPROBOOK_REQUIRE_ALL=1 a missing one fails the file here.
 const openblas = await needs('openblas');
+const onednn = await needs('onednn');
 
 const require = createRequire(import.meta.url);
 const installed = (pkg: string) => {
@@ -134,8 +135,14 @@ test('doctor says which kernels compute the convolutions; switched off, it names
 });
 
 test('doctor names the OpenBLAS kernels when they are built', openblas, async () => {
+  const on = await doctor({ REPROBOOK_NATIVE_KERNELS: 'openblas' });
+  assert.match(on.stdout, /convolutions and their gradients: OpenBLAS through native\/ \(native\d+\+openblas-[\d.]+-\w+; OpenBLAS /);
+  assert.match(on.stdout, /oneDNN not used: disabled by REPROBOOK_NATIVE_KERNELS=openblas\n/);
+});
+
+test("doctor names oneDNN's convolutions, version and instruction set, when they are built", onednn, async () => {
   const on = await doctor({});
-  assert.match(on.stdout, /convolutions and their gradients: OpenBLAS through native\/ \(openblas-[\d.]+-\w+; OpenBLAS /);
+  assert.match(on.stdout, /convolutions and their gradients: oneDNN through native\/ \(native\d+\+onednn-[\d.]+-\w+\+openblas-[\d.]+-\w+\); dense layers, pooling gradient, sums: OpenBLAS /);
 });
 
 test('reprobook doctor exits non-zero when a forced backend is unavailable', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed here' }, async () => {

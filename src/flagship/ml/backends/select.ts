@@ -54,7 +54,7 @@ export interface BackendProvenance {
   versions: BackendVersions;
   threads?: number;
   simd?: boolean;
-  /** The native convolution kernels that computed alongside it, e.g. "openblas-0.3.21-zen". */
+  /** The native convolution kernels that computed alongside it, e.g. "native2+onednn-2.6.3-avx512_core_bf16+openblas-0.3.21-haswell". */
   kernels?: string;
 }
 
@@ -243,7 +243,7 @@ function activeKernels(): string | undefined {
 
 /**
  * What decides the bits of a result: the tfjs backend plus any native kernels computing on
- * it, e.g. "wasm" or "wasm+openblas-0.3.21-zen". Keys trained models and grid units, so a
+ * it, e.g. "wasm" or "wasm+native2+openblas-0.3.21-haswell". Keys trained models and grid units, so a
  * model trained with one kernel set is never served as if another had trained it.
  */
 export function backendIdentity(): string {
