@@ -372,6 +372,15 @@ const otherCases: OtherCase[] = [
     }),
   },
   {
+    // 13 channels: three groups of four (the native kernel's vector path) and one left over;
+    // values on a coarse grid, so that windows tie between any two or more positions.
+    name: 'maxPool 2x2/2 gradient, 13 channels, many ties',
+    run: () => tf.tidy(() => {
+      const x = tf.relu(tf.round(tf.mul(tf.tensor4d(values(3 * 8 * 6 * 13, 22), [3, 8, 6, 13]), 2)));
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.tensor(values(3 * 4 * 3 * 13, 23), [3, 4, 3, 13]))))(x).dataSync() as Float32Array];
+    }),
+  },
+  {
     name: 'maxPool 3x3/2 same gradient (overlapping windows, padding)',
     run: () => tf.tidy(() => {
       const x = tf.tensor4d(values(2 * 7 * 7 * 2, 9), [2, 7, 7, 2]);
