@@ -95,6 +95,17 @@ test('throughput measurement trains and differentiates on wasm without leaking t
   }
 });
 
+test('grid throughput: every worker thread measures the same step together, and the figure is their sum', async () => {
+  const { measureGrid } = await import('../src/flagship/bench/grid.ts');
+  const options = { batch: 4, maxSteps: 2, seconds: 60, warmup: 1 };
+  const g = await measureGrid({ target: 'wasm', phase: 'training', options }, 2);
+  assert.equal(g.workers, 2);
+  assert.equal(g.perWorker.length, 2);
+  for (const w of g.perWorker) assert.equal(w.steps, 2);
+  assert.equal(g.imagesPerSecond, g.perWorker[0]!.imagesPerSecond + g.perWorker[1]!.imagesPerSecond);
+  await assert.rejects(measureGrid({ target: 'no-such-backend', phase: 'input-gradient', options }, 1), /unknown backend 'no-such-backend'/);
+});
+
 test('kernel profile: a training step computes filter gradients, an input gradient does not; shares add up', async () => {
   const { profileKernels } = await import('../src/flagship/bench/kernels.ts');
   await initBackend('wasm');
