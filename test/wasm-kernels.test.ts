@@ -504,3 +504,18 @@ test('wasm Identity shares the buffer safely: a clone outlives its source', asyn
   assert.deepEqual(Array.from(c.dataSync()), [2, 3, 4]);
   c.dispose();
 });
+
+test('wasm Cast to the same dtype shares the buffer safely; to another dtype it converts', async () => {
+  await initBackend('wasm');
+  const a = tf.tensor1d([1.5, -2.25, 3]);
+  const before = tf.engine().backend.numDataIds();
+  const b = tf.cast(a, 'float32');
+  assert.equal(tf.engine().backend.numDataIds(), before, 'no new buffer for a cast to float32');
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1.5, -2.25, 3]);
+  const c = tf.cast(b, 'int32');
+  assert.equal(c.dtype, 'int32');
+  assert.deepEqual(Array.from(c.dataSync()), [1, -2, 3]);
+  b.dispose();
+  c.dispose();
+});
