@@ -28,7 +28,7 @@ const installed = (pkg: string) => {
 
 test('backend names: valid ones parse, unknown ones are a UserError naming the value and the choices', () => {
   for (const n of [...BACKEND_NAMES, 'auto']) assert.equal(parseBackendName(n), n);
-  assert.throws(() => parseBackendName('webgpu'), (e: unknown) => e instanceof UserError && /webgpu/.test(e.message) && /wasm/.test(e.hint ?? ''));
+  assert.throws(() => parseBackendName('metal'), (e: unknown) => e instanceof UserError && /metal/.test(e.message) && /webgpu, tensorflow, wasm/.test(e.hint ?? ''));
   assert.equal(preferenceFromEnv({}), 'auto');
   assert.equal(preferenceFromEnv({ REPROBOOK_BACKEND: 'cpu' }), 'cpu');
   assert.throws(() => preferenceFromEnv({ REPROBOOK_BACKEND: 'gpu' }), (e: unknown) => e instanceof UserError && /REPROBOOK_BACKEND/.test(e.message));
@@ -46,12 +46,55 @@ test('auto picks the first available backend in order and says why each better o
   }
   if (!installed('@tensorflow/tfjs-node') && !installed('@tensorflow/tfjs-node-gpu')) {
     assert.equal(report.chosen, 'wasm', 'without the native packages auto lands on wasm');
-    assert.match(report.attempts[1]!.reason!, /@tensorflow\/tfjs-node not installed/);
+    assert.match(report.attempts.find((a) => a.name === 'tensorflow')!.reason!, /@tensorflow\/tfjs-node not installed/);
     assert.equal(report.simd, true);
     assert.equal(report.threads, 1, 'tfjs-backend-wasm runs single-threaded in Node');
   }
   assert.equal(tf.getBackend(), report.tfjsBackend);
   assert.match(formatBackendReport(report), new RegExp(`backend: ${report.chosen}`));
+});
+
+test('webgpu: what is missing is named in order: Dawn, a GPU adapter, a hardware one, tfjs\'s backend', async () => {
+  const { registerWebGpu } = await import('../src/flagship/ml/backends/webgpu.ts');
+  const notFound = () => Promise.reject(Object.assign(new Error('Cannot find package'), { code: 'ERR_MODULE_NOT_FOUND' }));
+  const dawn = (adapter: unknown) => ({ create: () => ({ requestAdapter: async () => adapter }), globals: { GPUBufferUsage: { STORAGE: 128 } } });
+  const h200 = { isFallbackAdapter: false, info: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' } };
+  const reasonOf = async (load: (name: string) => Promise<unknown>) => {
+    const r = await registerWebGpu(load);
+    return r.ok ? '' : r.reason;
+  };
+  const hadNavigator = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  try {
+    assert.match(await reasonOf(notFound), /package webgpu \(Dawn for Node\) not installed; where there is a GPU: npm install --no-save webgpu@/);
+    assert.match(await reasonOf(async () => dawn(null)), /Dawn found no GPU adapter \(no Vulkan loader libvulkan\.so\.1/);
+    const swiftshader = { isFallbackAdapter: false, info: { vendor: 'google', description: 'SwiftShader Device (Subzero)' } };
+    assert.match(await reasonOf(async () => dawn(swiftshader)), /only a software adapter \(SwiftShader Device \(Subzero\)\), slower than the wasm backend/);
+    assert.match(await reasonOf((name) => (name === 'webgpu' ? Promise.resolve(dawn(h200)) : notFound())), /package @tensorflow\/tfjs-backend-webgpu \(tfjs's WebGPU backend\) not installed/);
+    // tfjs's package registers its backend from navigator.gpu when imported: a stand-in does the same.
+    const r = await registerWebGpu(async (name) => {
+      if (name === 'webgpu') return dawn(h200);
+      assert.ok((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu, 'navigator.gpu is set before tfjs\'s backend is imported');
+      tf.registerBackend('webgpu', () => new (tf.findBackend('cpu')!.constructor as new () => tf.KernelBackend)());
+      return {};
+    });
+    assert.deepEqual(r, { ok: true, adapter: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' } });
+    assert.equal((globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage !== undefined, true, "Dawn's globals, which tfjs's kernels name");
+  } finally {
+    tf.removeBackend('webgpu');
+    delete (globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage;
+    if (hadNavigator) Object.defineProperty(globalThis, 'navigator', hadNavigator);
+    else delete (globalThis as { navigator?: unknown }).navigator;
+  }
+});
+
+test('the subnormal probe: cpu and wasm keep subnormals; a GPU is named in the identity', async () => {
+  const { keepsSubnormals, adapterSlug } = await import('../src/flagship/ml/backends/webgpu.ts');
+  for (const name of ['cpu', 'wasm'] as const) {
+    await initBackend(name);
+    assert.equal(keepsSubnormals(), true, name);
+  }
+  assert.equal(adapterSlug({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' }), 'nvidia-hopper');
+  assert.equal(adapterSlug({ vendor: '', architecture: '', description: 'Some GPU (rev 2)' }), 'some-gpu-rev-2');
 });
 
 test('initBackend is idempotent and switching back re-activates the backend', async () => {

@@ -47,10 +47,14 @@ export function formatBackendReport(report: BackendReport): string {
       if (native?.reason && !/=0/.test(native.reason)) lines.push(`    fix: ${NATIVE_FIX}`);
     }
   }
+  if (report.chosen === 'webgpu' && report.gpu) {
+    const g = report.gpu;
+    lines.push(`  gpu: ${g.description || 'unnamed'} (${[g.vendor, g.architecture].filter(Boolean).join(', ')}) through Dawn`);
+  }
   for (const a of report.attempts) {
     lines.push(`  ${a.available ? 'ok  ' : 'skip'} ${a.name}${a.reason ? `: ${a.reason}` : ''}`);
   }
   const v = report.versions;
-  lines.push(`versions: node ${v.node}, tfjs ${v.tfjs}, tfjs-core ${v.tfjsCore}, tfjs-backend-wasm ${v.tfjsBackendWasm ?? 'not installed'}, tfjs-node ${v.tfjsNode ?? 'not installed'}`);
+  lines.push(`versions: node ${v.node}, tfjs ${v.tfjs}, tfjs-core ${v.tfjsCore}, tfjs-backend-wasm ${v.tfjsBackendWasm ?? 'not installed'}, tfjs-node ${v.tfjsNode ?? 'not installed'}, tfjs-backend-webgpu ${v.tfjsBackendWebgpu ?? 'not installed'}, webgpu (Dawn) ${v.webgpu ?? 'not installed'}`);
   return `${lines.join('\n')}\n`;
 }
