@@ -57,26 +57,26 @@ test('auto picks the first available backend in order and says why each better o
 test('webgpu: what is missing is named in order: Dawn, a GPU adapter, a hardware one, tfjs\'s backend', async () => {
   const { registerWebGpu } = await import('../src/flagship/ml/backends/webgpu.ts');
   const notFound = () => Promise.reject(Object.assign(new Error('Cannot find package'), { code: 'ERR_MODULE_NOT_FOUND' }));
+  const installed = (dawnModule: unknown, backend: () => Promise<unknown> = notFound) => ({ dawn: async () => dawnModule, backend });
   const dawn = (adapter: unknown) => ({ create: () => ({ requestAdapter: async () => adapter }), globals: { GPUBufferUsage: { STORAGE: 128 } } });
   const h200 = { isFallbackAdapter: false, info: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' } };
-  const reasonOf = async (load: (name: string) => Promise<unknown>) => {
-    const r = await registerWebGpu(load);
+  const reasonOf = async (modules: Parameters<typeof registerWebGpu>[0]) => {
+    const r = await registerWebGpu(modules);
     return r.ok ? '' : r.reason;
   };
   const hadNavigator = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
   try {
-    assert.match(await reasonOf(notFound), /package webgpu \(Dawn for Node\) not installed; where there is a GPU: npm install --no-save webgpu@/);
-    assert.match(await reasonOf(async () => dawn(null)), /Dawn found no GPU adapter \(no Vulkan loader libvulkan\.so\.1/);
+    assert.match(await reasonOf({ dawn: notFound, backend: notFound }), /package webgpu \(Dawn for Node\) not installed; where there is a GPU: npm install --no-save webgpu@/);
+    assert.match(await reasonOf(installed(dawn(null))), /Dawn found no GPU adapter \(no Vulkan loader libvulkan\.so\.1/);
     const swiftshader = { isFallbackAdapter: false, info: { vendor: 'google', description: 'SwiftShader Device (Subzero)' } };
-    assert.match(await reasonOf(async () => dawn(swiftshader)), /only a software adapter \(SwiftShader Device \(Subzero\)\), slower than the wasm backend/);
-    assert.match(await reasonOf((name) => (name === 'webgpu' ? Promise.resolve(dawn(h200)) : notFound())), /package @tensorflow\/tfjs-backend-webgpu \(tfjs's WebGPU backend\) not installed/);
+    assert.match(await reasonOf(installed(dawn(swiftshader))), /only a software adapter \(SwiftShader Device \(Subzero\)\), slower than the wasm backend/);
+    assert.match(await reasonOf(installed(dawn(h200))), /package @tensorflow\/tfjs-backend-webgpu \(tfjs's WebGPU backend\) not installed/);
     // tfjs's package registers its backend from navigator.gpu when imported: a stand-in does the same.
-    const r = await registerWebGpu(async (name) => {
-      if (name === 'webgpu') return dawn(h200);
+    const r = await registerWebGpu(installed(dawn(h200), async () => {
       assert.ok((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu, 'navigator.gpu is set before tfjs\'s backend is imported');
       tf.registerBackend('webgpu', () => new (tf.findBackend('cpu')!.constructor as new () => tf.KernelBackend)());
       return {};
-    });
+    }));
     assert.deepEqual(r, { ok: true, adapter: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' } });
     assert.equal((globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage !== undefined, true, "Dawn's globals, which tfjs's kernels name");
   } finally {

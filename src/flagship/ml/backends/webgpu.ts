@@ -24,6 +24,17 @@ export interface GpuAdapter {
   description: string;
 }
 
+/** How the two packages are loaded: `import()`s that a bundler can follow (gpu-check.sh), or stand-ins in tests. */
+export interface WebGpuModules {
+  dawn(): Promise<unknown>;
+  backend(): Promise<unknown>;
+}
+
+const installedModules: WebGpuModules = {
+  dawn: () => import('webgpu'),
+  backend: () => import('@tensorflow/tfjs-backend-webgpu'),
+};
+
 interface Dawn {
   create(options: string[]): { requestAdapter(o?: { powerPreference?: string }): Promise<DawnAdapter | null> };
   globals: Record<string, unknown>;
@@ -46,10 +57,10 @@ const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe/i;
  * package is imported, and its kernels name `GPUBufferUsage` and its siblings as globals.
  * Dawn provides both, and they are installed here, once, for that reason only.
  */
-export async function registerWebGpu(importModule: (name: string) => Promise<unknown> = (n) => import(n)): Promise<WebGpuSetup> {
+export async function registerWebGpu(modules: WebGpuModules = installedModules): Promise<WebGpuSetup> {
   let dawn: Dawn;
   try {
-    dawn = (await importModule(WEBGPU_PACKAGES.dawn)) as Dawn;
+    dawn = (await modules.dawn()) as Dawn;
   } catch (err) {
     return { ok: false, reason: missingOrBroken(WEBGPU_PACKAGES.dawn, err, 'Dawn for Node') };
   }
@@ -72,7 +83,7 @@ export async function registerWebGpu(importModule: (name: string) => Promise<unk
     if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
     else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     try {
-      await importModule(WEBGPU_PACKAGES.backend);
+      await modules.backend();
     } catch (err) {
       return { ok: false, reason: missingOrBroken(WEBGPU_PACKAGES.backend, err, "tfjs's WebGPU backend") };
     }
