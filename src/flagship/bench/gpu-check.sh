@@ -47,6 +47,9 @@ run() {
   echo "== the machine"
   nvidia-smi -L 2>&1 || echo "nvidia-smi: not found"
   ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>/dev/null || echo "no Vulkan ICD folder (the NVIDIA driver's nvidia_icd.json is what Dawn needs)"
+  # Lent NVIDIA machines keep the driver's Vulkan manifest outside the standard folders.
+  local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; echo "Vulkan driver: $icd"; fi
   if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
     echo "no libvulkan.so.1 here: using the carried one"
     export LD_LIBRARY_PATH="$out/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
