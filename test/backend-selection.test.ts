@@ -17,7 +17,7 @@ import { UserError } from '../src/engine/util/errors.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const unknownBackend = (name: string, source: RegExp) => (e: unknown) =>
-  e instanceof UserError && e.message.includes(`unknown backend '${name}'`) && source.test(e.message) && /auto, tensorflow-gpu, tensorflow, wasm, cpu/.test(e.hint ?? '');
+  e instanceof UserError && e.message.includes(`unknown backend '${name}'`) && source.test(e.message) && /auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu/.test(e.hint ?? '');
 
 test("--param backend=bogus is the same UserError as any other bad backend name, not 'attempts[name] is not a function'", async () => {
   await assert.rejects(initBackend('bogus'), unknownBackend('bogus', /'backend' parameter/));

@@ -14,6 +14,7 @@ import { needs } from './helpers/requirements.ts';
 
 // Asked before any test is registered: with REPROBOOK_REQUIRE_ALL=1 a missing one fails the file here.
 const openblas = await needs('openblas');
+const onednn = await needs('onednn');
 
 const require = createRequire(import.meta.url);
 const installed = (pkg: string) => {
@@ -27,7 +28,7 @@ const installed = (pkg: string) => {
 
 test('backend names: valid ones parse, unknown ones are a UserError naming the value and the choices', () => {
   for (const n of [...BACKEND_NAMES, 'auto']) assert.equal(parseBackendName(n), n);
-  assert.throws(() => parseBackendName('webgpu'), (e: unknown) => e instanceof UserError && /webgpu/.test(e.message) && /wasm/.test(e.hint ?? ''));
+  assert.throws(() => parseBackendName('metal'), (e: unknown) => e instanceof UserError && /metal/.test(e.message) && /webgpu, tensorflow, wasm/.test(e.hint ?? ''));
   assert.equal(preferenceFromEnv({}), 'auto');
   assert.equal(preferenceFromEnv({ REPROBOOK_BACKEND: 'cpu' }), 'cpu');
   assert.throws(() => preferenceFromEnv({ REPROBOOK_BACKEND: 'gpu' }), (e: unknown) => e instanceof UserError && /REPROBOOK_BACKEND/.test(e.message));
@@ -45,12 +46,55 @@ test('auto picks the first available backend in order and says why each better o
   }
   if (!installed('@tensorflow/tfjs-node') && !installed('@tensorflow/tfjs-node-gpu')) {
     assert.equal(report.chosen, 'wasm', 'without the native packages auto lands on wasm');
-    assert.match(report.attempts[1]!.reason!, /@tensorflow\/tfjs-node not installed/);
+    assert.match(report.attempts.find((a) => a.name === 'tensorflow')!.reason!, /@tensorflow\/tfjs-node not installed/);
     assert.equal(report.simd, true);
     assert.equal(report.threads, 1, 'tfjs-backend-wasm runs single-threaded in Node');
   }
   assert.equal(tf.getBackend(), report.tfjsBackend);
   assert.match(formatBackendReport(report), new RegExp(`backend: ${report.chosen}`));
+});
+
+test('webgpu: what is missing is named in order: Dawn, a GPU adapter, a hardware one, tfjs\'s backend', async () => {
+  const { registerWebGpu } = await import('../src/flagship/ml/backends/webgpu.ts');
+  const notFound = () => Promise.reject(Object.assign(new Error('Cannot find package'), { code: 'ERR_MODULE_NOT_FOUND' }));
+  const installed = (dawnModule: unknown, backend: () => Promise<unknown> = notFound) => ({ dawn: async () => dawnModule, backend });
+  const dawn = (adapter: unknown) => ({ create: () => ({ requestAdapter: async () => adapter }), globals: { GPUBufferUsage: { STORAGE: 128 } } });
+  const h200 = { isFallbackAdapter: false, info: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' } };
+  const reasonOf = async (modules: Parameters<typeof registerWebGpu>[0]) => {
+    const r = await registerWebGpu(modules);
+    return r.ok ? '' : r.reason;
+  };
+  const hadNavigator = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  try {
+    assert.match(await reasonOf({ dawn: notFound, backend: notFound }), /package webgpu \(Dawn for Node\) not installed; where there is a GPU: npm install --no-save webgpu@/);
+    assert.match(await reasonOf(installed(dawn(null))), /Dawn found no GPU adapter \(no Vulkan loader libvulkan\.so\.1/);
+    const swiftshader = { isFallbackAdapter: false, info: { vendor: 'google', description: 'SwiftShader Device (Subzero)' } };
+    assert.match(await reasonOf(installed(dawn(swiftshader))), /only a software adapter \(SwiftShader Device \(Subzero\)\), slower than the wasm backend/);
+    assert.match(await reasonOf(installed(dawn(h200))), /package @tensorflow\/tfjs-backend-webgpu \(tfjs's WebGPU backend\) not installed/);
+    // tfjs's package registers its backend from navigator.gpu when imported: a stand-in does the same.
+    const r = await registerWebGpu(installed(dawn(h200), async () => {
+      assert.ok((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu, 'navigator.gpu is set before tfjs\'s backend is imported');
+      tf.registerBackend('webgpu', () => new (tf.findBackend('cpu')!.constructor as new () => tf.KernelBackend)());
+      return {};
+    }));
+    assert.deepEqual(r, { ok: true, adapter: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' } });
+    assert.equal((globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage !== undefined, true, "Dawn's globals, which tfjs's kernels name");
+  } finally {
+    tf.removeBackend('webgpu');
+    delete (globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage;
+    if (hadNavigator) Object.defineProperty(globalThis, 'navigator', hadNavigator);
+    else delete (globalThis as { navigator?: unknown }).navigator;
+  }
+});
+
+test('the subnormal probe: cpu and wasm keep subnormals; a GPU is named in the identity', async () => {
+  const { keepsSubnormals, adapterSlug } = await import('../src/flagship/ml/backends/webgpu.ts');
+  for (const name of ['cpu', 'wasm'] as const) {
+    await initBackend(name);
+    assert.equal(keepsSubnormals(), true, name);
+  }
+  assert.equal(adapterSlug({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' }), 'nvidia-hopper');
+  assert.equal(adapterSlug({ vendor: '', architecture: '', description: 'Some GPU (rev 2)' }), 'some-gpu-rev-2');
 });
 
 test('initBackend is idempotent and switching back re-activates the backend', async () => {
@@ -94,6 +138,17 @@ test('throughput measurement trains and differentiates on wasm without leaking t
   }
 });
 
+test('grid throughput: every worker thread measures the same step together, and the figure is their sum', async () => {
+  const { measureGrid } = await import('../src/flagship/bench/grid.ts');
+  const options = { batch: 4, maxSteps: 2, seconds: 60, warmup: 1 };
+  const g = await measureGrid({ target: 'wasm', phase: 'training', options }, 2);
+  assert.equal(g.workers, 2);
+  assert.equal(g.perWorker.length, 2);
+  for (const w of g.perWorker) assert.equal(w.steps, 2);
+  assert.equal(g.imagesPerSecond, g.perWorker[0]!.imagesPerSecond + g.perWorker[1]!.imagesPerSecond);
+  await assert.rejects(measureGrid({ target: 'no-such-backend', phase: 'input-gradient', options }, 1), /unknown backend 'no-such-backend'/);
+});
+
 test('kernel profile: a training step computes filter gradients, an input gradient does not; shares add up', async () => {
   const { profileKernels } = await import('../src/flagship/bench/kernels.ts');
   await initBackend('wasm');
@@ -134,8 +189,14 @@ test('doctor says which kernels compute the convolutions; switched off, it names
 });
 
 test('doctor names the OpenBLAS kernels when they are built', openblas, async () => {
+  const on = await doctor({ REPROBOOK_NATIVE_KERNELS: 'openblas' });
+  assert.match(on.stdout, /convolutions and their gradients: OpenBLAS through native\/ \(native\d+\+openblas-[\d.]+-\w+; OpenBLAS /);
+  assert.match(on.stdout, /oneDNN not used: disabled by REPROBOOK_NATIVE_KERNELS=openblas\n/);
+});
+
+test("doctor names oneDNN's convolutions, version and instruction set, when they are built", onednn, async () => {
   const on = await doctor({});
-  assert.match(on.stdout, /convolutions and their gradients: OpenBLAS through native\/ \(openblas-[\d.]+-\w+; OpenBLAS /);
+  assert.match(on.stdout, /convolutions and their gradients: oneDNN through native\/ \(native\d+\+onednn-[\d.]+-\w+\+openblas-[\d.]+-\w+\); dense layers, pooling gradient, sums: OpenBLAS /);
 });
 
 test('reprobook doctor exits non-zero when a forced backend is unavailable', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed here' }, async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { appendFile, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -63,6 +63,11 @@ test('the training fingerprint is the import graph: kernels, backends and native
   const files = Object.keys(fp.files);
   for (const f of ['src/flagship/ml/backends/wasm-training-kernels.ts', 'src/flagship/ml/backends/wasm-registry.ts', 'src/flagship/ml/backends/native-kernels.ts', 'src/flagship/ml/model.ts', 'native/src/kernels.c', 'native/binding.gyp']) {
     assert.ok(files.includes(f), `${f} is in the training fingerprint`);
+  }
+  // Every native source, present and future: a C file the addon compiles but @fingerprint
+  // forgets would let a kernel change reuse models its predecessor trained.
+  for (const f of await readdir(join(REPO, 'native', 'src'))) {
+    assert.ok(files.includes(`native/src/${f}`), `native/src/${f} is in the training fingerprint (name it with @fingerprint in native-kernels.ts)`);
   }
   assert.ok(!files.some((f) => f.includes('/attacks/')), 'no attack module');
   assert.ok(!Object.values(fp.files).includes('missing'), 'every file resolves');

@@ -47,7 +47,7 @@ test('smoke profile: the real notebooks build a complete site, results file and 
     assert.equal(results.profile, 'smoke');
     assert.ok(results.provenance, 'provenance is recorded');
     // The backend as the grid keys it: tfjs's name plus the native kernel set when built.
-    assert.match(String(results.provenance.environment?.backend), /^wasm(\+openblas-[\d.]+-\w+)?$/);
+    assert.match(String(results.provenance.environment?.backend), /^wasm(\+native\d+(\+onednn-[\d.]+-\w+)?\+openblas-[\d.]+-\w+)?$/);
     await t.test('the OpenBLAS kernels computed it where they are built', openblasNeeds, () => {
       assert.match(String(results.provenance.environment?.backend), /\+openblas-/);
     });

@@ -3,27 +3,36 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { backendIdentity, initBackend } from '../src/flagship/ml/backends/select.ts';
 import { createRequire } from 'node:module';
-import { ADDON_PATH, setNativeKernelsEnabled } from '../src/flagship/ml/backends/native-kernels.ts';
+import { ADDON_PATH, NATIVE_KERNEL_SET, setNativeKernelsEnabled, setOneDnnEnabled } from '../src/flagship/ml/backends/native-kernels.ts';
 import { needs } from './helpers/requirements.ts';
 
 /**
  * The wasm convolution kernels against the reference implementation of the cpu backend:
  * convolutions and the gradients of a conv2d loss with respect to the input and the filter,
  * on shapes that exercise every padding/stride path, for both kernel sets the wasm backend
- * can run: XNNPACK (src/flagship/ml/backends/wasm-kernels.ts) and OpenBLAS (native/, through
- * src/flagship/ml/backends/native-kernels.ts).
+ * can run: XNNPACK (src/flagship/ml/backends/wasm-kernels.ts), OpenBLAS and oneDNN (native/,
+ * through src/flagship/ml/backends/native-kernels.ts).
  */
 
-/** The kernel sets, switched in one process; OpenBLAS's tests are skipped where it is not built (./helpers/requirements.ts). */
+/** The kernel sets, switched in one process; native ones are skipped where not built (./helpers/requirements.ts). */
 const openblas = await needs('openblas');
+const onednn = await needs('onednn');
 const KERNEL_SETS = [
-  { name: 'xnnpack', native: false, options: {} },
-  { name: 'openblas', native: true, options: openblas },
+  { name: 'xnnpack', native: false, oneDnn: false, options: {} },
+  { name: 'openblas', native: true, oneDnn: false, options: openblas },
+  { name: 'onednn', native: true, oneDnn: true, options: onednn },
 ];
 
-async function useKernels(set: { native: boolean }): Promise<void> {
+/** Each test leaves the default set (native, oneDNN where built) behind it. */
+async function useKernels(set: { native: boolean; oneDnn: boolean }): Promise<void> {
   await initBackend('wasm');
   setNativeKernelsEnabled(set.native);
+  setOneDnnEnabled(set.oneDnn);
+}
+
+function defaultKernels(): void {
+  setNativeKernelsEnabled(true);
+  setOneDnnEnabled(true);
 }
 
 
@@ -53,6 +62,38 @@ const cases: Case[] = [
   { name: 'explicit pad larger than filter', x: [1, 5, 5, 2], f: [3, 3, 2, 2], strides: 2, pad: [[0, 0], [4, 3], [3, 4], [0, 0]] },
   { name: '1x1 filter stride 2', x: [2, 5, 5, 4], f: [1, 1, 4, 3], strides: 2, pad: 'valid' },
 ];
+
+/** A seeded stream of integers in [lo, hi]: random shapes that are the same on every run. */
+function integers(seed: number): (lo: number, hi: number) => number {
+  let s = seed >>> 0;
+  return (lo, hi) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return lo + ((s >>> 8) % (hi - lo + 1));
+  };
+}
+
+/**
+ * Random geometries besides the chosen ones above: sizes, channel counts (1 to 40 outputs,
+ * oneDNN's blocked layouts pad to 16), filters, strides and paddings nobody thought of.
+ */
+function randomCases(count: number, seed: number): Case[] {
+  const int = integers(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const fH = int(1, 5), fW = int(1, 5), strides = int(1, 3);
+    const pad = (['valid', 'same', int(0, 2)] as const)[int(0, 2)]!;
+    const x: Case['x'] = [int(1, 4), int(fH, 14), int(fW, 14), int(1, 12)];
+    const f: Case['f'] = [fH, fW, x[3], int(1, 40)];
+    return { name: `random #${i}: x ${x.join('x')}, filter ${f.join('x')}, stride ${strides}, pad ${pad}`, x, f, strides, pad };
+  });
+}
+
+/**
+ * On the native kernel sets only: tfjs-backend-wasm's own forward Conv2D (XNNPACK), which the
+ * xnnpack set runs, computes wrong values for some numeric paddings with leftover rows (random
+ * #4 below) and then corrupts its heap. The native kernels replace it for every NHWC float32
+ * convolution.
+ */
+const nativeCases = randomCases(16, 2025);
 
 /** Deterministic values in [-1, 1) from a small LCG, identical on every backend. */
 function values(n: number, seed: number): Float32Array {
@@ -135,7 +176,7 @@ const dilatable = (c: Case) => typeof c.pad === 'string' && c.x[1] >= 2 * c.f[0]
 
 test('cpu reference gradients', async () => {
   await initBackend('cpu');
-  for (const c of cases) {
+  for (const c of [...cases, ...nativeCases]) {
     expected.set(c.name, gradients(c));
     expectedForward.set(c.name, [forward(c, 1), ...(dilatable(c) ? [forward(c, 2)] : [])]);
   }
@@ -149,19 +190,41 @@ test('wasm backend is initialised with the replacement kernels', async () => {
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'Conv2DBackpropFilter registered for wasm');
 });
 
-test('the OpenBLAS kernels are built, registered and part of the backend identity', openblas, async () => {
+test('the native kernels are built, registered and part of the backend identity, with their version', openblas, async () => {
   const report = await initBackend('wasm');
   assert.ok(report.nativeKernels?.available, `native kernels unavailable: ${report.nativeKernels?.reason} (CI installs libopenblas-dev; see native/build.mjs)`);
-  assert.match(report.nativeKernels!.id!, /^openblas-\d+\.\d+\.\d+-[a-z0-9]+$/);
-  setNativeKernelsEnabled(true);
-  assert.equal(backendIdentity(), `wasm+${report.nativeKernels!.id}`);
+  const { openblas: blas, oneDnn, id } = report.nativeKernels!;
+  assert.match(blas!, /^openblas-\d+\.\d+\.\d+-[a-z0-9]+$/);
+  defaultKernels();
+  const all = `wasm+native${NATIVE_KERNEL_SET}${oneDnn?.available ? `+${oneDnn.id}` : ''}+${blas}`;
+  assert.equal(backendIdentity(), all);
+  assert.equal(`wasm+${id}`, all, 'doctor names the set that computes by default');
+  // Kernel set 1 (OpenBLAS convolutions only) keyed its results "wasm+openblas-...": a model
+  // it trained must not be found under the identity of the kernels that compute now.
+  assert.notEqual(backendIdentity(), `wasm+${blas}`);
+  assert.ok(NATIVE_KERNEL_SET >= 2);
+  setOneDnnEnabled(false);
+  assert.equal(backendIdentity(), `wasm+native${NATIVE_KERNEL_SET}+${blas}`, 'OpenBLAS alone is a kernel set of its own');
   setNativeKernelsEnabled(false);
   assert.equal(backendIdentity(), 'wasm', 'with the native kernels switched off, results come from XNNPACK');
-  setNativeKernelsEnabled(true);
+  defaultKernels();
+});
+
+test("oneDNN's convolutions, where built, are named in the identity with version and instruction set", onednn, async () => {
+  const report = await initBackend('wasm');
+  const oneDnn = report.nativeKernels?.oneDnn;
+  assert.ok(oneDnn?.available, `oneDNN unavailable: ${oneDnn && !oneDnn.available ? oneDnn.reason : 'not reported'}`);
+  assert.match(oneDnn.id, /^onednn-\d+\.\d+\.\d+-[a-z0-9_]+$/);
+  defaultKernels();
+  const withOneDnn = backendIdentity();
+  setOneDnnEnabled(false);
+  assert.notEqual(backendIdentity(), withOneDnn);
+  defaultKernels();
+  assert.ok(backendIdentity().includes(`+${oneDnn.id}+`));
 });
 
 for (const set of KERNEL_SETS) {
-  for (const c of cases) {
+  for (const c of set.native ? [...cases, ...nativeCases] : cases) {
     test(`${set.name}: conv2d and its gradients match cpu: ${c.name}`, set.options, async () => {
       await useKernels(set);
       const ref = expected.get(c.name)!;
@@ -211,6 +274,26 @@ test('the addon checks what it is given: sizes against the geometry, types, argu
   assert.throws(() => addon.conv2dBackpropFilter!(geo, x, y), /expected \(geometry, a, b, out\)/);
   assert.throws(() => addon.conv2d!(geo, x, w, y, new Float32Array(2), false), /bias length/);
   assert.throws(() => addon.sumRows!(x, new Float32Array(3), 4, 4), /rows x cols/);
+  // [2x3] . [3x2], then with b transposed.
+  const a = Float32Array.from([1, 2, 3, 4, 5, 6]), b = Float32Array.from([1, 0, 0, 1, 1, 1]), ab = new Float32Array(4);
+  addon.matMul!(a, b, ab, 1, 2, 3, 2, false, false);
+  assert.deepEqual(Array.from(ab), [4, 5, 10, 11]);
+  addon.matMul!(a, Float32Array.from([1, 0, 1, 0, 1, 1]), ab, 1, 2, 3, 2, false, true);
+  assert.deepEqual(Array.from(ab), [4, 5, 10, 11]);
+  assert.throws(() => addon.matMul!(a, b, new Float32Array(5), 1, 2, 3, 2, false, false), /matrix product/);
+  assert.throws(() => addon.matMul!(a, b, ab, 1, 2, 3, 2, 0, false), /booleans/);
+});
+
+test("the addon's oneDNN convolutions check what they are given as OpenBLAS's do", onednn, () => {
+  const addon = createRequire(import.meta.url)(ADDON_PATH) as Record<string, (...a: unknown[]) => unknown>;
+  const geo = new Int32Array([1, 4, 4, 1, 2, 2, 1, 3, 3, 1, 1, 0, 0, 1, 1]);
+  const x = new Float32Array(16).fill(1), w = new Float32Array(9).fill(1), y = new Float32Array(4);
+  addon.conv2dOneDnn!(geo, x, w, y, new Float32Array([-10]), true);
+  assert.deepEqual(Array.from(y), [0, 0, 0, 0], 'bias then ReLU');
+  addon.conv2dOneDnn!(geo, x, w, y);
+  assert.deepEqual(Array.from(y), [9, 9, 9, 9]);
+  assert.throws(() => addon.conv2dBackpropInputOneDnn!(geo, y, w, new Float32Array(15)), /tensor sizes do not match the geometry/);
+  assert.match((addon.oneDnnInfo!() as { isa: string }).isa, /^[a-z0-9_]+$/);
 });
 
 for (const set of KERNEL_SETS) test(`${set.name}: an empty batch gives empty gradients without error`, set.options, async () => {
@@ -228,7 +311,39 @@ for (const set of KERNEL_SETS) test(`${set.name}: an empty batch gives empty gra
   assert.deepEqual(Array.from(df), new Array(3 * 3 * 2 * 3).fill(0), 'the filter gradient of no images is 0');
   assert.deepEqual(dx.shape, [0, 6, 6, 2]);
   dx.dispose();
-  setNativeKernelsEnabled(true);
+  defaultKernels();
+});
+
+/**
+ * FGSM on a distilled network differentiates through gradients of 1e-40 to 1e-20 (issue 11):
+ * a kernel that flushed subnormals to zero (as some SIMD libraries do for speed) would turn
+ * them into exact zeros. Inputs and output gradients of ~1e-39 make every product and most sums subnormal.
+ */
+function subnormalConv(): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.mul(tf.tensor4d(values(2 * 9 * 9 * 8, 40), [2, 9, 9, 8]), 1e-39) as tf.Tensor4D;
+    const f = tf.tensor4d(values(3 * 3 * 8 * 16, 41), [3, 3, 8, 16]);
+    const dy = tf.mul(tf.tensor4d(values(2 * 7 * 7 * 16, 42), [2, 7, 7, 16]), 1e-39);
+    const attrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dimRoundingMode: undefined };
+    const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: f }, { ...attrs, inputShape: [2, 9, 9, 8] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const dyNormal = tf.tensor4d(values(2 * 7 * 7 * 16, 42), [2, 7, 7, 16]);
+    const df = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: dyNormal }, { ...attrs, filterShape: [3, 3, 8, 16] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return [tf.conv2d(x, f, 1, 'valid'), dx, df].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+for (const set of KERNEL_SETS) test(`${set.name}: subnormal activations and gradients are kept, as on cpu`, set.options, async () => {
+  await initBackend('cpu');
+  const ref = subnormalConv();
+  await useKernels(set);
+  const got = subnormalConv();
+  defaultKernels();
+  ['forward', 'dx', 'dfilter'].forEach((what, i) => {
+    const tiny = ref[i]!.filter((v) => v !== 0 && Math.abs(v) < 2 ** -126).length;
+    assert.ok(tiny > ref[i]!.length / 2, `${what}: the reference is mostly subnormal`);
+    assert.equal(got[i]!.filter((v) => v !== 0).length, ref[i]!.filter((v) => v !== 0).length, `${what}: no value flushed to zero`);
+    assertClose(got[i]!, ref[i]!, what);
+  });
 });
 
 test('dilation 2: forward matches cpu and tfjs-core refuses its gradient on both backends', async () => {
@@ -254,6 +369,15 @@ const otherCases: OtherCase[] = [
     run: () => tf.tidy(() => {
       const x = tf.relu(tf.tensor4d(values(2 * 6 * 6 * 3, 7), [2, 6, 6, 3]));
       return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.tensor(values(2 * 3 * 3 * 3, 8), [2, 3, 3, 3]))))(x).dataSync() as Float32Array];
+    }),
+  },
+  {
+    // 13 channels: three groups of four (the native kernel's vector path) and one left over;
+    // values on a coarse grid, so that windows tie between any two or more positions.
+    name: 'maxPool 2x2/2 gradient, 13 channels, many ties',
+    run: () => tf.tidy(() => {
+      const x = tf.relu(tf.round(tf.mul(tf.tensor4d(values(3 * 8 * 6 * 13, 22), [3, 8, 6, 13]), 2)));
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.tensor(values(3 * 4 * 3 * 13, 23), [3, 4, 3, 13]))))(x).dataSync() as Float32Array];
     }),
   },
   {
@@ -298,6 +422,25 @@ const otherCases: OtherCase[] = [
 ];
 
 otherCases.push({
+  name: 'matMul on random shapes: transposes, shared and equal batches',
+  run: () => tf.tidy(() => {
+    const int = integers(7);
+    const out: Float32Array[] = [];
+    for (let i = 0; i < 12; i++) {
+      const [m, k, n, ta, tb] = [int(1, 70), int(1, 70), int(1, 70), int(0, 1) === 1, int(0, 1) === 1];
+      // shared: 0 both batched, 1 a is one matrix for every b, 2 b is one matrix for every a.
+      const batch = int(1, 3), shared = int(0, 2);
+      const shapeA = shared === 1 ? (ta ? [k, m] : [m, k]) : [batch, ...(ta ? [k, m] : [m, k])];
+      const shapeB = shared === 2 ? (tb ? [n, k] : [k, n]) : [batch, ...(tb ? [n, k] : [k, n])];
+      const a = tf.tensor(values(size(shapeA), 30 + i), shapeA);
+      const b = tf.tensor(values(size(shapeB), 60 + i), shapeB);
+      out.push(tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb).dataSync() as Float32Array);
+    }
+    return out;
+  }),
+});
+
+otherCases.push({
   name: 'fused conv2d (inference in tf.layers): bias and ReLU, linear, no bias, stride 2 same',
   run: () => tf.tidy(() => {
     const x = tf.tensor4d(values(3 * 9 * 9 * 4, 18), [3, 9, 9, 4]);
@@ -320,7 +463,7 @@ for (const set of KERNEL_SETS) {
       await useKernels(set);
       const before = tf.engine().backend.numDataIds();
       const got = c.run();
-      setNativeKernelsEnabled(true);
+      defaultKernels();
       assert.equal(tf.engine().backend.numDataIds(), before, 'no leaked backend memory');
       got.forEach((g, i) => assertClose(g, ref[i]!, `${c.name} #${i}`));
     });
@@ -345,7 +488,7 @@ for (const set of KERNEL_SETS) test(`${set.name}: the paper network: loss and ev
   const ref = run();
   await useKernels(set);
   const got = run();
-  setNativeKernelsEnabled(true);
+  defaultKernels();
   assert.equal(got.length, ref.length);
   got.forEach((g, i) => assertClose(g, ref[i]!, i === 0 ? 'loss' : `gradient #${i}`));
 });
@@ -359,5 +502,20 @@ test('wasm Identity shares the buffer safely: a clone outlives its source', asyn
   const c = tf.add(b, 1);
   b.dispose();
   assert.deepEqual(Array.from(c.dataSync()), [2, 3, 4]);
+  c.dispose();
+});
+
+test('wasm Cast to the same dtype shares the buffer safely; to another dtype it converts', async () => {
+  await initBackend('wasm');
+  const a = tf.tensor1d([1.5, -2.25, 3]);
+  const before = tf.engine().backend.numDataIds();
+  const b = tf.cast(a, 'float32');
+  assert.equal(tf.engine().backend.numDataIds(), before, 'no new buffer for a cast to float32');
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1.5, -2.25, 3]);
+  const c = tf.cast(b, 'int32');
+  assert.equal(c.dtype, 'int32');
+  assert.deepEqual(Array.from(c.dataSync()), [1, -2, 3]);
+  b.dispose();
   c.dispose();
 });

@@ -22,7 +22,7 @@ export async function commands(program: Command): Promise<void> {
   });
 }
 
-/** The backend the cells computed on, kernel set included ("wasm+openblas-0.3.21-zen"). */
+/** The backend the cells computed on, kernel set included ("wasm+native2+onednn-2.6.3-avx512_core_bf16+openblas-0.3.21-haswell"). */
 export async function environment(): Promise<{ backend?: string }> {
   const { activeBackendIdentity } = await import('./ml/backends/active.ts');
   const backend = activeBackendIdentity();

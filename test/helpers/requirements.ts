@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
  * requirement fails the file with its own message rather than in the middle of other tests.
  */
 
-export type Requirement = 'chromium' | 'poppler' | 'openblas';
+export type Requirement = 'chromium' | 'poppler' | 'openblas' | 'onednn';
 
 export const REQUIRE_ALL_ENV = 'REPROBOOK_REQUIRE_ALL';
 
@@ -57,21 +57,38 @@ export const REQUIREMENTS: Record<Requirement, RequirementSpec> = {
   openblas: {
     name: 'the OpenBLAS kernels',
     install: 'apt-get install g++ make python3 libopenblas-dev, then npm run build:native',
-    // Loads the addon itself rather than asking native-kernels.ts: that module is part of every
-    // trained network's code fingerprint, and a test's needs are no reason to retrain.
     async missing() {
-      const { ADDON_PATH, NATIVE_ENV } = await import('../../src/flagship/ml/backends/native-kernels.ts');
-      if (process.env[NATIVE_ENV] === '0') return `disabled by ${NATIVE_ENV}=0`;
-      if (!existsSync(ADDON_PATH)) return `the native addon is not built (${ADDON_PATH} is missing)`;
-      try {
-        createRequire(import.meta.url)(ADDON_PATH);
-        return undefined;
-      } catch (err) {
-        return `the native addon does not load (${(err as Error).message})`;
-      }
+      const loaded = await loadAddon();
+      return typeof loaded === 'string' ? loaded : undefined;
+    },
+  },
+  onednn: {
+    name: "oneDNN's convolutions",
+    install: 'apt-get install libdnnl-dev, then npm run build:native',
+    async missing() {
+      const loaded = await loadAddon();
+      if (typeof loaded === 'string') return loaded;
+      if (process.env.REPROBOOK_NATIVE_KERNELS === 'openblas') return 'disabled by REPROBOOK_NATIVE_KERNELS=openblas';
+      return typeof loaded.conv2dOneDnn === 'function' ? undefined : 'the native addon was built without oneDNN';
     },
   },
 };
+
+/**
+ * The native addon's exports, or why it does not load here. Loads the addon itself rather than
+ * asking native-kernels.ts: that module is part of every trained network's code fingerprint,
+ * and a test's needs are no reason to retrain.
+ */
+async function loadAddon(): Promise<Record<string, unknown> | string> {
+  const { ADDON_PATH, NATIVE_ENV } = await import('../../src/flagship/ml/backends/native-kernels.ts');
+  if (process.env[NATIVE_ENV] === '0') return `disabled by ${NATIVE_ENV}=0`;
+  if (!existsSync(ADDON_PATH)) return `the native addon is not built (${ADDON_PATH} is missing)`;
+  try {
+    return createRequire(import.meta.url)(ADDON_PATH) as Record<string, unknown>;
+  } catch (err) {
+    return `the native addon does not load (${(err as Error).message})`;
+  }
+}
 
 const probed = new Map<Requirement, Promise<string | undefined>>();
 const missing = (r: Requirement) => {

@@ -7,9 +7,6 @@ import { loadReport } from './load.ts';
 import { renderSite, type RenderedSite } from './render-site.ts';
 import { checkOutDir, writeOutput, type OutputSource } from './site-output.ts';
 import { formatWarning, type ReportWarning } from './warnings.ts';
-import type { Provenance } from './provenance.ts';
-import type { ClaimRow } from '../results/claims.ts';
-import type { ResultsFile } from '../notebook/types.ts';
 
 /**
  * A build of the report as three steps, as Observable Framework's build(config, effects):
@@ -46,18 +43,13 @@ export interface SiteEffects {
 
 export const defaultSiteEffects: SiteEffects = { writeSite: writeOutput };
 
-export interface SiteBuild {
+/** What a build wrote and found: the rendered site's facts, with the paths written. */
+export interface SiteBuild extends Omit<RenderedSite, 'files' | 'notebookPages'> {
   out: string;
   indexPath: string;
   resultsPath: string;
+  /** The notebook pages of the build's run, as written. */
   notebookPages: string[];
-  warnings: ReportWarning[];
-  profile: string | null;
-  provenance: Provenance;
-  claims: ClaimRow[];
-  title: string;
-  pdfHeader: string;
-  results: ResultsFile;
   builtAt: string;
   /** The project files the build read (report, style, bibliography, claims, images), relative to the root. */
   inputs: string[];

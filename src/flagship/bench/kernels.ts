@@ -12,10 +12,10 @@ import { paperNetworkSteps } from './training.ts';
 
 export interface KernelShare {
   kernel: string;
-  /** Milliseconds in this kernel, summed over its calls in one step. */
+  /** Milliseconds in this kernel, summed over its calls in one step (median over the profiled steps). */
   ms: number;
   calls: number;
-  /** Fraction of the step's total kernel time. */
+  /** Fraction of the step's total kernel time (the sum of the medians). */
   share: number;
 }
 
@@ -25,8 +25,12 @@ export interface KernelProfile {
   kernels: KernelShare[];
 }
 
-/** Profile one step of each phase (after `warmup` untimed steps), kernels sorted by time. */
-export async function profileKernels(batch: number, warmup = 2): Promise<KernelProfile[]> {
+/**
+ * Profile each phase (after `warmup` untimed steps), kernels sorted by time: per kernel, the
+ * median over `repeats` profiled steps of its time in a step, so that one step slowed by
+ * another process on a shared machine does not decide the split.
+ */
+export async function profileKernels(batch: number, warmup = 2, repeats = 5): Promise<KernelProfile[]> {
   const steps = await paperNetworkSteps(batch);
   const phases: Array<[KernelProfile['phase'], () => tf.Tensor]> = [['training', steps.training], ['input-gradient', steps.inputGradient]];
   const out: KernelProfile[] = [];
@@ -38,17 +42,25 @@ export async function profileKernels(batch: number, warmup = 2): Promise<KernelP
         t.dispose();
       };
       for (let i = 0; i < warmup; i++) step();
-      const info = await tf.profile(step);
-      const byKernel = new Map<string, { ms: number; calls: number }>();
-      for (const k of info.kernels) {
-        const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-        e.ms += Number(k.kernelTimeMs) || 0;
-        e.calls += 1;
-        byKernel.set(k.name, e);
+      const samples = new Map<string, { ms: number[]; calls: number }>();
+      for (let r = 0; r < repeats; r++) {
+        const info = await tf.profile(step);
+        const byKernel = new Map<string, { ms: number; calls: number }>();
+        for (const k of info.kernels) {
+          const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+          e.ms += Number(k.kernelTimeMs) || 0;
+          e.calls += 1;
+          byKernel.set(k.name, e);
+        }
+        for (const [name, e] of byKernel) {
+          const s = samples.get(name) ?? { ms: [], calls: e.calls };
+          s.ms.push(e.ms);
+          samples.set(name, s);
+        }
       }
-      const totalMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
-      const kernels = [...byKernel].map(([kernel, e]) => ({ kernel, ms: e.ms, calls: e.calls, share: totalMs > 0 ? e.ms / totalMs : 0 }))
-        .sort((a, b) => b.ms - a.ms);
+      const medians = [...samples].map(([kernel, s]) => ({ kernel, ms: median(s.ms), calls: s.calls }));
+      const totalMs = medians.reduce((sum, k) => sum + k.ms, 0);
+      const kernels = medians.map((k) => ({ ...k, share: totalMs > 0 ? k.ms / totalMs : 0 })).sort((a, b) => b.ms - a.ms);
       out.push({ phase, totalMs, kernels });
     }
   } finally {
@@ -57,9 +69,15 @@ export async function profileKernels(batch: number, warmup = 2): Promise<KernelP
   return out;
 }
 
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-/** The eight most expensive kernels of each phase, per backend; the cpu backend is skipped (minutes a step). */
+/** The eight most expensive kernels of each phase (medians of 5 steps), per backend; the cpu backend is skipped (minutes a step). */
 export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenerator<BenchRecord> {
   for (const target of expandTargets(opts.backends)) {
     if (target === 'cpu') continue;
@@ -68,9 +86,10 @@ export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenera
       yield { bench: 'kernel-profile', backend: target, value: NaN, unit: 'ms', skipped: entered.reason };
       continue;
     }
-    for (const p of await profileKernels(128)) {
+    const repeats = 5;
+    for (const p of await profileKernels(128, 2, repeats)) {
       for (const k of p.kernels.slice(0, 8)) {
-        yield { bench: 'kernel-profile', backend: entered.label, phase: p.phase, kernel: k.kernel, value: round(k.ms), unit: 'ms', calls: k.calls, share: round(k.share, 3), stepMs: round(p.totalMs), batch: 128 };
+        yield { bench: 'kernel-profile', backend: entered.label, phase: p.phase, kernel: k.kernel, value: round(k.ms), unit: 'ms', calls: k.calls, share: round(k.share, 3), stepMs: round(p.totalMs), batch: 128, medianOfSteps: repeats };
       }
     }
   }

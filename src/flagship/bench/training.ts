@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { BenchOptions, BenchRecord, BenchSuite } from './types.ts';
 import { enterTarget, expandTargets, leaveTargets } from './targets.ts';
+import { measureGrid } from './grid.ts';
 
 /**
  * Throughput of the paper's network on each backend: the training step (forward with
@@ -22,6 +23,8 @@ export interface ThroughputOptions {
   seconds: number;
   /** Untimed steps first (XNNPACK operator creation, allocator warm-up). */
   warmup: number;
+  /** Awaited between the warm-up and the timed steps: lets concurrent measurements start together. */
+  ready?: () => Promise<void>;
 }
 
 export interface Throughput {
@@ -49,6 +52,7 @@ export function syntheticBatch(batch: number, seed = 1): { x: tf.Tensor4D; y: tf
 async function time(step: () => void, sync: () => Promise<void>, o: ThroughputOptions): Promise<Throughput> {
   for (let i = 0; i < o.warmup; i++) step();
   await sync();
+  await o.ready?.();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let steps = 0;
@@ -129,7 +133,7 @@ export const measureTraining = (o: ThroughputOptions): Promise<Throughput> => me
 export const measureInputGradient = (o: ThroughputOptions): Promise<Throughput> => measureStep(o, (s) => s.inputGradient);
 
 /** Step counts per backend: the pure-JS cpu backend manages about 1 image/s. */
-function plan(backend: string, seconds: number): ThroughputOptions {
+export function plan(backend: string, seconds: number): ThroughputOptions {
   if (backend === 'cpu') return { batch: 8, maxSteps: 1, seconds, warmup: 0 };
   return { batch: 128, maxSteps: 1000, seconds, warmup: 2 };
 }
@@ -155,7 +159,10 @@ interface TorchRecord { bench: string; threads: number; value: number; imagesPer
 /** The same network in PyTorch on 1 and 2 threads, with its ratio to the tfjs figures of this run. */
 interface Mine { backend: string; value: number; perCpuSecond: number }
 
-async function* compareTorch(seconds: number, ours: Map<string, Mine>): AsyncGenerator<BenchRecord> {
+/** This run's whole-machine figure (measureGrid) of one backend, for the PyTorch 2-thread ratio. */
+interface Grid { backend: string; workers: number; value: number }
+
+async function* compareTorch(seconds: number, ours: Map<string, Mine>, grids: Map<string, Grid>): AsyncGenerator<BenchRecord> {
   const found = await findTorchPython();
   if (!found) {
     yield {
@@ -172,6 +179,7 @@ async function* compareTorch(seconds: number, ours: Map<string, Mine>): AsyncGen
     for (const line of stdout.split('\n').filter((l) => l.trim().startsWith('{'))) {
       const r = JSON.parse(line) as TorchRecord;
       const mine = ours.get(r.bench);
+      const grid = threads === workersOf(grids) ? grids.get(r.bench) : undefined;
       yield {
         bench: r.bench, backend: `pytorch-${threads}-thread${threads > 1 ? 's' : ''}`, value: round(r.value), unit: 'images/s',
         batch: r.batch, steps: r.steps, seconds: round(r.seconds), threads, torch: r.torch, python: found.python,
@@ -182,6 +190,8 @@ async function* compareTorch(seconds: number, ours: Map<string, Mine>): AsyncGen
           // Per CPU-second: less sensitive to other processes on a shared machine.
           ...(r.imagesPerCpuSecond ? { ratioTorchToTfjsPerCpuSecond: ratio(r.imagesPerCpuSecond, mine.perCpuSecond) } : {}),
         } : {}),
+        // The machine against the machine: our grid's worker threads against PyTorch's threads.
+        ...(grid ? { gridComparedTo: `${grid.workers} workers of ${grid.backend}`, ratioGridToTorch: ratio(grid.value, r.value) } : {}),
       };
     }
   }
@@ -196,6 +206,8 @@ export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenera
     const prev = ours.get(bench);
     if (!prev || t.imagesPerSecond > prev.value) ours.set(bench, { backend, value: t.imagesPerSecond, perCpuSecond: t.imagesPerCpuSecond });
   };
+  /** The identity each target that ran computed with. */
+  const labels = new Map<string, string>();
   for (const target of expandTargets(opts.backends)) {
     const entered = await enterTarget(target);
     if (!entered.ok) {
@@ -203,6 +215,7 @@ export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenera
       continue;
     }
     const name = entered.label;
+    labels.set(target, name);
     const p = plan(name, opts.seconds);
     const provenance = describeBackend();
     const label = name === 'cpu' ? `tiny run: batch ${p.batch}, ${p.maxSteps} steps` : undefined;
@@ -220,8 +233,26 @@ export const run: BenchSuite = async function* (opts: BenchOptions): AsyncGenera
     };
   }
   await leaveTargets();
-  if (opts.compareTorch) yield* compareTorch(opts.seconds, ours);
+  const grids = new Map<string, Grid>();
+  // The machine's figure for the first backend asked for that ran (its default kernels).
+  const gridTarget = opts.backends.find((b) => b !== 'cpu' && labels.has(b));
+  if (gridTarget) {
+    for (const phase of ['training', 'input-gradient'] as const) {
+      const g = await measureGrid({ target: gridTarget, phase, options: plan(gridTarget, opts.seconds) });
+      const backend = labels.get(gridTarget)!;
+      grids.set(phase, { backend, workers: g.workers, value: g.imagesPerSecond });
+      yield {
+        bench: `grid-${phase}`, backend, value: round(g.imagesPerSecond), unit: 'images/s', workers: g.workers,
+        perWorker: g.perWorker.map((t) => round(t.imagesPerSecond)), batch: g.perWorker[0]!.batch, seconds: round(Math.max(...g.perWorker.map((t) => t.seconds))),
+        note: 'one worker thread per core, as the experiment grid runs, all timed over the same window',
+      };
+    }
+  }
+  if (opts.compareTorch) yield* compareTorch(opts.seconds, ours, grids);
 };
+
+/** The worker count of this run's grid figures (every phase uses the same), or 0 when none ran. */
+const workersOf = (grids: Map<string, Grid>) => [...grids.values()][0]?.workers ?? 0;
 
 const round = (v: number) => Math.round(v * 10) / 10;
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;

