@@ -9,7 +9,7 @@ import { JSDOM } from 'jsdom';
 import { diffRuns } from '../src/engine/diff/diff.ts';
 import { renderDiffText } from '../src/engine/diff/render.ts';
 import { parseClaims } from '../src/engine/results/claims.ts';
-import type { ResultsFile } from '../src/engine/notebook/types.ts';
+import type { ResultsFile } from '../src/engine/core/records.ts';
 
 /** Issue 14, item 2: `reprobook diff A B` (results files, profiles, saved builds) and the site's diff.html. */
 

@@ -11,9 +11,9 @@ import { needs } from './helpers/requirements.ts';
 import { createContext, createMarkdown, scanNumbering, type RenderContext } from '../src/engine/report/markdown.ts';
 import { renderEmbed, type EmbedSite } from '../src/engine/report/embed.ts';
 import { renderCellOutputs } from '../src/engine/report/notebook-page.ts';
-import { codeCells, parseNotebook, parseNotebookSource } from '../src/engine/notebook/format.ts';
+import { codeCells, parseNotebook, parseNotebookSource } from '../src/engine/notebook/markdown-format.ts';
 import { toDisplayItem } from '../src/engine/notebook/display.ts';
-import type { CellOutput, DisplayItem, ExecutedNotebook, NotebookDocument } from '../src/engine/notebook/types.ts';
+import type { CellOutput, DisplayItem, ExecutedNotebook, NotebookDocument } from '../src/engine/core/records.ts';
 import { UserError } from '../src/engine/util/errors.ts';
 
 /**

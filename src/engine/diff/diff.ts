@@ -1,4 +1,4 @@
-import type { ResultsFile } from '../notebook/types.ts';
+import type { ResultsFile } from '../core/records.ts';
 import { has } from '../util/own.ts';
 import { judgeClaims, type ClaimSpec, type Verdict } from '../results/claims.ts';
 

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { ResultsFile } from '../notebook/types.ts';
+import type { ResultsFile } from '../core/records.ts';
 import { profileDir } from '../store/executed.ts';
 
 /**

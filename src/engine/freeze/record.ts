@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import type { ExecutedNotebook, ResultsFile } from '../notebook/types.ts';
+import type { ExecutedNotebook, ResultsFile } from '../core/records.ts';
 import { hashValue } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
 import { checkProfileName } from '../util/names.ts';

@@ -3,7 +3,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import JSZip from 'jszip';
 import { toIpynb } from '../notebook/ipynb.ts';
-import type { ResultsFile } from '../notebook/types.ts';
+import type { ResultsFile } from '../core/records.ts';
 import { loadExecuted } from '../store/executed.ts';
 import { UserError } from '../util/errors.ts';
 import { isSafeRelative, MANIFEST_FILE, readManifest, realpathLoose, SOURCE_DIRS, within } from './site-output.ts';

@@ -1,4 +1,4 @@
-import type { ExecutedNotebook } from '../notebook/types.ts';
+import type { ExecutedNotebook } from '../core/records.ts';
 import { UserError } from '../util/errors.ts';
 import { escapeHtml } from './html.ts';
 import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, type RenderContext } from './markdown.ts';

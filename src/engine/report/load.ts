@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import MarkdownIt from 'markdown-it';
-import type { ExecutedNotebook, ResultsFile } from '../notebook/types.ts';
-import { gitState } from '../notebook/environment.ts';
+import type { ExecutedNotebook, ResultsFile } from '../core/records.ts';
+import { gitState } from '../core/environment.ts';
 import {
   buildResults, listNotebooks, loadExecuted, loadResults, profileDir, resultsPath, type UnreadableRecord,
 } from '../store/executed.ts';

@@ -1,5 +1,5 @@
 import hljs from 'highlight.js';
-import type { CellOutput, CellResult, CodeCell, DisplayItem, ExecutedNotebook, NotebookDocument, PublishedResult } from '../notebook/types.ts';
+import type { CellOutput, CellResult, CodeCell, DisplayItem, ExecutedNotebook, NotebookDocument, PublishedResult } from '../core/records.ts';
 import { escapeHtml } from './html.ts';
 import { formatValue } from '../results/values.ts';
 import { cellAnchor, renderMarkdown, resultAnchor, type RenderContext } from './markdown.ts';

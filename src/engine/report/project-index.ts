@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { own } from '../util/own.ts';
 import { basename, join } from 'node:path';
-import type { ExecutedNotebook } from '../notebook/types.ts';
+import type { ExecutedNotebook } from '../core/records.ts';
 import { escapeHtml } from './html.ts';
 import { formatValue } from '../results/values.ts';
 import { resultAnchor, sourceHref, type RenderContext } from './markdown.ts';

@@ -1,4 +1,4 @@
-import type { ExecutedNotebook, ParamValue, ResultsFile } from '../notebook/types.ts';
+import type { ExecutedNotebook, ParamValue, ResultsFile } from '../core/records.ts';
 import { escapeHtml } from './html.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { ExecutedNotebook } from '../notebook/types.ts';
+import type { ExecutedNotebook } from '../core/records.ts';
 import { UserError } from '../util/errors.ts';
 import { judgeClaims, type ClaimRow, type ClaimSpec, type Verdict } from '../results/claims.ts';
 import { formatValue } from '../results/values.ts';
