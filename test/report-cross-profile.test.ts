@@ -121,3 +121,26 @@ test('a frozen value whose code changed is marked stale on the page and fails --
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('one label embedded from this build and from another profile is two placements, each with its id and number; the same one twice is reported', async () => {
+  const root = await project();
+  try {
+    assert.equal(cli(root, 'run', '--profile', 'long').status, 0);
+    assert.equal(cli(root, 'run', '--profile', 'quick').status, 0);
+    await writeFile(join(root, 'report', 'index.md'), '---\ntitle: Both\n---\n\nSee @tbl-count.\n\n{{embed 01-count#tbl-count}}\n\n{{embed long:01-count#tbl-count}}\n\n{{embed quick:01-count#tbl-count}}\n');
+    const out = join(root, '_site');
+    const site = await buildSite({ root, profile: 'quick', out });
+    // The third names this build's own profile: the same run's label again, so a duplicate.
+    assert.deepEqual(site.warnings.map(formatWarning), ['report/index.md:11: {{embed quick:01-count#tbl-count}}: tbl-count is placed twice; the second has no id, so references go to the first']);
+    const doc = new JSDOM(await readFile(join(out, 'index.html'), 'utf8')).window.document;
+    const rowOf = (id: string) => [...doc.querySelectorAll(`#${id} td`)].map((c) => c.textContent);
+    assert.match(doc.querySelector('#tbl-count figcaption')!.textContent!, /^Table 1:/);
+    assert.deepEqual(rowOf('tbl-count'), ['100', '26']);
+    assert.match(doc.querySelector('#long-tbl-count figcaption')!.textContent!, /^Table 2:.*profile long/);
+    assert.deepEqual(rowOf('long-tbl-count'), ['10,000', '2,500']);
+    assert.equal(doc.querySelectorAll('figure.table-figure').length, 3);
+    assert.equal(doc.querySelector('a[href="#tbl-count"]')?.textContent, 'Table 1');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
 import { needs } from './helpers/requirements.ts';
-import { createContext, createMarkdown, scanNumbering, type RenderContext } from '../src/engine/report/markdown.ts';
+import { createContext, createMarkdown, scanNumbering, type Placements, type RenderContext } from '../src/engine/report/markdown.ts';
 import { renderEmbed, type EmbedSite } from '../src/engine/report/embed.ts';
 import { renderCellOutputs } from '../src/engine/report/notebook-page.ts';
 import { codeCells, parseNotebook, parseNotebookSource } from '../src/engine/notebook/markdown-format.ts';
@@ -187,7 +187,7 @@ function executedFixture(doc: NotebookDocument, outputs: Record<string, CellOutp
 /** The report Markdown rendered with `{{embed}}` as the site renders it. */
 function renderReport(markdown: string, executed: ExecutedNotebook[]): { doc: Document; ctx: RenderContext } {
   const ctx = createContext({ numbering: scanNumbering(markdown) });
-  const placed = new Set<string>();
+  const placed: Placements = new Map();
   const embedding: EmbedSite['embedding'] = [];
   const md = createMarkdown(ctx);
   ctx.directive = (name, args, line) => renderEmbed(args[0], {

@@ -1,7 +1,7 @@
 import type { ExecutedNotebook } from '../core/records.ts';
 import { UserError } from '../util/errors.ts';
 import { escapeHtml } from './html.ts';
-import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, type RenderContext } from './markdown.ts';
+import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, placeEmbed, type Placements, type RenderContext } from './markdown.ts';
 import { renderCellOutputs } from './notebook-page.ts';
 
 /**
@@ -27,8 +27,8 @@ export interface EmbedSite {
   ctx: RenderContext;
   /** Report Markdown rendered inline (captions may cite and cross-reference). */
   inline: (markdown: string) => string;
-  /** Labels already placed on this page: a second placement gets no id (ids are unique). */
-  placed: Set<string>;
+  /** Labels already placed on this page, by run (see placeEmbed: ids are unique). */
+  placed: Placements;
   /**
    * The embeds being rendered now, outermost first: a cell's Markdown output may itself embed,
    * and one that leads back to a cell being placed would recurse until the stack overflows.
@@ -106,12 +106,11 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
       );
     }
   }
-  const first = !site.placed.has(label);
-  site.placed.add(label);
-  if (!first) warnHere('placed-twice', `${label} is placed twice; the second has no id, so references go to the first`);
-  const id = first ? ` id="${escapeHtml(label)}"` : '';
+  const placement = placeEmbed(site.placed, other ?? '', label);
+  if (!placement.id) warnHere('placed-twice', `${label} is placed twice${other ? ` from profile ${other}` : ''}; the second has no id, so references go to the first`);
+  const id = placement.id ? ` id="${escapeHtml(placement.id)}"` : '';
   const kind = labelKind(label);
-  const numbered = kind ? site.ctx.numbering.get(label) : undefined;
+  const numbered = kind ? site.ctx.numbering.get(placement.id ?? label) : undefined;
   const caption = block.options.caption ? site.inline(block.options.caption) : '';
   if (!numbered) return `<div class="embed"${id}>\n${body}\n${caption ? `<p class="embed-caption">${caption} (${source})</p>` : ''}</div>`;
   const figcaption = `<figcaption><span class="figure-label">${escapeHtml(numbered.label)}:</span> ${caption}<span class="figure-note"> From ${source}.</span></figcaption>`;

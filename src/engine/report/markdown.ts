@@ -166,13 +166,36 @@ function codeLines(markdown: string): Set<number> {
   return lines;
 }
 
+/** The labels an embed has placed, each with the runs it came from ('' for this build's own run). */
+export type Placements = Map<string, Set<string>>;
+
+/**
+ * Where an embed places a label, one rule for numbering and rendering: the first placement of
+ * a label is its target (id = the label, so `@label` finds it); the same label from another
+ * profile's run is a placement of its own (id `PROFILE-label`: the paper's protocol and this
+ * build may both show their `txt-arithmetic`); the same label from the same run again is a
+ * duplicate, which gets no id (ids are unique) and is reported.
+ */
+export function placeEmbed(placed: Placements, run: string, label: string): { id?: string } {
+  const runs = placed.get(label);
+  if (!runs) {
+    placed.set(label, new Set([run]));
+    return { id: label };
+  }
+  if (runs.has(run)) return {};
+  runs.add(run);
+  return { id: `${run || 'this-run'}-${label}` };
+}
+
 /**
  * Numbers figures, tables and display equations in the order they appear, and records the
  * sections that carry an explicit `{#sec-ID}`, so that a reference may come before its target.
  * Code blocks are skipped, as the renderer shows them: literal text, numbering nothing.
+ * `profile` is this build's: an embed that names it is this build's run.
  */
-export function scanNumbering(markdown: string): Numbering {
+export function scanNumbering(markdown: string, profile?: string): Numbering {
   const out: Numbering = new Map();
+  const placed: Placements = new Map();
   let fig = 0;
   let tbl = 0;
   let eq = 0;
@@ -182,9 +205,11 @@ export function scanNumbering(markdown: string): Numbering {
     const d = DIRECTIVE_LINE.exec(line.trim());
     if (d) {
       const arg = d[2]!.trim().split(/\s+/)[0] ?? '';
-      const id = d[1] === 'embed' ? parseEmbedTarget(arg)?.label : d[1] === 'claims' ? arg : undefined;
-      // The first placement of a label is its target; a second one is reported by site.ts.
-      const kind = id && !out.has(id) ? labelKind(id) : undefined;
+      const target = d[1] === 'embed' ? parseEmbedTarget(arg) : undefined;
+      const label = target ? target.label : d[1] === 'claims' ? arg : undefined;
+      const run = target?.profile !== undefined && target.profile !== profile ? target.profile : '';
+      const id = label ? placeEmbed(placed, run, label).id : undefined;
+      const kind = id ? labelKind(label!) : undefined;
       if (kind === 'Figure') out.set(id!, { kind, number: ++fig, label: `Figure ${fig}` });
       if (kind === 'Table') out.set(id!, { kind, number: ++tbl, label: `Table ${tbl}` });
       continue;

@@ -4,7 +4,7 @@ import { judgeClaims, type ClaimRow, type ClaimSpec, type Verdict } from '../res
 import { formatValue } from '../results/values.ts';
 import { escapeHtml } from './html.ts';
 import {
-  createContext, createMarkdown, renderReferences, resultLink, scanNumbering,
+  createContext, createMarkdown, renderReferences, resultLink, scanNumbering, type Placements,
   notRunMarker, type CitedRunView, type RenderContext,
 } from './markdown.ts';
 import { renderEmbed, type EmbedSite } from './embed.ts';
@@ -256,7 +256,7 @@ export function renderSite(inputs: ReportInputs, opts: RenderOptions): RenderedS
 
   // ---- index.html ----
   const ctx = createContext({
-    ...base, numbering: scanNumbering(report?.body ?? ''), rootPrefix: '', targetPage: '', warnings,
+    ...base, numbering: scanNumbering(report?.body ?? '', own), rootPrefix: '', targetPage: '', warnings,
     ...(report ? { source: { file: report.file, line: report.bodyOffset + 1 } } : {}),
   });
   const md = createMarkdown(ctx);
@@ -266,7 +266,7 @@ export function renderSite(inputs: ReportInputs, opts: RenderOptions): RenderedS
     const label = n ? `<span class="figure-label">${escapeHtml(n.label)}:</span> ` : '';
     return `<figure class="table-figure" id="${escapeHtml(id)}">\n<figcaption>${label}${caption}</figcaption>\n${table}\n</figure>`;
   };
-  const placed = new Set<string>();
+  const placed: Placements = new Map();
   const embedding: EmbedSite['embedding'] = [];
   const citedExecuted = new Map([...cited].map(([p, r]) => [p, r.executed]));
   if (report) {
