@@ -101,7 +101,7 @@ test('a frozen value whose code changed is marked stale on the page and fails --
     const out = join(root, '_site');
     const site = await buildSite({ root, profile: 'quick', out });
     const warned = site.warnings.map(formatWarning);
-    assert.ok(warned.some((w) => /^report\/index\.md:7: result "long:rate" is from the frozen at [0-9a-f]{12}|^report\/index\.md:7: result "long:rate" is from the frozen at no commit/.test(w)), warned.join('\n'));
+    assert.ok(warned.some((w) => /^report\/index\.md:7: result "long:rate" is from the run frozen at ([0-9a-f]{12}|no commit), and the code/.test(w)), warned.join('\n'));
     const t = text(await readFile(join(out, 'index.html'), 'utf8'));
     assert.match(t, /25\.00% \[24\.\d\d%–25\.\d\d%\]❄ \(frozen at [^,]+, code changed since\)/);
     await assert.rejects(buildSite({ root, profile: 'quick', out: join(root, 'strict'), strict: true }), (e: unknown) => e instanceof UserError && /code, parameters or data of notebook 01-count have changed since/.test(e.message));

@@ -1,7 +1,7 @@
 import type { ExecutedNotebook } from '../core/records.ts';
 import { UserError } from '../util/errors.ts';
 import { escapeHtml } from './html.ts';
-import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, placeEmbed, type Placements, type RenderContext } from './markdown.ts';
+import { cellAnchor, labelKind, notRunMarker, parseEmbedTarget, placeEmbed, staleOrigin, type Placements, type RenderContext } from './markdown.ts';
 import { renderCellOutputs } from './notebook-page.ts';
 
 /**
@@ -81,8 +81,8 @@ export function renderEmbed(arg: string | undefined, site: EmbedSite): string {
     site.ctx.usedRuns.add(run.profile);
     if (run.frozen) source += ` <span class="run-mark frozen" title="frozen ${escapeHtml(run.frozen.frozenAt.slice(0, 10))}">❄</span>`;
     if (run.stale.has(notebook)) {
-      const at = run.frozen ? `frozen at ${run.frozen.commit?.slice(0, 12) ?? 'no commit'}` : `run of profile ${run.profile}`;
-      warnHere('stale-value', `its outputs are from the ${at}, and notebook ${notebook}'s code, parameters or data have changed since`);
+      const { mark: at, origin } = staleOrigin(run);
+      warnHere('stale-value', `its outputs are from ${origin}, and notebook ${notebook}'s code, parameters or data have changed since`);
       source += ` <span class="stale-value">(${escapeHtml(at)}, code changed since)</span>`;
     }
   }

@@ -78,6 +78,16 @@ export interface CitedRunView {
   stale: Set<string>;
 }
 
+/**
+ * How a stale cited value names where it came from: the mark on the page ("frozen at C, code
+ * changed since", as the freeze promises) and the warning's phrase ("the run frozen at C").
+ */
+export function staleOrigin(run: CitedRunView): { mark: string; origin: string } {
+  if (!run.frozen) return { mark: `run of profile ${run.profile}`, origin: `the run of profile ${run.profile}` };
+  const at = `frozen at ${run.frozen.commit?.slice(0, 12) ?? 'no commit'}`;
+  return { mark: at, origin: `the run ${at}` };
+}
+
 export interface RenderContext {
   results: Record<string, unknown>;
   sources: Record<string, ResultSource>;
@@ -314,8 +324,8 @@ export function resultLink(ctx: RenderContext, ref: string, shown: string): stri
     const when = run.frozen ? `frozen ${run.frozen.frozenAt.slice(0, 10)} at ${run.frozen.commit?.slice(0, 12) ?? 'no commit'}` : 'this machine\'s run';
     mark = `<span class="run-mark${run.frozen ? ' frozen' : ''}" title="profile ${escapeHtml(run.profile)}, ${escapeHtml(when)}">${run.frozen ? '❄' : '†'}</span>`;
     if (src && run.stale.has(src.notebook)) {
-      const at = run.frozen ? `frozen at ${run.frozen.commit?.slice(0, 12) ?? 'no commit'}` : `run of profile ${run.profile}`;
-      warn(ctx, 'stale-value', `result "${ref}" is from the ${at}, and the code, parameters or data of notebook ${src.notebook} have changed since`);
+      const { mark: at, origin } = staleOrigin(run);
+      warn(ctx, 'stale-value', `result "${ref}" is from ${origin}, and the code, parameters or data of notebook ${src.notebook} have changed since`);
       mark += ` <span class="stale-value">(${escapeHtml(at)}, code changed since)</span>`;
     }
   }
