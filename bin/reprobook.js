@@ -1,10 +1,4 @@
 #!/usr/bin/env node
-// Thin launcher: registers tsx so the TypeScript CLI runs without a build step. Both hooks, as
-// `node --import tsx` does: with the ESM one alone, a `.ts` module of a project without
-// `"type": "module"` (a plugin) loads through Node's CommonJS path and fails.
-import { register as registerEsm } from 'tsx/esm/api';
-import { register as registerCjs } from 'tsx/cjs/api';
-
-registerCjs();
-registerEsm();
-await import('../src/engine/cli/main.ts');
+// The flagship's `./bin/reprobook.js`: the engine's own launcher (src/engine/bin/reprobook.js,
+// the `reprobook` command of the engine's package), which registers tsx and runs the CLI.
+import '../src/engine/bin/reprobook.js';

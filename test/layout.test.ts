@@ -14,7 +14,8 @@ const REPO = join(import.meta.dirname, '..');
 
 async function engineModules(): Promise<string[]> {
   const entries = await readdir(join(REPO, 'src/engine'), { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile() && /\.(ts|mjs)$/.test(e.name)).map((e) => join(e.parentPath, e.name));
+  // .js: the package's launcher, bin/reprobook.js.
+  return entries.filter((e) => e.isFile() && /\.(ts|mjs|js)$/.test(e.name)).map((e) => join(e.parentPath, e.name));
 }
 
 test('the engine never imports the flagship, nor an ML library: its whole import graph stays in src/engine', async () => {
@@ -48,7 +49,8 @@ test('no engine module names the flagship in an import specifier or a path strin
  * environment and the plugin contract, which the store and the notebook layer share) and
  * results (the results file's reader, the claims, value formatting: the store reads through it)
  * below the store; sandbox with the notebook layer, which runs cells under it; freeze with
- * grid and report, since the report cites frozen runs; create with the CLI.
+ * grid and report, since the report cites frozen runs; create with the CLI; on top, bin, the
+ * launcher of the engine's package, which only starts the CLI.
  */
 const ENGINE_LAYERS: string[][] = [
   ['util'],
@@ -58,6 +60,7 @@ const ENGINE_LAYERS: string[][] = [
   ['grid', 'freeze', 'report'],
   ['diff', 'verify', 'preview'],
   ['cli', 'create'],
+  ['bin'],
 ];
 
 /** Import edges between engine folders, `from -> to`, with one module that makes each (types and dynamic imports included). */
@@ -103,9 +106,9 @@ function layoutProblems(edges: Iterable<string>, layers: string[][]): string[] {
   return problems;
 }
 
-test('inside the engine, folders import only their own layer or below (util, core, results/store, sandbox/notebook, grid/freeze/report, diff/verify/preview, cli/create), with no cycle', async () => {
+test('inside the engine, folders import only their own layer or below (util, core, results/store, sandbox/notebook, grid/freeze/report, diff/verify/preview, cli/create, bin), with no cycle', async () => {
   const edges = await folderImports();
-  assert.ok(edges.has('notebook -> store') && edges.has('cli -> notebook'), 'the edges between folders are found');
+  assert.ok(edges.has('notebook -> store') && edges.has('cli -> notebook') && edges.has('bin -> cli'), 'the edges between folders are found');
   const problems = layoutProblems(edges.keys(), ENGINE_LAYERS);
   assert.deepEqual(problems.map((p) => `${p} (${edges.get(p.replace(/ imports upwards$/, '')) ?? ''})`), []);
 });

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -9,17 +8,15 @@ import { createProject } from '../../src/engine/create/create.ts';
  * A project of someone else's, as `reprobook create` starts it, built with this checkout's
  * engine and no network: the engine is installed as npm installs a `file:` dependency (a link
  * in node_modules, and its bin in node_modules/.bin), so the project's own npm scripts run it.
- * Linked by hand rather than by `npm install file:…`, which may run the engine's postinstall
- * (native/build.mjs) and rebuild this checkout's addon under the other tests.
+ * Linked by hand rather than by `npm install file:…`, which asks the registry and may install
+ * the engine's dependencies into this checkout's src/engine/node_modules, under the other
+ * tests; test/engine-package.test.ts installs the packed engine as a user does.
  */
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/**
- * This checkout's engine package: packages/reprobook once the engine is a workspace package
- * of its own (issue 24, item 2), the repository root until then.
- */
-export const ENGINE_DIR = existsSync(join(REPO_ROOT, 'packages', 'reprobook', 'package.json')) ? join(REPO_ROOT, 'packages', 'reprobook') : REPO_ROOT;
+/** This checkout's engine package: the workspace src/engine (the npm package `reprobook`). */
+export const ENGINE_DIR = join(REPO_ROOT, 'src', 'engine');
 
 /** Link this checkout's engine into `root`'s node_modules, with its commands in node_modules/.bin. */
 export async function installEngine(root: string): Promise<void> {
