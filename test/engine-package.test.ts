@@ -91,6 +91,11 @@ test('a project that reprobook create starts installs the packed engine (no Tens
   assert.match(await readFile(join(root, '_site', 'index.html'), 'utf8'), /Estimating π/);
   const results = JSON.parse(await readFile(join(root, '_site', 'results.json'), 'utf8'));
   assert.ok(Math.abs(results.results['pi.estimate'] - Math.PI) < 0.05, `pi.estimate = ${results.results['pi.estimate']}`);
+  // The run's record names the engine and what the engine renders with, though the project depends on reprobook alone.
+  const recorded = results.provenance.environment.packages;
+  const engineDeps = Object.keys((await engineManifest()).dependencies);
+  assert.equal(recorded.reprobook, (await engineManifest()).version);
+  for (const name of engineDeps) assert.match(recorded[name] ?? 'missing', /^\d+\.\d+\.\d+/, `${name} in the run's environment`);
 
   await t.test('and prints report.pdf with the installed engine\'s playwright-core', pdfNeeds, async () => {
     const pdf = build('--no-run');

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { RunEnvironment } from './records.ts';
 import { installedVersion } from '../util/packages.ts';
 
@@ -26,15 +27,28 @@ export function getEnvironment(root: string, projectFacts: ProjectFacts = {}): R
   return env;
 }
 
-/** The version of each of the project's dependencies, as Node finds it from the root. */
-function installedPackages(root: string): Record<string, string> {
-  let pkg: { dependencies?: Record<string, string> };
-  try {
-    pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  } catch {
-    return {};
-  }
-  return Object.fromEntries(Object.keys(pkg.dependencies ?? {}).sort().map((name) => [name, installedVersion(name, root)]));
+/** The engine's own folder (the package `reprobook`: src/engine here, node_modules/reprobook in a project). */
+const ENGINE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The version of each of the project's dependencies, as Node finds it from the root, and of
+ * the engine's own, as Node finds them from the engine: a project depends on `reprobook`
+ * alone, yet what renders its figures, math and citations (Plot, KaTeX, citation-js) belongs
+ * in the record of where its numbers came from.
+ */
+function installedPackages(root: string, engineDir = ENGINE_DIR): Record<string, string> {
+  const dependencies = (dir: string): string[] => {
+    try {
+      return Object.keys((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+    } catch {
+      return [];
+    }
+  };
+  const out: Record<string, string> = {};
+  for (const name of dependencies(engineDir)) out[name] = installedVersion(name, engineDir);
+  // The project's own resolution wins where both name a package.
+  for (const name of dependencies(root)) out[name] = installedVersion(name, root);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export function gitState(root: string): { commit: string; dirty: boolean } | undefined {
