@@ -15,7 +15,7 @@ import { formatWarning } from '../src/engine/report/warnings.ts';
  * snapshot): each case under test/fixtures/site-golden/<case>/ is a small project of its own;
  * its notebooks run, the site is built, and every HTML page and the warnings must equal
  * <case>/expected/ once what differs from run to run (times, durations, Node's version, the
- * machine) is normalised. `UPDATE_GOLDEN=1 npm test` rewrites the expected files: read the diff.
+ * machine, the installed packages' versions) is normalised. `UPDATE_GOLDEN=1 npm test` rewrites the expected files: read the diff.
  */
 
 const CASES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'site-golden');
@@ -28,7 +28,9 @@ export function normalise(html: string): string {
     .replace(/\b\d+(?:\.\d+)? (?:ms|s)\b|\b\d+ min \d+ s\b|\b\d+ h \d+ min\b/g, '<DURATION>')
     .replace(/\bv\d+\.\d+\.\d+\b/g, '<NODE>')
     .replace(/\b\d+ CPU cores?\b/g, '<CPUS>')
-    .replace(/\b(?:linux|darwin|win32)-(?:x64|arm64)\b/g, '<PLATFORM>');
+    .replace(/\b(?:linux|darwin|win32)-(?:x64|arm64)\b/g, '<PLATFORM>')
+    // The engine's installed dependencies and their versions are this machine's install.
+    .replace(/<p class="packages">[^\n]*?<\/p>/g, '<p class="packages"><PACKAGES></p>');
 }
 
 async function files(dir: string, base = dir): Promise<string[]> {
