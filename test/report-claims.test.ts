@@ -177,5 +177,16 @@ test('a claim can be judged on another profile and show other results beside its
   const row = judgeClaim(parsed[0]!, { 'fgsmUnclipped.baseline.successRate': 0.8, 'fgsm.baseline.successRate': 0.7 }, { 'fgsm.baseline.successRate': { k: 70, n: 100 } });
   assert.deepEqual(row.also?.map((a) => [a.label, a.value]), [['float32, clipped', 0.7], ['exact', undefined]]);
   assert.ok(row.also?.[0]!.interval);
+  // Over seeds, a variant beside the judged mean is its own mean, with every seed's interval,
+  // not one seed's value (the default run's row once showed seed 1's beside the mean).
+  const seeded = judgeClaim(parsed[0]!, {
+    'fgsmUnclipped.baseline.successRate': 0.8, 'fgsm.baseline.successRate': 0.7,
+    'seeds.fgsm.baseline.successRate.mean': 0.65, 'seeds.fgsm.baseline.successRate.min': 0.6, 'seeds.fgsm.baseline.successRate.max': 0.7, 'seeds.fgsm.baseline.successRate.n': 2,
+    'seeds.fgsm.baseline.successRate.seed1': 0.7, 'seeds.fgsm.baseline.successRate.seed2': 0.6,
+  }, { 'seeds.fgsm.baseline.successRate.seed1': { k: 70, n: 100 }, 'seeds.fgsm.baseline.successRate.seed2': { k: 60, n: 100 } });
+  const variant = seeded.also![0]!;
+  assert.equal(variant.value, 0.65);
+  assert.equal(variant.seeds, 2);
+  assert.ok(variant.interval!.lo < 0.6 && variant.interval!.hi > 0.7, 'the hull of both seeds\' intervals');
   assert.throws(() => parseClaims('claims:\n  - { id: a, claim: c, source: s, paper: "1%", kind: approx, value: 0.01, tolerance: { reproduced: 0.01, partly: 0.02 }, results: [x], also: [x] }\n'), /"also" must be a list of \{ label, result \}/);
 });

@@ -179,7 +179,7 @@ function claimCell(ctx: RenderContext, r: ClaimRow, profile: string, own: string
   const also = (r.also ?? []).map((a) => {
     const shown = a.value === undefined ? notRunMarker(`${a.resultName} not published`) : resultLink(ctx, ref(a.resultName), formatValue(a.value, 'percent'));
     const ci = a.interval ? ` [${escapeHtml(formatValue(a.interval.lo, 'percent'))}–${escapeHtml(formatValue(a.interval.hi, 'percent'))}]` : '';
-    return `<li>${escapeHtml(a.label)}: ${shown}${ci}</li>`;
+    return `<li>${escapeHtml(a.label)}: ${shown}${ci}${a.seeds ? ` (mean of ${a.seeds} seeds; every seed's interval)` : ''}</li>`;
   });
   const point = r.pointVerdict ? `; the value alone: ${escapeHtml(r.pointVerdict)}` : '';
   return `${value}${interval}${also.length ? `<ul class="claim-also">${also.join('')}</ul>` : ''}<div class="column-verdict">${verdictTag(r.verdict)}${point}</div>`;

@@ -107,7 +107,7 @@ export interface ClaimRow {
   /** The verdict of the point value alone, when the interval makes the verdict weaker. */
   pointVerdict?: Verdict;
   /** ClaimSpec.also, resolved: each label with our value (undefined: not published). */
-  also?: Array<{ label: string; resultName: string; value?: number; interval?: { lo: number; hi: number } }>;
+  also?: Array<{ label: string; resultName: string; value?: number; interval?: { lo: number; hi: number }; seeds?: number }>;
 }
 
 const pp = (x: number) => `${+(x * 100).toFixed(2)} pp`;
@@ -134,22 +134,38 @@ function countOf(counts: Record<string, unknown>, name: string): Count | undefin
   return c && typeof c.k === 'number' && typeof c.n === 'number' && c.n > 0 && c.k >= 0 && c.k <= c.n ? { k: c.k, n: c.n } : undefined;
 }
 
+/**
+ * Our value of one published result: over seeds (`seeds.<name>.mean|min|max|n`, n > 1) the
+ * mean with its range and every seed's interval, else the value with its own. One rule for the
+ * judged value and the variants shown beside it, so a row never mixes a mean with one seed.
+ */
+function ourValue(name: string, results: Record<string, unknown>, counts: Record<string, unknown>): OurValue | undefined {
+  const v = own(results, name);
+  if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+  const at = (k: string) => own(results, `seeds.${name}.${k}`);
+  const [mean, min, max, n] = ['mean', 'min', 'max', 'n'].map(at);
+  if ([mean, min, max, n].every((x) => typeof x === 'number' && Number.isFinite(x)) && (n as number) > 1) {
+    const seedNames = Object.keys(results).filter((r) => r.startsWith(`seeds.${name}.seed`) && /^\d+$/.test(r.slice(`seeds.${name}.seed`.length)));
+    const intervals = seedNames.map((r) => countOf(counts, r)).filter((c): c is Count => c !== undefined).map((c) => wilsonInterval(c));
+    return { name, value: mean as number, spread: { mean: mean as number, min: min as number, max: max as number, n: n as number }, intervals };
+  }
+  const c = countOf(counts, name);
+  return { name, value: v, intervals: c ? [wilsonInterval(c)] : [] };
+}
+
 function firstResult(spec: ClaimSpec, results: Record<string, unknown>, counts: Record<string, unknown>): OurValue | undefined {
   for (const name of spec.results ?? []) {
-    const v = own(results, name);
-    if (typeof v === 'number' && Number.isFinite(v)) {
-      const at = (k: string) => own(results, `seeds.${name}.${k}`);
-      const [mean, min, max, n] = ['mean', 'min', 'max', 'n'].map(at);
-      if ([mean, min, max, n].every((x) => typeof x === 'number' && Number.isFinite(x)) && (n as number) > 1) {
-        const seedNames = Object.keys(results).filter((r) => r.startsWith(`seeds.${name}.seed`) && /^\d+$/.test(r.slice(`seeds.${name}.seed`.length)));
-        const intervals = seedNames.map((r) => countOf(counts, r)).filter((c): c is Count => c !== undefined).map((c) => wilsonInterval(c));
-        return { name, value: mean as number, spread: { mean: mean as number, min: min as number, max: max as number, n: n as number }, intervals };
-      }
-      const c = countOf(counts, name);
-      return { name, value: v, intervals: c ? [wilsonInterval(c)] : [] };
-    }
+    const ours = ourValue(name, results, counts);
+    if (ours) return ours;
   }
   return undefined;
+}
+
+/** The hull of the intervals a value rests on (every seed's, or its one), with how many. */
+function hull(intervals: Array<{ lo: number; hi: number }>): { lo: number; hi: number; seeds: number } | undefined {
+  return intervals.length > 0
+    ? { lo: Math.min(...intervals.map((i) => i.lo)), hi: Math.max(...intervals.map((i) => i.hi)), seeds: intervals.length }
+    : undefined;
 }
 
 /** The values of `{x}` in the names of the numeric results matching `pattern`, ascending. */
@@ -197,17 +213,18 @@ export function judgeClaim(spec: ClaimSpec, results: Record<string, unknown>, co
   const ours = firstResult(spec, results, counts);
   if (!ours) return { ...base, differenceText: '—', verdict: 'not run' };
   const also = spec.also?.map((a) => {
-    const v = results[a.result];
-    const c = countOf(counts, a.result);
-    return { label: a.label, resultName: a.result, ...(typeof v === 'number' && Number.isFinite(v) ? { value: v } : {}), ...(c ? { interval: wilsonInterval(c) } : {}) };
+    const v = ourValue(a.result, results, counts);
+    const i = v ? hull(v.intervals) : undefined;
+    return {
+      label: a.label, resultName: a.result,
+      ...(v ? { value: v.value } : {}), ...(v?.spread ? { seeds: v.spread.n } : {}), ...(i ? { interval: { lo: i.lo, hi: i.hi } } : {}),
+    };
   });
   // Over seeds: the mean is shown with its range, and a verdict holds only if it holds for
   // every seed's value (the weakest of the verdicts of the mean, the smallest and the largest).
   const points = ours.spread ? [ours.spread.mean, ours.spread.min, ours.spread.max] : [ours.value];
   const ends = ours.intervals.flatMap((i) => [i.lo, i.hi]);
-  const interval = ours.intervals.length > 0
-    ? { lo: Math.min(...ours.intervals.map((i) => i.lo)), hi: Math.max(...ours.intervals.map((i) => i.hi)), seeds: ours.intervals.length }
-    : undefined;
+  const interval = hull(ours.intervals);
   const withSpread = (text: string) => (ours.spread
     ? `${text} (mean of ${ours.spread.n} seeds; range ${formatValue(ours.spread.min, 'percent')} to ${formatValue(ours.spread.max, 'percent')})`
     : text);
