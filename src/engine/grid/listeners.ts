@@ -46,7 +46,8 @@ export function progressListener(reporter: ProgressReporter, label: string, tota
   const bar = reporter.start(label, total, 'units');
   const running = new Map<string, string>();
   let settled = 0;
-  const refresh = () => bar.update(settled, { fields: Object.fromEntries(running) });
+  let free = 0;
+  const refresh = () => bar.update(settled, { fields: Object.fromEntries(running), free });
   return {
     onEvent(e) {
       if (e.type === 'start') running.set(e.unitId, 'started');
@@ -57,6 +58,7 @@ export function progressListener(reporter: ProgressReporter, label: string, tota
       } else if (e.type === 'ran' || e.type === 'cached' || e.type === 'skipped' || e.type === 'failed') {
         running.delete(e.unitId);
         settled++;
+        if (e.type === 'cached' || e.type === 'skipped') free++;
       } else return;
       refresh();
     },

@@ -7,6 +7,12 @@ import cliProgress from 'cli-progress';
 export interface ProgressUpdate {
   /** Extra fields shown after the bar, e.g. { loss: '0.123', 'img/s': '180' }. */
   fields?: Record<string, string | number>;
+  /**
+   * Of the units done, how many took no work (found in the store, skipped). They fill the bar
+   * but stay out of the rate: a run whose store already holds 13 of 16 units would otherwise
+   * promise to end in seconds while its first real unit trains for half an hour.
+   */
+  free?: number;
 }
 
 export interface ProgressTask {
@@ -25,6 +31,12 @@ export interface ProgressOptions {
   /** Force a live bar (true) or plain lines (false); default: live when the stream is a TTY. */
   live?: boolean;
   intervalMs?: number;
+}
+
+/** Seconds left at the rate of the work done so far; NaN (shown as ?) until a unit has taken work. */
+export function estimateEta(elapsedSeconds: number, done: number, total: number, free = 0): number {
+  const worked = done - free;
+  return worked > 0 ? ((total - done) * elapsedSeconds) / worked : NaN;
 }
 
 function formatEta(seconds: number): string {
@@ -54,15 +66,19 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
         const bar = new cliProgress.SingleBar(
           {
             stream,
-            format: `${label} [{bar}] {value}/{total} ${unit} | {percentage}% | ETA {eta_formatted} | {extra}`,
+            // Our ETA, not the bar's: the bar's own rate would count free units as work.
+            format: `${label} [{bar}] {value}/{total} ${unit} | {percentage}% | ETA {etaOwn} | {extra}`,
             hideCursor: true,
             etaBuffer: 50,
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(total, 0, { extra: '' });
+        bar.start(total, 0, { extra: '', etaOwn: '?' });
         return {
-          update(done, u) { bar.update(done, { extra: formatFields(u?.fields) }); },
+          update(done, u) {
+            const eta = estimateEta((Date.now() - t0) / 1000, done, total, u?.free);
+            bar.update(done, { extra: formatFields(u?.fields), etaOwn: formatEta(eta) });
+          },
           done(summary) {
             bar.stop();
             if (summary) stream.write(`${label}: ${summary}\n`);
@@ -75,9 +91,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
           const now = Date.now();
           if (now - last < intervalMs && done < total) return;
           last = now;
-          const elapsed = (now - t0) / 1000;
-          const rate = done / Math.max(elapsed, 1e-9);
-          const eta = rate > 0 ? (total - done) / rate : NaN;
+          const eta = estimateEta((now - t0) / 1000, done, total, u?.free);
           const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
           stream.write(`${label}: ${done}/${total} ${unit} (${pct}%) ETA ${formatEta(eta)} ${formatFields(u?.fields)}\n`);
         },
