@@ -150,7 +150,7 @@ test('redeclaration across cells, params are read-only, exports are tolerated, t
 
 test('progress from a cell goes to the terminal, not into the outputs', async () => {
   const lines: string[] = [];
-  const { createProgress } = await import('../src/engine/util/progress.ts');
+  const { createProgress } = await import('../src/engine/util/terminal-progress.ts');
   const stream = { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream;
   const doc = parseNotebookSource('```ts\nconst task = progress.start("steps", 3, "step");\nfor (let i = 1; i <= 3; i++) task.update(i);\ntask.done("all good");\n```\n', 'notebooks/p.md');
   const r = await executeCells(doc, { root: tmpdir(), profile: null, params: {}, progress: createProgress({ stream, live: false, intervalMs: 0 }) });

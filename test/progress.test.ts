@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createProgress, estimateEta } from '../src/engine/util/progress.ts';
+import { createProgress, estimateEta } from '../src/engine/util/terminal-progress.ts';
 import { progressListener } from '../src/engine/grid/listeners.ts';
 
 /**

@@ -7,7 +7,8 @@ import { getEnvironment, type ProjectFacts } from '../core/environment.ts';
 import { codeCells } from './markdown-format.ts';
 import { terminalStream } from './capture.ts';
 import { formatDuration, type Limit, type NotebookLimits } from './timeouts.ts';
-import { createProgress, type ProgressTask } from '../util/progress.ts';
+import type { ProgressTask } from '../util/progress.ts';
+import { createProgress } from '../util/terminal-progress.ts';
 import { UserError } from '../util/errors.ts';
 import { denialMessage, findDenial } from '../sandbox/denial.ts';
 

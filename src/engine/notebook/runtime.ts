@@ -4,7 +4,8 @@ import { codeHash } from '../store/code-fingerprint.ts';
 import type { CodeCell, DisplayItem, NotebookDocument, Params, PublishedResult, CellOutput } from '../core/records.ts';
 import { ArtifactStore, describeCorrupt, unionOfChains, type ArtifactEvent } from '../store/artifacts.ts';
 import { asItem, encodePng, markdown, md, toDisplayItem, toJsonSafe, toTable, type PixelImage } from './display.ts';
-import { createProgress, type ProgressReporter } from '../util/progress.ts';
+import type { ProgressReporter } from '../util/progress.ts';
+import { createProgress } from '../util/terminal-progress.ts';
 import { terminalStream, writeTerminal } from './capture.ts';
 
 /**

@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const { mkdir, writeFile } = await import('node:fs/promises');
       const { profileParams } = await import('../reproduction/profile.ts');
       const { crossCheckFgsm } = await import('../reproduction/cross-check.ts');
-      const { createProgress } = await import('../../engine/util/progress.ts');
+      const { createProgress } = await import('../../engine/util/terminal-progress.ts');
       const { UserError } = await import('../../engine/util/errors.ts');
       const samples = Number(opts.samples);
       if (!Number.isInteger(samples) || samples < 1 || samples > 10000) throw new UserError(`--samples ${opts.samples} is not a whole number in 1..10000`, 'use e.g. --samples 300');

@@ -23,7 +23,7 @@ export function register(program: Command): void {
       const { runExperimentGrid } = await import('../reproduction/run.ts');
       const { resolveWorkerCount } = await import('../../engine/grid/index.ts');
       const { resolveShard } = await import('../../engine/grid/cluster-shard.ts');
-      const { createProgress, terminalLines } = await import('../../engine/util/progress.ts');
+      const { createProgress, terminalLines } = await import('../../engine/util/terminal-progress.ts');
       const root = resolve(opts.root);
       const { profile, params } = await profileParams(root, opts.profile, opts.param);
       if (opts.workers !== undefined) params.workers = resolveWorkerCount(opts.workers);
