@@ -50,7 +50,6 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
             // Our ETA, not the bar's: the bar's own rate would count free units as work.
             format: `${label} [{bar}] {value}/{total} ${unit} | {percentage}% | ETA {etaOwn} | {extra}`,
             hideCursor: true,
-            etaBuffer: 50,
           },
           cliProgress.Presets.shades_classic,
         );
