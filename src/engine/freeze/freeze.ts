@@ -9,7 +9,8 @@ import { withProjectParameters } from '../notebook/project.ts';
 import { gitState } from '../core/environment.ts';
 import { buildResults, executedPath, listNotebooks, readExecutedRecord } from '../store/executed.ts';
 import { UserError } from '../util/errors.ts';
-import { FROZEN_FORMAT, freezeFingerprint, frozenDir, projectName, type FrozenRecord, type FrozenRun } from './record.ts';
+import { projectName } from '../core/project.ts';
+import { FROZEN_FORMAT, freezeFingerprint, frozenDir, type FrozenRecord, type FrozenRun } from './record.ts';
 
 /**
  * `reprobook freeze`: write a profile's run into the repository (record.ts), and tell which of
@@ -68,7 +69,7 @@ export async function freezeProfile(root: string, profile: string, opts: FreezeO
   const git = gitState(root);
   const record: FrozenRecord = {
     format: FROZEN_FORMAT,
-    project: await projectName(root),
+    project: projectName(root),
     profile,
     frozenAt: (opts.now ?? new Date()).toISOString(),
     commit: git ? `${git.commit}${git.dirty ? '+dirty' : ''}` : null,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
+import { projectName } from '../core/project.ts';
 import type { ExecutedNotebook, ResultsFile } from '../core/records.ts';
 import { hashValue } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
@@ -68,17 +69,6 @@ export function frozenDir(root: string, profile: string): string {
   return join(root, 'report', 'frozen', checkProfileName(profile));
 }
 
-/** The project's name, which a frozen record must carry: package.json's `name`, else the folder's. */
-export async function projectName(root: string): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { name?: unknown };
-    if (typeof pkg.name === 'string' && pkg.name.trim()) return pkg.name;
-  } catch {
-    // No package.json (or not JSON): the folder names the project.
-  }
-  return basename(root);
-}
-
 /** The profiles with a frozen record in this project. */
 export async function frozenProfiles(root: string): Promise<string[]> {
   try {
@@ -129,7 +119,7 @@ export async function loadFrozenRun(root: string, profile: string, project?: str
   } catch (err) {
     bad(shown, `does not parse (${(err as Error).message})`);
   }
-  const record = checkFrozenRecord(parsed, shown, project ?? (await projectName(root)), profile);
+  const record = checkFrozenRecord(parsed, shown, project ?? projectName(root), profile);
   const executed: ExecutedNotebook[] = [];
   for (const nb of record.notebooks) {
     const path = join(dir, 'notebooks', `${nb.name}.json`);

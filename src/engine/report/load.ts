@@ -15,7 +15,7 @@ import { checkStyle, loadBibliography, type Bibliography } from './bibliography.
 import { splitFrontMatter, type MarkdownSource } from './markdown.ts';
 import { ProjectFiles } from './project-files.ts';
 import { toManifestPath } from './site-output.ts';
-import { projectTitle } from './project-index.ts';
+import { projectName } from '../core/project.ts';
 import type { ReportWarning } from './warnings.ts';
 
 /**
@@ -253,7 +253,7 @@ export async function loadReport(rootIn: string, profile: string | null, opts: L
   }
   const git = gitState(root);
   return {
-    root, title: entry ? '' : projectTitle(root), run, cited, missingProfiles, report,
+    root, title: entry ? '' : projectName(root), run, cited, missingProfiles, report,
     ...(bibliography ? { bibliography } : {}), claims, ...(style !== undefined ? { style } : {}),
     images, copies: files.copies,
     notebooks: (await listNotebooks(root)).map((n) => n.name),

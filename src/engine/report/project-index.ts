@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import { own } from '../util/own.ts';
-import { basename, join } from 'node:path';
 import type { ExecutedNotebook } from '../core/records.ts';
 import { escapeHtml } from './html.ts';
 import { formatValue } from '../results/values.ts';
@@ -12,17 +10,6 @@ import { renderProvenance, type Provenance } from './provenance.ts';
  * result they published (each linked to its cell) and the provenance. A user's project must
  * not be presented as another project's paper.
  */
-
-/** The project's name: package.json's "name" when there is one, else the folder's name. */
-export function projectTitle(root: string): string {
-  try {
-    const name = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown }).name;
-    if (typeof name === 'string' && name.trim()) return name.trim();
-  } catch {
-    // No package.json: the folder names the project.
-  }
-  return basename(root);
-}
 
 export interface ProjectIndexInput {
   title: string;
